@@ -1,0 +1,82 @@
+"""What the cell engines share: batch-size bookkeeping, the input projection and its gradients."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class BatchSizes:
+    """How many sequences are still running at each step (the batch sorted by length, longest
+    first), as in a ``PackedSequence``. ``None`` means every sequence runs all T steps."""
+
+    def __init__(self, batch_sizes: list[int] | None, steps: int, batch: int) -> None:
+        self.variable = batch_sizes is not None
+        self._sizes = batch_sizes if batch_sizes is not None else [batch] * steps
+        self.batch = batch
+
+    def __getitem__(self, t: int) -> int:
+        return self._sizes[t]
+
+    def lengths(self, device: torch.device) -> Tensor:
+        """Length of each (sorted) sequence, ``(B,)``."""
+        sizes = torch.tensor(self._sizes, dtype=torch.long, device=device)
+        rows = torch.arange(self.batch, device=device)
+        return (sizes.unsqueeze(1) > rows).sum(0)
+
+    def mask(self, device: torch.device) -> Tensor:
+        """``(T, B, 1)``: 1 where step t of sequence b is valid, else 0."""
+        sizes = torch.tensor(self._sizes, device=device)
+        rows = torch.arange(self.batch, device=device)
+        return (rows < sizes.unsqueeze(1)).unsqueeze(2)
+
+
+def final_states(sizes: BatchSizes, *per_step: Tensor) -> tuple[Tensor, ...]:
+    """Each sequence's state after its last valid step, from buffers ``(T+1, B, H)`` holding
+    the states at every step (index 0 is the initial state, so a length of 0 gives it back)."""
+    if not sizes.variable:
+        return tuple(s[-1].clone() for s in per_step)
+    lengths = sizes.lengths(per_step[0].device)
+    rows = torch.arange(sizes.batch, device=lengths.device)
+    return tuple(s[lengths, rows] for s in per_step)
+
+
+def input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """``W_ih x_t + b`` for every step in one matrix product: ``(T, B, I) -> (T, B, G)``."""
+    T, B, input_size = x.shape
+    flat = x.reshape(T * B, input_size)
+    out = flat.mm(weight_ih.t()) if bias is None else torch.addmm(bias, flat, weight_ih.t())
+    return out.view(T, B, -1)
+
+
+def input_weight_grads(
+    grad_pre: Tensor, x: Tensor, weight_ih: Tensor, need_x: bool, need_w: bool, need_b: bool
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Gradients through the input projection, each one product over all T·B rows:
+    ``δx = δa W_ih``, ``δW_ih = δaᵀ x``, ``δb = Σ δa`` (``grad_pre`` is ``(T·B, G)``)."""
+    T, B, input_size = x.shape
+    grad_x = grad_pre.mm(weight_ih).view(T, B, input_size) if need_x else None
+    grad_w = grad_pre.t().mm(x.reshape(T * B, input_size)) if need_w else None
+    grad_b = grad_pre.sum(0) if need_b else None
+    return grad_x, grad_w, grad_b
+
+
+def init_uniform(module: nn.Module, hidden_size: int) -> None:
+    """torch.nn's initialisation of recurrent weights: Uniform(-1/√H, 1/√H) for every one."""
+    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    with torch.no_grad():
+        for weight in module.parameters():
+            weight.uniform_(-bound, bound)
+
+
+def check_cell_input(x: Tensor, input_size: int) -> tuple[Tensor, bool]:
+    """Validate a cell's ``x``: ``(B, I)`` or unbatched ``(I,)``; returns 2-D ``x`` and
+    whether it was unbatched."""
+    if x.dim() not in (1, 2):
+        raise ValueError(f"x must have shape (B, {input_size}) or ({input_size},), got {tuple(x.shape)}")
+    if x.shape[-1] != input_size:
+        raise ValueError(f"x must have {input_size} features (last dim), got shape {tuple(x.shape)}")
+    unbatched = x.dim() == 1
+    return (x.unsqueeze(0) if unbatched else x), unbatched

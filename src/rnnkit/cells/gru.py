@@ -1,0 +1,169 @@
+r"""The GRU cell: its step equations and its backpropagation through time, written out.
+
+Notation (PyTorch's gate order ``r, z, n``; ``σ`` is the logistic sigmoid, ``⊙`` the
+element-wise product)::
+
+    (1) a_t = W_ih x_t + b_ih,   u_t = W_hh h_{t-1} + b_hh       (B, 3H) each
+    (2) r_t = σ(a_r + u_r)                                     reset gate
+        z_t = σ(a_z + u_z)                                     update gate
+    (3) n_t = tanh(a_n + r_t ⊙ u_n)                             candidate state
+    (4) h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}  = n_t + z_t ⊙ (h_{t-1} - n_t)
+
+Backward, for one step, given δh_t (from the output and from step t+1)::
+
+    (B4) δz_t = δh_t ⊙ (h_{t-1} - n_t)        δn_t = δh_t ⊙ (1 - z_t)
+    (B3) δa_n = δn_t ⊙ (1 - n_t²)             δu_n = δa_n ⊙ r_t       δr_t = δa_n ⊙ u_n
+    (B2) δa_r = δu_r = δr_t ⊙ r_t(1 - r_t)     δa_z = δu_z = δz_t ⊙ z_t(1 - z_t)
+    (B1) δh_{t-1} = δh_t ⊙ z_t + δu_t W_hh
+
+so both δu_t and δa_t are δh_t times factors that depend only on the forward pass; they are
+computed for all steps at once before the loop, which is then three element-wise operations
+and one matrix product a step. After the loop: δW_hh = Σ_t δu_tᵀ h_{t-1}, δb_hh = Σ_t δu_t,
+δW_ih = Σ_t δa_tᵀ x_t, δb_ih = Σ_t δa_t, δx_t = δa_t W_ih.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from rnnkit.cells.common import (
+    BatchSizes,
+    check_cell_input,
+    final_states,
+    init_uniform,
+    input_projection,
+    input_weight_grads,
+)
+
+
+class GRUFunction(torch.autograd.Function):
+    """One layer, one direction of GRU over a whole (time-major) sequence.
+
+    Arguments of ``apply``: ``x (T, B, I)``, ``h0 (B, H)``, ``weight_ih (3H, I)``,
+    ``weight_hh (3H, H)``, ``bias_ih (3H) | None``, ``bias_hh (3H) | None``, ``batch_sizes``
+    (see :class:`rnnkit.cells.lstm.LSTMFunction`). Returns ``y (T, B, H)`` and ``h_n (B, H)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, batch_sizes):
+        T, B, _ = x.shape
+        H = weight_hh.shape[1]
+        sizes = BatchSizes(batch_sizes, T, B)
+        store = torch.zeros if sizes.variable else torch.empty
+        gates_x = input_projection(x, weight_ih, bias_ih)  # (1) a_t for all t, (T, B, 3H)
+        gates = store(T, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
+        gates_h = store(T, B, 3 * H, dtype=x.dtype, device=x.device)  # u_t
+        hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
+        hidden[0] = h0
+        weight_hh_t = weight_hh.t()
+        for t in range(T):
+            b = sizes[t]
+            h_prev, a, u, act = hidden[t, :b], gates_x[t, :b], gates_h[t, :b], gates[t, :b]
+            if bias_hh is None:
+                torch.mm(h_prev, weight_hh_t, out=u)  # (1)
+            else:
+                torch.addmm(bias_hh, h_prev, weight_hh_t, out=u)
+            torch.add(a[:, : 2 * H], u[:, : 2 * H], out=act[:, : 2 * H]).sigmoid_()  # (2)
+            reset_gate, update_gate, candidate = act.chunk(3, 1)
+            torch.addcmul(a[:, 2 * H :], reset_gate, u[:, 2 * H :], out=candidate).tanh_()  # (3)
+            h = hidden[t + 1, :b]
+            torch.sub(h_prev, candidate, out=h)  # (4)
+            h.mul_(update_gate).add_(candidate)
+
+        ctx.sizes = sizes
+        ctx.has_bias = bias_ih is not None
+        ctx.save_for_backward(x, weight_ih, weight_hh, gates, gates_h, hidden)
+        (h_n,) = final_states(sizes, hidden)
+        return hidden[1:], h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_h_n):
+        x, weight_ih, weight_hh, gates, gates_h, hidden = ctx.saved_tensors
+        sizes: BatchSizes = ctx.sizes
+        T, B, H = grad_y.shape
+        r, z, n = gates.view(T, B, 3, H).unbind(2)
+        u_n = gates_h.view(T, B, 3, H)[:, :, 2]
+        h_prev = hidden[:-1]
+
+        # δu_t = δh_t ⊙ [δr factor, δz factor, δu_n factor]  (B2–B4); becomes δu in the loop.
+        dn_pre = (1 - z) * (1 - n * n)  # ∂a_n/∂h_t: (B4) then (B3)
+        factors = torch.empty_like(gates).view(T, B, 3, H)
+        torch.mul(dn_pre * u_n, r * (1 - r), out=factors[:, :, 0])
+        torch.mul(h_prev - n, z * (1 - z), out=factors[:, :, 1])
+        torch.mul(dn_pre, r, out=factors[:, :, 2])
+
+        grad_gates_h = factors.view(T, B, 3 * H)
+        grad_hidden = torch.zeros_like(grad_y) if sizes.variable else torch.empty_like(grad_y)
+        dh = grad_h_n.clone()
+        for t in range(T - 1, -1, -1):
+            b = sizes[t]
+            dh_t = grad_hidden[t, :b]
+            torch.add(dh[:b], grad_y[t, :b], out=dh_t)
+            factors[t, :b].mul_(dh_t.unsqueeze(1))  # δu_t
+            torch.mul(dh_t, z[t, :b], out=dh[:b])  # (B1)
+            dh[:b].addmm_(grad_gates_h[t, :b], weight_hh)
+
+        # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t = δh_t ⊙ dn_pre.
+        grad_gates_x = grad_gates_h.clone()
+        torch.mul(grad_hidden, dn_pre, out=grad_gates_x.view(T, B, 3, H)[:, :, 2])
+        flat_x = grad_gates_x.view(T * B, 3 * H)
+        flat_h = grad_gates_h.view(T * B, 3 * H)
+        need = ctx.needs_input_grad
+        grad_x, grad_w_ih, grad_b_ih = input_weight_grads(
+            flat_x, x, weight_ih, need[0], need[2], ctx.has_bias and need[4]
+        )
+        grad_w_hh = flat_h.t().mm(h_prev.reshape(T * B, H)) if need[3] else None
+        grad_b_hh = flat_h.sum(0) if ctx.has_bias and need[5] else None
+        return grad_x, dh, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
+
+
+class GRUCell(nn.Module):
+    r"""One GRU step, ``h_t = cell(x_t, h_{t-1})``.
+
+    .. math::
+        r = σ(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}) \\
+        z = σ(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}) \\
+        n = \tanh(W_{in} x + b_{in} + r ⊙ (W_{hn} h + b_{hn})) \\
+        h' = (1 - z) ⊙ n + z ⊙ h
+
+    Parameters are named and shaped as ``torch.nn.GRUCell``'s. The step runs on the same
+    hand-written forward/backward as :class:`rnnkit.GRU`, with T = 1.
+
+    Example:
+        >>> cell = GRUCell(8, 16)
+        >>> h = cell(torch.randn(4, 8))   # state defaults to zeros
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/√H, 1/√H), as torch.nn."""
+        init_uniform(self, self.hidden_size)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``h (B, H)``."""
+        x, unbatched = check_cell_input(x, self.input_size)
+        B, H = x.shape[0], self.hidden_size
+        if state is None:
+            h0 = x.new_zeros(B, H)
+        else:
+            h0 = state.unsqueeze(0) if unbatched else state
+            if h0.shape != (B, H):
+                raise ValueError(f"state must have shape {(B, H)}, got {tuple(h0.shape)}")
+        _, h = GRUFunction.apply(
+            x.unsqueeze(0), h0, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None
+        )
+        return h.squeeze(0) if unbatched else h
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"

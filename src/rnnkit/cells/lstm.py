@@ -1,0 +1,230 @@
+r"""The LSTM cell: its step equations and its backpropagation through time, written out.
+
+Notation (PyTorch's gate order ``i, f, g, o``; ``σ`` is the logistic sigmoid, ``⊙`` the
+element-wise product, ``p_i, p_f, p_o`` the optional peephole weights)::
+
+    (1) a_t   = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh        pre-activations, (B, 4H)
+    (2) i_t   = σ(a_i + p_i ⊙ c_{t-1})                       input gate
+        f_t   = σ(a_f + p_f ⊙ c_{t-1})                       forget gate
+        g_t   = tanh(a_g)                                    candidate cell
+    (3) c_t   = f_t ⊙ c_{t-1} + i_t ⊙ g_t                    cell state
+    (4) o_t   = σ(a_o + p_o ⊙ c_t)                           output gate
+    (5) h_t   = o_t ⊙ tanh(c_t)                              hidden state
+
+Backward, for one step, given δh_t (from the output and from step t+1) and δc_t (from t+1)::
+
+    (B5) δo_t   = δh_t ⊙ tanh(c_t)              δa_o = δo_t ⊙ o_t(1 - o_t)
+    (B4) δc_t  += δh_t ⊙ o_t ⊙ (1 - tanh²c_t)  + δa_o ⊙ p_o
+    (B3) δi_t   = δc_t ⊙ g_t                    δa_i = δi_t ⊙ i_t(1 - i_t)
+         δf_t   = δc_t ⊙ c_{t-1}                δa_f = δf_t ⊙ f_t(1 - f_t)
+         δg_t   = δc_t ⊙ i_t                    δa_g = δg_t ⊙ (1 - g_t²)
+    (B2) δc_{t-1} = δc_t ⊙ f_t + δa_i ⊙ p_i + δa_f ⊙ p_f
+    (B1) δh_{t-1} = δa_t W_hh
+
+and after the loop, over all steps at once: δW_hh = Σ_t δa_tᵀ h_{t-1}, δW_ih = Σ_t δa_tᵀ x_t,
+δb = Σ_t δa_t, δx_t = δa_t W_ih, δp_i = Σ δa_i ⊙ c_{t-1}, δp_f = Σ δa_f ⊙ c_{t-1},
+δp_o = Σ δa_o ⊙ c_t.
+
+Every factor that multiplies δh_t or δc_t above depends only on the forward pass, so the
+backward computes all of them for all steps in a few large (multi-threaded) operations before
+the loop; the loop itself is then five element-wise products and one matrix product a step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from rnnkit.cells.common import (
+    BatchSizes,
+    check_cell_input,
+    final_states,
+    init_uniform,
+    input_projection,
+    input_weight_grads,
+)
+
+
+class LSTMFunction(torch.autograd.Function):
+    """One layer, one direction of LSTM over a whole (time-major) sequence.
+
+    Arguments of ``apply``: ``x (T, B, I)``, ``h0 (B, H)``, ``c0 (B, H)``, ``weight_ih (4H, I)``,
+    ``weight_hh (4H, H)``, ``bias_ih (4H) | None``, ``bias_hh (4H) | None``,
+    ``peephole (3, H) | None`` and ``batch_sizes`` — ``None`` when every sequence has length T,
+    otherwise a list giving, for each step t, how many sequences are still running; the batch
+    must then be sorted by decreasing length (``rnnkit.LSTM`` does that).
+
+    Returns ``y (T, B, H)`` (zero past each sequence's end), ``h_n (B, H)``, ``c_n (B, H)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole, batch_sizes):
+        T, B, _ = x.shape
+        H = weight_hh.shape[1]
+        sizes = BatchSizes(batch_sizes, T, B)
+        store = torch.zeros if sizes.variable else torch.empty
+        # (1) the input half of a_t for every step at once: one large matrix product.
+        bias = None if bias_ih is None else bias_ih + bias_hh
+        gates_x = input_projection(x, weight_ih, bias)  # (T, B, 4H)
+        gates = store(T, B, 4 * H, dtype=x.dtype, device=x.device)  # activated i, f, g, o
+        hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # h_0 … h_T
+        cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
+        hidden[0] = h0
+        cell[0] = c0
+        weight_hh_t = weight_hh.t()
+        if peephole is not None:
+            peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
+            peep_o = peephole[2]
+        for t in range(T):
+            b = sizes[t]
+            h_prev, c_prev = hidden[t, :b], cell[t, :b]
+            a = gates[t, :b]
+            torch.addmm(gates_x[t, :b], h_prev, weight_hh_t, out=a)  # (1)
+            if peephole is not None:
+                a.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
+            input_gate, forget_gate, candidate, output_gate = a.chunk(4, 1)
+            a[:, : 2 * H].sigmoid_()  # (2) i and f in one call
+            candidate.tanh_()
+            c = cell[t + 1, :b]
+            torch.mul(input_gate, candidate, out=c)  # (3)
+            c.addcmul_(forget_gate, c_prev)
+            if peephole is not None:
+                output_gate.addcmul_(peep_o, c)  # (4)
+            output_gate.sigmoid_()
+            torch.mul(output_gate, torch.tanh(c), out=hidden[t + 1, :b])  # (5)
+
+        ctx.sizes = sizes
+        ctx.has_bias = bias_ih is not None
+        ctx.save_for_backward(x, weight_ih, weight_hh, peephole, gates, hidden, cell)
+        h_n, c_n = final_states(sizes, hidden, cell)
+        y = hidden[1:]
+        return y, h_n, c_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_h_n, grad_c_n):
+        x, weight_ih, weight_hh, peephole, gates, hidden, cell = ctx.saved_tensors
+        sizes: BatchSizes = ctx.sizes
+        T, B, H = grad_y.shape
+        i, f, g, o = gates.view(T, B, 4, H).unbind(2)
+        c, c_prev = cell[1:], cell[:-1]
+        tanh_c = torch.tanh(c)
+
+        # Per-step factors for all steps at once. `factors` becomes δa in place in the loop:
+        # δa = [δc, δc, δc, δh] ⊙ [i(1-i)g, f(1-f)c_{t-1}, (1-g²)i, o(1-o)tanh c]  (B3, B5)
+        factors = torch.empty_like(gates).view(T, B, 4, H)
+        torch.mul(i * (1 - i), g, out=factors[:, :, 0])
+        torch.mul(f * (1 - f), c_prev, out=factors[:, :, 1])
+        torch.mul(1 - g * g, i, out=factors[:, :, 2])
+        torch.mul(o * (1 - o), tanh_c, out=factors[:, :, 3])
+        dh_to_dc = o * (1 - tanh_c * tanh_c)  # (B4)
+        dc_to_dc_prev = f  # (B2)
+        if peephole is not None:
+            dh_to_dc.addcmul_(factors[:, :, 3], peephole[2])
+            dc_to_dc_prev = f + factors[:, :, 0] * peephole[0] + factors[:, :, 1] * peephole[1]
+
+        grad_gates = factors.view(T, B, 4 * H)
+        dh = grad_h_n.clone()
+        dc = grad_c_n.clone()
+        for t in range(T - 1, -1, -1):
+            b = sizes[t]
+            dh_t, dc_t = dh[:b], dc[:b]
+            dh_t += grad_y[t, :b]
+            dc_t.addcmul_(dh_t, dh_to_dc[t, :b])  # (B4)
+            da = factors[t, :b]  # (b, 4, H)
+            da[:, :3].mul_(dc_t.unsqueeze(1))  # (B3) δa_i, δa_f, δa_g
+            da[:, 3].mul_(dh_t)  # (B5) δa_o
+            dc_t.mul_(dc_to_dc_prev[t, :b])  # (B2)
+            torch.mm(grad_gates[t, :b], weight_hh, out=dh_t)  # (B1)
+
+        flat = grad_gates.view(T * B, 4 * H)
+        grad_x, grad_w_ih, grad_bias = input_weight_grads(
+            flat, x, weight_ih, ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.has_bias
+        )
+        grad_w_hh = flat.t().mm(hidden[:-1].reshape(T * B, H)) if ctx.needs_input_grad[4] else None
+        grad_peephole = None
+        if peephole is not None and ctx.needs_input_grad[7]:
+            da = factors
+            grad_peephole = torch.stack(
+                [
+                    (da[:, :, 0] * c_prev).sum((0, 1)),
+                    (da[:, :, 1] * c_prev).sum((0, 1)),
+                    (da[:, :, 3] * c).sum((0, 1)),
+                ]
+            )
+        grad_bias_ih = grad_bias if ctx.has_bias and ctx.needs_input_grad[5] else None
+        grad_bias_hh = grad_bias if ctx.has_bias and ctx.needs_input_grad[6] else None
+        return (
+            grad_x,
+            dh,
+            dc,
+            grad_w_ih,
+            grad_w_hh,
+            grad_bias_ih,
+            grad_bias_hh,
+            grad_peephole,
+            None,
+        )
+
+
+class LSTMCell(nn.Module):
+    r"""One LSTM step, ``(h_t, c_t) = cell(x_t, (h_{t-1}, c_{t-1}))``.
+
+    .. math::
+        i = σ(W_{ii} x + b_{ii} + W_{hi} h + b_{hi} + p_i ⊙ c) \\
+        f = σ(W_{if} x + b_{if} + W_{hf} h + b_{hf} + p_f ⊙ c) \\
+        g = \tanh(W_{ig} x + b_{ig} + W_{hg} h + b_{hg}) \\
+        c' = f ⊙ c + i ⊙ g \\
+        o = σ(W_{io} x + b_{io} + W_{ho} h + b_{ho} + p_o ⊙ c') \\
+        h' = o ⊙ \tanh(c')
+
+    Parameters are named and shaped as ``torch.nn.LSTMCell``'s (``weight_ih (4H, I)``,
+    ``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh``), plus ``weight_peephole (3, H)`` when
+    ``peephole=True``. The step runs on the same hand-written forward/backward as
+    :class:`rnnkit.LSTM`, with T = 1.
+
+    Example:
+        >>> cell = LSTMCell(8, 16)
+        >>> h, c = cell(torch.randn(4, 8))          # state defaults to zeros
+        >>> h, c = cell(torch.randn(4, 8), (h, c))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.peephole = peephole
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
+        self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size)) if peephole else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/√H, 1/√H), as torch.nn."""
+        init_uniform(self, self.hidden_size)
+
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``(h, c)``, each ``(B, H)``."""
+        x, unbatched = check_cell_input(x, self.input_size)
+        B, H = x.shape[0], self.hidden_size
+        if state is None:
+            h0 = c0 = x.new_zeros(B, H)
+        else:
+            h0, c0 = (s.unsqueeze(0) if unbatched else s for s in state)
+            for name, s in (("state[0] (h)", h0), ("state[1] (c)", c0)):
+                if s.shape != (B, H):
+                    raise ValueError(f"{name} must have shape {(B, H)}, got {tuple(s.shape)}")
+        _, h, c = LSTMFunction.apply(
+            x.unsqueeze(0), h0, c0, self.weight_ih, self.weight_hh,
+            self.bias_ih, self.bias_hh, self.weight_peephole, None,
+        )  # fmt: skip
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, peephole={self.peephole}"

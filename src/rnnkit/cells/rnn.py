@@ -1,0 +1,159 @@
+r"""The vanilla (Elman) RNN cell: its step equation and its backpropagation through time.
+
+Notation (``g`` is ``tanh`` or ``relu``)::
+
+    (1) a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh      (B, H)
+    (2) h_t = g(a_t)
+
+Backward, for one step, given δh_t (from the output and from step t+1)::
+
+    (B2) δa_t = δh_t ⊙ g'(a_t)        g' = 1 - h_t² for tanh,  [h_t > 0] for relu
+    (B1) δh_{t-1} = δa_t W_hh
+
+g'(a_t) is read off h_t, so it is computed for all steps at once before the loop. Repeated
+multiplication by W_hh (and by g' ≤ 1) in (B1) is what makes the gradient vanish or explode over
+long spans — the problem LSTM and GRU were designed to fix. After the loop:
+δW_hh = Σ_t δa_tᵀ h_{t-1}, δW_ih = Σ_t δa_tᵀ x_t, δb = Σ_t δa_t, δx_t = δa_t W_ih.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from rnnkit.cells.common import (
+    BatchSizes,
+    check_cell_input,
+    final_states,
+    init_uniform,
+    input_projection,
+    input_weight_grads,
+)
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+class RNNFunction(torch.autograd.Function):
+    """One layer, one direction of a vanilla RNN over a whole (time-major) sequence.
+
+    Arguments of ``apply``: ``x (T, B, I)``, ``h0 (B, H)``, ``weight_ih (H, I)``,
+    ``weight_hh (H, H)``, ``bias_ih (H) | None``, ``bias_hh (H) | None``, ``nonlinearity``
+    (``"tanh"`` or ``"relu"``), ``batch_sizes`` (see :class:`rnnkit.cells.lstm.LSTMFunction`).
+    Returns ``y (T, B, H)`` and ``h_n (B, H)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, batch_sizes):
+        T, B, _ = x.shape
+        H = weight_hh.shape[1]
+        sizes = BatchSizes(batch_sizes, T, B)
+        bias = None if bias_ih is None else bias_ih + bias_hh
+        gates_x = input_projection(x, weight_ih, bias)  # (1) input half, all steps at once
+        store = torch.zeros if sizes.variable else torch.empty
+        hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
+        hidden[0] = h0
+        weight_hh_t = weight_hh.t()
+        activation_ = torch.Tensor.tanh_ if nonlinearity == "tanh" else torch.Tensor.relu_
+        for t in range(T):
+            b = sizes[t]
+            h = hidden[t + 1, :b]
+            torch.addmm(gates_x[t, :b], hidden[t, :b], weight_hh_t, out=h)  # (1)
+            activation_(h)  # (2)
+
+        ctx.sizes = sizes
+        ctx.has_bias = bias_ih is not None
+        ctx.nonlinearity = nonlinearity
+        ctx.save_for_backward(x, weight_ih, weight_hh, hidden)
+        (h_n,) = final_states(sizes, hidden)
+        return hidden[1:], h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_h_n):
+        x, weight_ih, weight_hh, hidden = ctx.saved_tensors
+        sizes: BatchSizes = ctx.sizes
+        T, B, H = grad_y.shape
+        h = hidden[1:]
+        # g'(a_t) for all steps at once (B2); becomes δa_t in place in the loop.
+        if ctx.nonlinearity == "tanh":
+            grad_pre = 1 - h * h
+            if sizes.variable:  # rows past a sequence's end hold h = 0, where 1 - h² is not 0
+                grad_pre.mul_(sizes.mask(h.device))
+        else:
+            grad_pre = (h > 0).to(h.dtype)
+        dh = grad_h_n.clone()
+        for t in range(T - 1, -1, -1):
+            b = sizes[t]
+            dh_t = dh[:b]
+            dh_t += grad_y[t, :b]
+            da = grad_pre[t, :b]
+            da.mul_(dh_t)  # (B2)
+            torch.mm(da, weight_hh, out=dh_t)  # (B1)
+
+        flat = grad_pre.view(T * B, H)
+        need = ctx.needs_input_grad
+        grad_x, grad_w_ih, grad_bias = input_weight_grads(
+            flat, x, weight_ih, need[0], need[2], ctx.has_bias
+        )
+        grad_w_hh = flat.t().mm(hidden[:-1].reshape(T * B, H)) if need[3] else None
+        grad_b_ih = grad_bias if ctx.has_bias and need[4] else None
+        grad_b_hh = grad_bias if ctx.has_bias and need[5] else None
+        return grad_x, dh, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None, None
+
+
+def check_nonlinearity(nonlinearity: str) -> None:
+    """Refuse anything but the two activations the RNN cell supports."""
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+
+
+class RNNCell(nn.Module):
+    r"""One vanilla RNN step, ``h_t = cell(x_t, h_{t-1})``.
+
+    .. math::
+        h' = g(W_{ih} x + b_{ih} + W_{hh} h + b_{hh}), \quad g ∈ \{\tanh, \mathrm{relu}\}
+
+    Parameters are named and shaped as ``torch.nn.RNNCell``'s. The step runs on the same
+    hand-written forward/backward as :class:`rnnkit.RNN`, with T = 1.
+
+    Example:
+        >>> cell = RNNCell(8, 16, nonlinearity="relu")
+        >>> h = cell(torch.randn(4, 8))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ) -> None:
+        super().__init__()
+        check_nonlinearity(nonlinearity)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.nonlinearity = nonlinearity
+        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/√H, 1/√H), as torch.nn."""
+        init_uniform(self, self.hidden_size)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``h (B, H)``."""
+        x, unbatched = check_cell_input(x, self.input_size)
+        B, H = x.shape[0], self.hidden_size
+        if state is None:
+            h0 = x.new_zeros(B, H)
+        else:
+            h0 = state.unsqueeze(0) if unbatched else state
+            if h0.shape != (B, H):
+                raise ValueError(f"state must have shape {(B, H)}, got {tuple(h0.shape)}")
+        _, h = RNNFunction.apply(
+            x.unsqueeze(0), h0, self.weight_ih, self.weight_hh,
+            self.bias_ih, self.bias_hh, self.nonlinearity, None,
+        )  # fmt: skip
+        return h.squeeze(0) if unbatched else h
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

@@ -1,0 +1,351 @@
+"""Recurrent layers: stacking, directions, dropout, variable lengths, state layout, backends.
+
+This is the one place that knows about time, directions and padding; the cells in
+:mod:`rnnkit.cells` each know one step and its backward. The layers take and return exactly
+what ``torch.nn.RNN/LSTM/GRU`` take and return (parameter names, shapes, gate order, state
+layout), so weights move both ways with ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.cells.gru import GRUFunction
+from rnnkit.cells.lstm import LSTMFunction
+from rnnkit.cells.rnn import RNNFunction, check_nonlinearity
+from rnnkit.layout import Padding, check_lengths
+from rnnkit.backend import choose_backend
+
+Backend = Literal["auto", "rnnkit", "torch"]
+BACKENDS = ("auto", "rnnkit", "torch")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class RecurrentLayer(nn.Module):
+    """What :class:`RNN`, :class:`LSTM` and :class:`GRU` share; use those."""
+
+    mode: str = ""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        backend: Backend = "auto",
+        peephole: bool = False,
+        nonlinearity: str = "tanh",
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if peephole and backend == "torch":
+            raise ValueError(
+                "backend='torch' cannot run peephole=True: torch.nn.LSTM has no peepholes; "
+                "use backend='rnnkit' or 'auto'"
+            )
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.backend = bidirectional, backend
+        self.peephole, self.nonlinearity = peephole, nonlinearity
+        self.num_directions = 2 if bidirectional else 1
+
+        gate_size = GATES[self.mode] * hidden_size
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in self._suffixes(layer):
+                self.register_parameter(
+                    f"weight_ih{suffix}", nn.Parameter(torch.empty(gate_size, layer_input))
+                )
+                self.register_parameter(
+                    f"weight_hh{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size))
+                )
+                if bias:
+                    self.register_parameter(f"bias_ih{suffix}", nn.Parameter(torch.empty(gate_size)))
+                    self.register_parameter(f"bias_hh{suffix}", nn.Parameter(torch.empty(gate_size)))
+                if peephole:
+                    self.register_parameter(
+                        f"weight_peephole{suffix}", nn.Parameter(torch.empty(3, hidden_size))
+                    )
+        self.reset_parameters()
+
+    def _suffixes(self, layer: int) -> list[str]:
+        directions = ["", "_reverse"][: self.num_directions]
+        return [f"_l{layer}{direction}" for direction in directions]
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/√H, 1/√H) for every weight and bias, as torch.nn."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for weight in self.parameters():
+                weight.uniform_(-bound, bound)
+
+    def _weights(self, layer: int, direction: int) -> list[Tensor | None]:
+        suffix = self._suffixes(layer)[direction]
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+        return [getattr(self, name + suffix, None) for name in names]
+
+    # ---------------------------------------------------------------- forward
+    def forward(
+        self,
+        x: Tensor,
+        state: Tensor | tuple[Tensor, Tensor] | None = None,
+        lengths: Tensor | list[int] | None = None,
+    ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+        """Run the layer over a batch of sequences.
+
+        Args:
+            x: ``(B, T, I)`` if ``batch_first`` else ``(T, B, I)``; or unbatched ``(T, I)``.
+            state: initial state, ``(L·D, B, H)`` (LSTM: a tuple ``(h, c)``); zeros if None.
+            lengths: valid length of each sequence, ``(B,)``, any order. Outputs past a
+                length are zero; the final state is the one at each sequence's last step; the
+                reverse direction starts at that step. A length of 0 returns the initial state.
+
+        Returns:
+            ``(output, state)``: output ``(B, T, D·H)`` (or time-major), the final state in
+            the layout of ``state``.
+        """
+        x, state, unbatched = self._check(x, state, lengths)
+        T, B = x.shape[0], x.shape[1]
+        padding = Padding.build(lengths, T, B, x.device) if lengths is not None else None
+        backend = choose_backend(self, x, padding)
+        if backend == "torch":
+            output, final = self._forward_torch(x, state, padding)
+        else:
+            output, final = self._forward_rnnkit(x, state, padding)
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        if unbatched:
+            output = output.squeeze(1)
+            final = tuple(s.squeeze(1) for s in final)
+        return output, (final if self.mode == "lstm" else final[0])
+
+    def _forward_rnnkit(
+        self, x: Tensor, state: tuple[Tensor, ...], padding: Padding | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        batch_sizes = None
+        if padding is not None:  # run sorted by length, longest first, as a packed sequence
+            x = x.index_select(1, padding.order)
+            state = tuple(s.index_select(1, padding.order) for s in state)
+            batch_sizes = padding.batch_sizes
+        finals: list[list[Tensor]] = [[] for _ in state]
+        layer_input = x
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0 and self.training:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                seq = layer_input
+                if direction == 1:
+                    seq = padding.reverse(seq) if padding is not None else seq.flip(0)
+                out, *last = self._run(seq, [s[index] for s in state], layer, direction,
+                                       batch_sizes)  # fmt: skip
+                if direction == 1:
+                    out = padding.reverse(out) if padding is not None else out.flip(0)
+                outputs.append(out)
+                for store, s in zip(finals, last, strict=True):
+                    store.append(s)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 2)
+        output = layer_input
+        final = tuple(torch.stack(store) for store in finals)
+        if padding is not None:
+            output = output.index_select(1, padding.restore)
+            final = tuple(s.index_select(1, padding.restore) for s in final)
+        return output, final
+
+    def _run(self, x, state, layer, direction, batch_sizes):
+        raise NotImplementedError  # each layer class runs its own cell engine
+
+    def _forward_torch(
+        self, x: Tensor, state: tuple[Tensor, ...], padding: Padding | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """torch.nn's fused kernels, with our parameters (no copy of them is kept)."""
+        params = {name: p for name, p in self.named_parameters()}
+        module = _torch_twin(self)
+        hx = state if self.mode == "lstm" else state[0]
+        if padding is None:
+            output, final = torch.func.functional_call(module, params, (x, hx))
+        else:  # torch.nn refuses empty sequences: run them for one step, then undo that below
+            packed = pack_padded_sequence(x, padding.lengths.clamp(min=1).cpu(),
+                                          enforce_sorted=False)  # fmt: skip
+            packed_out, final = torch.func.functional_call(module, params, (packed, hx))
+            output, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
+        final = final if self.mode == "lstm" else (final,)
+        if padding is not None and padding.has_empty:
+            empty = padding.lengths == 0
+            output = output.masked_fill(empty.view(1, -1, 1), 0.0)
+            final = tuple(torch.where(empty.view(1, -1, 1), s0, s)
+                          for s, s0 in zip(final, state, strict=True))  # fmt: skip
+        return output, tuple(final)
+
+    # ------------------------------------------------------------ validation
+    def _check(self, x, state, lengths):
+        if not isinstance(x, Tensor):
+            raise ValueError(f"x must be a tensor, got {type(x).__name__}")
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        if x.dim() not in (2, 3):
+            raise ValueError(
+                f"x must have shape {layout} with I={self.input_size} (or (T, I) unbatched), "
+                f"got {tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x must have {self.input_size} features in its last dimension "
+                f"(shape {layout}), got {tuple(x.shape)}"
+            )
+        unbatched = x.dim() == 2
+        if unbatched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        x = x.contiguous()
+        T, B = x.shape[0], x.shape[1]
+        expected = (self.num_layers * self.num_directions, B, self.hidden_size)
+        names = ("state[0] (h)", "state[1] (c)") if self.mode == "lstm" else ("state",)
+        if state is None:
+            zeros = x.new_zeros(expected)
+            state = tuple(zeros for _ in names)
+        else:
+            if self.mode == "lstm":
+                if not (isinstance(state, (tuple, list)) and len(state) == 2):
+                    raise ValueError("state of an LSTM must be a tuple (h, c)")
+                state = tuple(state)
+            else:
+                if not isinstance(state, Tensor):
+                    raise ValueError(f"state must be a tensor of shape {expected}")
+                state = (state,)
+            if unbatched:
+                state = tuple(s.unsqueeze(1) if s.dim() == 2 else s for s in state)
+            for name, s in zip(names, state, strict=True):
+                if tuple(s.shape) != expected:
+                    raise ValueError(
+                        f"{name} must have shape (num_layers*num_directions, B, H) = "
+                        f"{expected}, got {tuple(s.shape)}"
+                    )
+        if lengths is not None:
+            check_lengths(lengths, T, B)
+        return x, state, unbatched
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        text += f", batch_first={self.batch_first}"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        if self.peephole:
+            text += ", peephole=True"
+        if self.mode == "rnn" and self.nonlinearity != "tanh":
+            text += f", nonlinearity={self.nonlinearity!r}"
+        return text + f", backend={self.backend!r}"
+
+
+class RNN(RecurrentLayer):
+    """Vanilla (Elman) RNN, ``h_t = g(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``,
+    ``g`` = ``tanh`` or ``relu`` — a drop-in for ``torch.nn.RNN`` (``batch_first=True`` by
+    default). See :mod:`rnnkit.cells.rnn` for the equations and their BPTT.
+
+    Example:
+        >>> rnn = RNN(8, 16, num_layers=2, nonlinearity="relu")
+        >>> out, h_n = rnn(torch.randn(4, 10, 8), lengths=[10, 3, 7, 1])
+        >>> out.shape, h_n.shape
+        (torch.Size([4, 10, 16]), torch.Size([2, 4, 16]))
+    """
+
+    mode = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 nonlinearity: str = "tanh", **kwargs) -> None:  # fmt: skip
+        check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kwargs)
+
+    def _run(self, x, state, layer, direction, batch_sizes):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        return RNNFunction.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity,
+                                 batch_sizes)  # fmt: skip
+
+
+class LSTM(RecurrentLayer):
+    """Long short-term memory, optionally with peepholes — a drop-in for ``torch.nn.LSTM``
+    (``batch_first=True`` by default). The state is ``(h, c)``. See :mod:`rnnkit.cells.lstm`
+    for the equations and their BPTT. With ``peephole=True`` each layer and direction has one
+    more parameter, ``weight_peephole_l{k}{_reverse}`` of shape ``(3, H)``: the input, forget
+    and output gates' diagonal weights, in that order.
+
+    Example:
+        >>> lstm = LSTM(8, 16, bidirectional=True, peephole=True)
+        >>> out, (h_n, c_n) = lstm(torch.randn(4, 10, 8))
+        >>> out.shape, h_n.shape
+        (torch.Size([4, 10, 32]), torch.Size([2, 4, 16]))
+    """
+
+    mode = "lstm"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 peephole: bool = False, **kwargs) -> None:  # fmt: skip
+        super().__init__(input_size, hidden_size, num_layers, peephole=peephole, **kwargs)
+
+    def _run(self, x, state, layer, direction, batch_sizes):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        peephole = None
+        if self.peephole:
+            peephole = getattr(self, "weight_peephole" + self._suffixes(layer)[direction])
+        return LSTMFunction.apply(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, peephole,
+                                  batch_sizes)  # fmt: skip
+
+
+class GRU(RecurrentLayer):
+    """Gated recurrent unit — a drop-in for ``torch.nn.GRU`` (``batch_first=True`` by
+    default). See :mod:`rnnkit.cells.gru` for the equations and their BPTT.
+
+    Example:
+        >>> gru = GRU(8, 16, num_layers=3, dropout=0.2)
+        >>> out, h_n = gru(torch.randn(4, 10, 8))
+    """
+
+    mode = "gru"
+
+    def _run(self, x, state, layer, direction, batch_sizes):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        return GRUFunction.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, batch_sizes)
+
+
+_TORCH_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def _torch_twin(layer: RecurrentLayer) -> nn.RNNBase:
+    """A torch.nn module of the same configuration (time-major), used only as a function of
+    our parameters by ``functional_call``; built once and kept outside the module tree so it
+    is neither saved nor counted."""
+    twin = layer.__dict__.get("_twin")
+    if twin is None:
+        kwargs = dict(num_layers=layer.num_layers, bias=layer.bias, batch_first=False,
+                      dropout=layer.dropout, bidirectional=layer.bidirectional)  # fmt: skip
+        if layer.mode == "rnn":
+            kwargs["nonlinearity"] = layer.nonlinearity
+        with torch.device("meta"):
+            twin = _TORCH_CLASSES[layer.mode](layer.input_size, layer.hidden_size, **kwargs)
+        layer.__dict__["_twin"] = twin
+    twin.train(layer.training)
+    return twin

@@ -1,0 +1,302 @@
+"""Word embeddings: trainable, or initialised from a word2vec / GloVe text file."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rnnkit.text.vocab import PAD, Vocab
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """How many vocabulary tokens a pretrained file provided vectors for.
+
+    Special tokens are not looked up and do not count towards ``total``.
+
+    Attributes:
+        found: Tokens matched exactly.
+        found_lowercase: Tokens matched only case-insensitively (e.g. ``Paris`` -> ``paris``).
+        total: Regular (non-special) tokens in the vocabulary.
+        missing: Tokens without a vector, in vocabulary order (most frequent first for a
+            vocabulary made by :meth:`~rnnkit.text.vocab.Vocab.build`).
+    """
+
+    found: int
+    found_lowercase: int
+    total: int
+    missing: tuple[str, ...]
+
+    @property
+    def matched(self) -> int:
+        """Tokens that received a pretrained vector, by either kind of match."""
+        return self.found + self.found_lowercase
+
+    @property
+    def fraction(self) -> float:
+        """``matched / total`` (0.0 for an empty total)."""
+        return self.matched / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"coverage {self.fraction:.1%}: {self.matched}/{self.total} tokens "
+            f"({self.found} exact, {self.found_lowercase} case-insensitive)"
+        )
+
+
+def _open_text(path: Path) -> IO[str]:
+    """Open a UTF-8 text file, transparently gunzipping it if it is gzip-compressed."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+    # Undecodable bytes become U+FFFD instead of aborting hours into a multi-GB file; such a
+    # word then simply matches nothing in the vocabulary.
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _iter_vector_lines(
+    path: Path, embedding_dim: int | None
+) -> Iterator[tuple[int, str, list[str], int]]:
+    """Yield ``(line number, word, value fields, dim)`` for each vector line of the file.
+
+    The format is detected from the first line: two integers are a word2vec header
+    (``count dim``); anything else is already a GloVe-style ``word v1 ... vD`` line.
+    """
+    dim: int | None = None
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            parts = line.rstrip().split(" ")
+            if parts == [""]:
+                continue  # blank line, typically at the end of the file
+            if dim is None:
+                is_header = lineno == 1 and len(parts) == 2 and all(p.isdecimal() for p in parts)
+                dim = int(parts[1]) if is_header else len(parts) - 1
+                if dim < 1:
+                    raise ValueError(f"{path}:{lineno}: expected a word followed by its vector")
+                if embedding_dim is not None and dim != embedding_dim:
+                    source = "its word2vec header" if is_header else "its first vector"
+                    raise ValueError(
+                        f"{path}:{lineno}: the file's vectors have dimension {dim} (from "
+                        f"{source}) but embedding_dim={embedding_dim} was requested"
+                    )
+                if is_header:
+                    continue
+            n = len(parts) - 1
+            # GloVe 840B has a few words containing spaces (". . ."): extra leading fields are
+            # part of the word, unless the field just before the vector is itself a number,
+            # in which case the line really has more values than the others.
+            if n < dim or (n > dim and _is_number(parts[-dim - 1])):
+                hint = ""
+                if "\ufffd" in line:
+                    hint = " (binary word2vec files are not supported; convert to text)"
+                raise ValueError(
+                    f"{path}:{lineno}: inconsistent vector dimension: this line has {n} "
+                    f"values, expected {dim}{hint}"
+                )
+            word = parts[0] if n == dim else " ".join(parts[:-dim])
+            yield lineno, word, parts[-dim:], dim
+
+
+def _parse_vector(fields: list[str], path: Path, lineno: int) -> np.ndarray:
+    try:
+        vector = np.array(fields, dtype=np.float32)
+    except ValueError as e:
+        raise ValueError(f"{path}:{lineno}: malformed number in vector ({e})") from None
+    if not np.isfinite(vector).all():
+        raise ValueError(f"{path}:{lineno}: vector contains NaN or infinity")
+    return vector
+
+
+class Embedding(nn.Embedding):
+    """:class:`torch.nn.Embedding` with range-checked ids, freezing and pretrained loading.
+
+    Behaves exactly like :class:`torch.nn.Embedding` (it is a subclass), except that ids
+    outside ``0 .. num_embeddings - 1`` raise a ``ValueError`` naming the bad id rather than
+    an opaque ``IndexError`` from the kernel.
+
+    Args:
+        num_embeddings: Number of rows (the vocabulary size).
+        embedding_dim: Size of each vector.
+        padding_idx: Row that is kept at zero and receives no gradient.
+        freeze: Make the weight non-trainable.
+        **kwargs: Further :class:`torch.nn.Embedding` options (``max_norm``, ``sparse``, ...).
+
+    Attributes:
+        coverage: The :class:`CoverageReport` of :meth:`from_pretrained_file`, else ``None``.
+    """
+
+    coverage: CoverageReport | None
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        *,
+        freeze: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if num_embeddings < 1 or embedding_dim < 1:
+            raise ValueError(
+                "num_embeddings and embedding_dim must be >= 1, got "
+                f"{num_embeddings} and {embedding_dim}"
+            )
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(
+                f"padding_idx={padding_idx} is out of range for {num_embeddings} embeddings"
+            )
+        super().__init__(num_embeddings, embedding_dim, padding_idx, **kwargs)
+        if freeze:
+            self.weight.requires_grad_(False)
+        self.coverage = None
+
+    @classmethod
+    def from_vocab(cls, vocab: Vocab, embedding_dim: int, **kwargs: Any) -> Embedding:
+        """A randomly initialised embedding sized for ``vocab``, padding at ``<pad>`` if any.
+
+        Args:
+            vocab: The vocabulary.
+            embedding_dim: Size of each vector.
+            **kwargs: Passed to the constructor (``freeze``, ``max_norm``, ...).
+        """
+        padding_idx = vocab.pad_index if PAD in vocab.specials else None
+        return cls(len(vocab), embedding_dim, padding_idx, **kwargs)
+
+    @classmethod
+    def from_pretrained_file(
+        cls,
+        path: str | os.PathLike[str],
+        vocab: Vocab,
+        *,
+        embedding_dim: int | None = None,
+        freeze: bool = False,
+        lowercase_fallback: bool = True,
+        generator: torch.Generator | None = None,
+        **kwargs: Any,
+    ) -> Embedding:
+        """Build an embedding for ``vocab`` from a word2vec or GloVe text file.
+
+        The file (optionally gzip-compressed) is streamed; only vectors of vocabulary words
+        are kept in memory. The format is detected from the first line: a ``count dim``
+        header means word2vec, otherwise GloVe. Vocabulary words missing from the file, and
+        the special tokens, get random vectors drawn from ``N(0, s^2)`` where ``s`` is the
+        standard deviation of the loaded vectors, so they are on the same scale; the
+        ``<pad>`` row, if the vocabulary has one, is zero and is the ``padding_idx``. Numbers
+        are parsed (and validated) only on lines whose word is used.
+
+        Args:
+            path: The vector file.
+            vocab: The vocabulary whose tokens are looked up.
+            embedding_dim: Expected vector size; ``None`` accepts the file's.
+            freeze: Make the weight non-trainable.
+            lowercase_fallback: For a word with no exact entry, use the first entry that
+                matches it case-insensitively.
+            generator: Random generator for the missing rows (default: torch's global one).
+            **kwargs: Further :class:`torch.nn.Embedding` options.
+
+        Returns:
+            The embedding, with its :class:`CoverageReport` in ``.coverage``.
+
+        Raises:
+            ValueError: If the file's dimension disagrees with ``embedding_dim``, lines have
+                inconsistent dimensions, or a used vector has a malformed or non-finite
+                number; the message names the file and line.
+        """
+        path = Path(path)
+        n_special = len(vocab.specials)
+        words = vocab.tokens[n_special:]
+        wanted = set(words)
+        wanted_lower = {w.lower() for w in words} if lowercase_fallback else set()
+
+        exact: dict[str, np.ndarray] = {}
+        lower: dict[str, np.ndarray] = {}
+        dim: int | None = None
+        for lineno, word, fields, line_dim in _iter_vector_lines(path, embedding_dim):
+            dim = line_dim
+            take_exact = word in wanted and word not in exact
+            key = word.lower() if wanted_lower else ""
+            take_lower = key in wanted_lower and key not in lower
+            # First occurrence wins: files are sorted by frequency, and GloVe 840B has dupes.
+            if take_exact or take_lower:
+                vector = _parse_vector(fields, path, lineno)
+                if take_exact:
+                    exact[word] = vector
+                if take_lower:
+                    lower[key] = vector
+        if dim is None:
+            raise ValueError(f"{path}: the file contains no vectors")
+
+        rows: list[int] = []
+        vectors: list[np.ndarray] = []
+        missing: list[str] = []
+        n_lower = 0
+        for i, word in enumerate(words, start=n_special):
+            vector = exact.get(word)
+            if vector is None and lowercase_fallback:
+                vector = lower.get(word.lower())
+                n_lower += vector is not None
+            if vector is None:
+                missing.append(word)
+            else:
+                rows.append(i)
+                vectors.append(vector)
+
+        if vectors:
+            loaded = torch.from_numpy(np.stack(vectors))
+            std = float(loaded.std(unbiased=False)) if loaded.numel() > 1 else 0.0
+        else:
+            warnings.warn(
+                f"{path}: none of the {len(words)} vocabulary tokens has a vector in the file",
+                stacklevel=2,
+            )
+            loaded = torch.empty(0, dim)
+            std = 0.0
+        if not math.isfinite(std) or std == 0.0:
+            std = 1.0  # nn.Embedding's own N(0, 1) when there is no usable scale
+        weight = torch.randn(len(vocab), dim, generator=generator) * std
+        weight[rows] = loaded
+        padding_idx = vocab.pad_index if PAD in vocab.specials else None
+        if padding_idx is not None:
+            weight[padding_idx] = 0.0
+
+        embedding = cls(len(vocab), dim, padding_idx, freeze=freeze, _weight=weight, **kwargs)
+        embedding.coverage = CoverageReport(
+            found=len(rows) - n_lower,
+            found_lowercase=n_lower,
+            total=len(words),
+            missing=tuple(missing),
+        )
+        return embedding
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Look up the vectors of ``input`` (an integer tensor of any shape)."""
+        if input.is_floating_point() or input.is_complex() or input.dtype == torch.bool:
+            raise ValueError(f"embedding ids must be an integer tensor, got {input.dtype}")
+        if input.numel():
+            lo, hi = torch.aminmax(input)
+            if lo < 0 or hi >= self.num_embeddings:
+                bad = int(lo) if lo < 0 else int(hi)
+                raise ValueError(
+                    f"id {bad} is out of range for an embedding with "
+                    f"{self.num_embeddings} rows (valid ids: 0..{self.num_embeddings - 1})"
+                )
+        return super().forward(input)
