@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import pytest
 import torch
@@ -27,7 +26,7 @@ def path_score(crf: CRF, emissions: torch.Tensor, path: tuple[int, ...]) -> floa
     if not path:
         return 0.0
     start, trans, end = (
-        param.detach().masked_fill(~allowed, FORBIDDEN_SCORE) if allowed is not None else param
+        param.detach() if allowed is None else param.detach().masked_fill(~allowed, FORBIDDEN_SCORE)
         for param, allowed in [
             (crf.start_transitions, crf.allowed_start),
             (crf.transitions, crf.allowed_transitions),
@@ -444,14 +443,10 @@ def test_learns_transitions_where_emissions_are_ambiguous() -> None:
 
     crf = CRF(K)
     optimizer = torch.optim.Adam(crf.parameters(), lr=0.1)
-    started = time.perf_counter()
     for _ in range(60):
         optimizer.zero_grad()
         crf(emissions, gold, mask).backward()
         optimizer.step()
-    elapsed = time.perf_counter() - started
-
     decoded = crf.decode(emissions, mask)
     expected = [row[:n] for row, n in zip(gold.tolist(), lengths.tolist(), strict=True)]
     assert decoded == expected
-    assert elapsed < 2.0

@@ -44,6 +44,11 @@ def test_trainable_embedding_from_vocab() -> None:
 
 def test_constructor_validation_and_freeze() -> None:
     assert not Embedding(5, 3, freeze=True).weight.requires_grad
+    # torch's own classmethod builds the subclass too.
+    weight = torch.randn(4, 2)
+    from_torch = Embedding.from_pretrained(weight, freeze=False)
+    assert type(from_torch) is Embedding and from_torch.weight.requires_grad
+    assert torch.equal(from_torch(torch.tensor([3])), weight[3:])
     with pytest.raises(ValueError, match="padding_idx=5 is out of range for 5"):
         Embedding(5, 3, padding_idx=5)
     with pytest.raises(ValueError, match=">= 1"):

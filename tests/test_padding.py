@@ -54,7 +54,7 @@ def test_empty_sequence_in_a_feature_batch() -> None:
 
 def test_max_len_and_truncation() -> None:
     seqs = [[1, 2, 3, 4], [5]]
-    padded, lengths = pad_sequences([[1, 2], [3]], max_len=4)
+    padded, _ = pad_sequences([[1, 2], [3]], max_len=4)
     assert padded.tolist() == [[1, 2, 0, 0], [3, 0, 0, 0]]
     with pytest.raises(ValueError, match=r"sequence 0 has length 4 > max_len=3.*truncate="):
         pad_sequences(seqs, max_len=3)
@@ -88,8 +88,11 @@ def test_gradients_flow_through_padding() -> None:
         ([], {}, "empty batch"),
         ([[1], [2]], {"side": "left"}, r"side must be one of \['back', 'front'\], got 'left'"),
         ([[1], [2]], {"max_len": 2, "truncate": "end"}, "truncate must be one of"),
-        ([np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 4))], {},
-         r"sequence 2 has per-step shape \(4,\), but sequence 0 has \(3,\)"),
+        (
+            [np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 4))],
+            {},
+            r"sequence 2 has per-step shape \(4,\), but sequence 0 has \(3,\)",
+        ),
         ([[1, 2], [[1, 2]]], {}, r"sequence 1 has per-step shape \(2,\), but sequence 0 has \(\)"),
         ([[1], 5], {}, "sequence 1 is a scalar"),
         ([[1], "ab"], {}, "sequence 1 is a str"),
@@ -114,7 +117,8 @@ def test_collate_pairs() -> None:
 
 def test_collate_pairs_in_a_dataloader() -> None:
     pairs = [([1] * n, [2] * (6 - n)) for n in range(1, 6)]
-    loader = DataLoader(pairs, batch_size=2, collate_fn=partial(collate_pairs, src_pad=0, tgt_pad=0))
+    collate = partial(collate_pairs, src_pad=0, tgt_pad=0)
+    loader = DataLoader(pairs, batch_size=2, collate_fn=collate)
     batches = list(loader)
     assert [b.src.shape[0] for b in batches] == [2, 2, 1]
     assert batches[0].tgt_lengths.tolist() == [5, 4]

@@ -98,7 +98,14 @@ def test_build_order_specials_then_count_then_alphabetical() -> None:
     # the:3; a, cat, dog, sat: 2 each (alphabetical); and, mat, on: 1 each.
     assert vocab.tokens[4:] == ("the", "a", "cat", "dog", "sat", "and", "mat", "on")
     assert vocab.counts == {
-        "the": 3, "a": 2, "cat": 2, "dog": 2, "sat": 2, "and": 1, "mat": 1, "on": 1
+        "the": 3,
+        "a": 2,
+        "cat": 2,
+        "dog": 2,
+        "sat": 2,
+        "and": 1,
+        "mat": 1,
+        "on": 1,
     }
     assert (vocab.pad_index, vocab.unk_index, vocab.bos_index, vocab.eos_index) == (0, 1, 2, 3)
 
@@ -242,8 +249,11 @@ def test_normalizers_apply_to_build_and_encode() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=8), min_size=1,
-                max_size=8))
+@given(
+    st.lists(
+        st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=8), min_size=1, max_size=8
+    )
+)
 def test_encode_decode_round_trip_property(sentences: list[list[str]]) -> None:
     # Tokens of at most 4 characters can never collide with the 5-character specials.
     vocab = Vocab.build(sentences)
@@ -269,11 +279,23 @@ def test_save_load_round_trip(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["vocab.json"]  # no temp file left
 
 
-def test_save_overwrites_atomically(tmp_path) -> None:
+def test_save_overwrites_atomically(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "vocab.json"
     Vocab.build([["a"]]).save(path)
     Vocab.build([["b", "c"]]).save(path)
     assert Vocab.load(path).tokens[4:] == ("b", "c")
+    # Same permissions as any other new file (mkstemp would have made it 0600).
+    (tmp_path / "plain.txt").write_text("x")
+    assert path.stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
+
+    def failing_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", failing_dump)
+    with pytest.raises(OSError, match="disk full"):
+        Vocab.build([["d"]]).save(path)
+    assert Vocab.load(path).tokens[4:] == ("b", "c")  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.txt", "vocab.json"]
 
 
 def _write(tmp_path, content: str):

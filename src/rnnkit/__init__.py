@@ -1,3 +1,28 @@
-"""rnnkit: recurrent neural networks done properly, on PyTorch."""
+"""rnnkit: recurrent neural networks done properly, on PyTorch.
+
+Cells (one step, hand-written BPTT): :class:`RNNCell`, :class:`LSTMCell`, :class:`GRUCell`.
+Layers (drop-ins for torch.nn, plus peepholes, empty sequences and backends): :class:`RNN`,
+:class:`LSTM`, :class:`GRU`. State helpers for truncated BPTT and :func:`summary`.
+"""
+
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.rnn import RNNCell
+from rnnkit.layers import GRU, LSTM, RNN
+from rnnkit.state import detach_state, state_to_tensor, tensor_to_state
+from rnnkit.summary import summary
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "detach_state",
+    "state_to_tensor",
+    "summary",
+    "tensor_to_state",
+]

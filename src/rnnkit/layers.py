@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnkit.backend import choose_backend
 from rnnkit.cells.gru import GRUFunction
 from rnnkit.cells.lstm import LSTMFunction
 from rnnkit.cells.rnn import RNNFunction, check_nonlinearity
 from rnnkit.layout import Padding, check_lengths
-from rnnkit.backend import choose_backend
 
 Backend = Literal["auto", "rnnkit", "torch"]
 BACKENDS = ("auto", "rnnkit", "torch")
@@ -77,8 +77,8 @@ class RecurrentLayer(nn.Module):
                     f"weight_hh{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size))
                 )
                 if bias:
-                    self.register_parameter(f"bias_ih{suffix}", nn.Parameter(torch.empty(gate_size)))
-                    self.register_parameter(f"bias_hh{suffix}", nn.Parameter(torch.empty(gate_size)))
+                    for name in ("bias_ih", "bias_hh"):
+                        self.register_parameter(name + suffix, nn.Parameter(torch.empty(gate_size)))
                 if peephole:
                     self.register_parameter(
                         f"weight_peephole{suffix}", nn.Parameter(torch.empty(3, hidden_size))

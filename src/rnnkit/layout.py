@@ -44,7 +44,7 @@ class Padding:
         sorted_lengths, order = torch.sort(lengths, descending=True, stable=True)
         restore = torch.empty_like(order)
         restore[order] = torch.arange(batch, device=device)
-        counts = (sorted_lengths.unsqueeze(0) > torch.arange(steps, device=device).unsqueeze(1))
+        counts = sorted_lengths.unsqueeze(0) > torch.arange(steps, device=device).unsqueeze(1)
         sizes = counts.sum(1).tolist()
         full = all(size == batch for size in sizes)
         return Padding(lengths, sorted_lengths, order, restore, None if full else sizes,

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from rnnkit.cells.matmul import linear, matmul, weight_grad
+
 
 class BatchSizes:
     """How many sequences are still running at each step (the batch sorted by length, longest
@@ -46,9 +48,7 @@ def final_states(sizes: BatchSizes, *per_step: Tensor) -> tuple[Tensor, ...]:
 def input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
     """``W_ih x_t + b`` for every step in one matrix product: ``(T, B, I) -> (T, B, G)``."""
     T, B, input_size = x.shape
-    flat = x.reshape(T * B, input_size)
-    out = flat.mm(weight_ih.t()) if bias is None else torch.addmm(bias, flat, weight_ih.t())
-    return out.view(T, B, -1)
+    return linear(x.reshape(T * B, input_size), weight_ih, add=bias).view(T, B, -1)
 
 
 def input_weight_grads(
@@ -57,8 +57,8 @@ def input_weight_grads(
     """Gradients through the input projection, each one product over all T·B rows:
     ``δx = δa W_ih``, ``δW_ih = δaᵀ x``, ``δb = Σ δa`` (``grad_pre`` is ``(T·B, G)``)."""
     T, B, input_size = x.shape
-    grad_x = grad_pre.mm(weight_ih).view(T, B, input_size) if need_x else None
-    grad_w = grad_pre.t().mm(x.reshape(T * B, input_size)) if need_w else None
+    grad_x = matmul(grad_pre, weight_ih).view(T, B, input_size) if need_x else None
+    grad_w = weight_grad(grad_pre, x.reshape(T * B, input_size)) if need_w else None
     grad_b = grad_pre.sum(0) if need_b else None
     return grad_x, grad_w, grad_b
 
@@ -75,8 +75,12 @@ def check_cell_input(x: Tensor, input_size: int) -> tuple[Tensor, bool]:
     """Validate a cell's ``x``: ``(B, I)`` or unbatched ``(I,)``; returns 2-D ``x`` and
     whether it was unbatched."""
     if x.dim() not in (1, 2):
-        raise ValueError(f"x must have shape (B, {input_size}) or ({input_size},), got {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have shape (B, {input_size}) or ({input_size},), got {tuple(x.shape)}"
+        )
     if x.shape[-1] != input_size:
-        raise ValueError(f"x must have {input_size} features (last dim), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have {input_size} features (last dim), got shape {tuple(x.shape)}"
+        )
     unbatched = x.dim() == 1
     return (x.unsqueeze(0) if unbatched else x), unbatched

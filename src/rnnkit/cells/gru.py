@@ -36,6 +36,7 @@ from rnnkit.cells.common import (
     input_projection,
     input_weight_grads,
 )
+from rnnkit.cells.matmul import linear, weight_grad
 
 
 class GRUFunction(torch.autograd.Function):
@@ -54,38 +55,35 @@ class GRUFunction(torch.autograd.Function):
         store = torch.zeros if sizes.variable else torch.empty
         gates_x = input_projection(x, weight_ih, bias_ih)  # (1) a_t for all t, (T, B, 3H)
         gates = store(T, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
-        gates_h = store(T, B, 3 * H, dtype=x.dtype, device=x.device)  # u_t
+        candidate_h = store(T, B, H, dtype=x.dtype, device=x.device)  # u_n, for the backward
         hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
         hidden[0] = h0
-        weight_hh_t = weight_hh.t()
         for t in range(T):
             b = sizes[t]
-            h_prev, a, u, act = hidden[t, :b], gates_x[t, :b], gates_h[t, :b], gates[t, :b]
-            if bias_hh is None:
-                torch.mm(h_prev, weight_hh_t, out=u)  # (1)
-            else:
-                torch.addmm(bias_hh, h_prev, weight_hh_t, out=u)
+            h_prev, a, act = hidden[t, :b], gates_x[t, :b], gates[t, :b]
+            u = linear(h_prev, weight_hh, add=bias_hh)  # (1) u_t, (b, 3H)
             torch.add(a[:, : 2 * H], u[:, : 2 * H], out=act[:, : 2 * H]).sigmoid_()  # (2)
             reset_gate, update_gate, candidate = act.chunk(3, 1)
-            torch.addcmul(a[:, 2 * H :], reset_gate, u[:, 2 * H :], out=candidate).tanh_()  # (3)
+            u_n = candidate_h[t, :b]
+            u_n.copy_(u[:, 2 * H :])
+            torch.addcmul(a[:, 2 * H :], reset_gate, u_n, out=candidate).tanh_()  # (3)
             h = hidden[t + 1, :b]
             torch.sub(h_prev, candidate, out=h)  # (4)
             h.mul_(update_gate).add_(candidate)
 
         ctx.sizes = sizes
         ctx.has_bias = bias_ih is not None
-        ctx.save_for_backward(x, weight_ih, weight_hh, gates, gates_h, hidden)
+        ctx.save_for_backward(x, weight_ih, weight_hh, gates, candidate_h, hidden)
         (h_n,) = final_states(sizes, hidden)
         return hidden[1:], h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_y, grad_h_n):
-        x, weight_ih, weight_hh, gates, gates_h, hidden = ctx.saved_tensors
+        x, weight_ih, weight_hh, gates, u_n, hidden = ctx.saved_tensors
         sizes: BatchSizes = ctx.sizes
         T, B, H = grad_y.shape
         r, z, n = gates.view(T, B, 3, H).unbind(2)
-        u_n = gates_h.view(T, B, 3, H)[:, :, 2]
         h_prev = hidden[:-1]
 
         # δu_t = δh_t ⊙ [δr factor, δz factor, δu_n factor]  (B2–B4); becomes δu in the loop.
@@ -97,14 +95,15 @@ class GRUFunction(torch.autograd.Function):
 
         grad_gates_h = factors.view(T, B, 3 * H)
         grad_hidden = torch.zeros_like(grad_y) if sizes.variable else torch.empty_like(grad_y)
+        weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
         dh = grad_h_n.clone()
         for t in range(T - 1, -1, -1):
             b = sizes[t]
             dh_t = grad_hidden[t, :b]
             torch.add(dh[:b], grad_y[t, :b], out=dh_t)
             factors[t, :b].mul_(dh_t.unsqueeze(1))  # δu_t
-            torch.mul(dh_t, z[t, :b], out=dh[:b])  # (B1)
-            dh[:b].addmm_(grad_gates_h[t, :b], weight_hh)
+            recurrent = linear(grad_gates_h[t, :b], weight_hh_t)  # δu_t W_hh
+            torch.addcmul(recurrent, dh_t, z[t, :b], out=dh[:b])  # (B1)
 
         # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t = δh_t ⊙ dn_pre.
         grad_gates_x = grad_gates_h.clone()
@@ -115,7 +114,7 @@ class GRUFunction(torch.autograd.Function):
         grad_x, grad_w_ih, grad_b_ih = input_weight_grads(
             flat_x, x, weight_ih, need[0], need[2], ctx.has_bias and need[4]
         )
-        grad_w_hh = flat_h.t().mm(h_prev.reshape(T * B, H)) if need[3] else None
+        grad_w_hh = weight_grad(flat_h, h_prev.reshape(T * B, H)) if need[3] else None
         grad_b_hh = flat_h.sum(0) if ctx.has_bias and need[5] else None
         return grad_x, dh, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 

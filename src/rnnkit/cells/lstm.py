@@ -44,6 +44,7 @@ from rnnkit.cells.common import (
     input_projection,
     input_weight_grads,
 )
+from rnnkit.cells.matmul import linear, weight_grad
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -72,26 +73,26 @@ class LSTMFunction(torch.autograd.Function):
         cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
         hidden[0] = h0
         cell[0] = c0
-        weight_hh_t = weight_hh.t()
         if peephole is not None:
             peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
             peep_o = peephole[2]
         for t in range(T):
             b = sizes[t]
             h_prev, c_prev = hidden[t, :b], cell[t, :b]
-            a = gates[t, :b]
-            torch.addmm(gates_x[t, :b], h_prev, weight_hh_t, out=a)  # (1)
+            pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
             if peephole is not None:
-                a.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
-            input_gate, forget_gate, candidate, output_gate = a.chunk(4, 1)
-            a[:, : 2 * H].sigmoid_()  # (2) i and f in one call
-            candidate.tanh_()
+                pre.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
+            act = gates[t, :b]
+            input_gate, forget_gate, candidate, output_gate = act.chunk(4, 1)
+            torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) i and f in one call
+            torch.tanh(pre[:, 2 * H : 3 * H], out=candidate)
             c = cell[t + 1, :b]
             torch.mul(input_gate, candidate, out=c)  # (3)
             c.addcmul_(forget_gate, c_prev)
+            pre_o = pre[:, 3 * H :]
             if peephole is not None:
-                output_gate.addcmul_(peep_o, c)  # (4)
-            output_gate.sigmoid_()
+                pre_o.addcmul_(peep_o, c)  # (4)
+            torch.sigmoid(pre_o, out=output_gate)
             torch.mul(output_gate, torch.tanh(c), out=hidden[t + 1, :b])  # (5)
 
         ctx.sizes = sizes
@@ -125,6 +126,7 @@ class LSTMFunction(torch.autograd.Function):
             dc_to_dc_prev = f + factors[:, :, 0] * peephole[0] + factors[:, :, 1] * peephole[1]
 
         grad_gates = factors.view(T, B, 4 * H)
+        weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
         dh = grad_h_n.clone()
         dc = grad_c_n.clone()
         for t in range(T - 1, -1, -1):
@@ -136,13 +138,14 @@ class LSTMFunction(torch.autograd.Function):
             da[:, :3].mul_(dc_t.unsqueeze(1))  # (B3) δa_i, δa_f, δa_g
             da[:, 3].mul_(dh_t)  # (B5) δa_o
             dc_t.mul_(dc_to_dc_prev[t, :b])  # (B2)
-            torch.mm(grad_gates[t, :b], weight_hh, out=dh_t)  # (B1)
+            dh_t.copy_(linear(grad_gates[t, :b], weight_hh_t))  # (B1)
 
         flat = grad_gates.view(T * B, 4 * H)
         grad_x, grad_w_ih, grad_bias = input_weight_grads(
             flat, x, weight_ih, ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.has_bias
         )
-        grad_w_hh = flat.t().mm(hidden[:-1].reshape(T * B, H)) if ctx.needs_input_grad[4] else None
+        h_prev = hidden[:-1].reshape(T * B, H)
+        grad_w_hh = weight_grad(flat, h_prev) if ctx.needs_input_grad[4] else None
         grad_peephole = None
         if peephole is not None and ctx.needs_input_grad[7]:
             da = factors

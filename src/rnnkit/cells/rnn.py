@@ -30,6 +30,7 @@ from rnnkit.cells.common import (
     input_projection,
     input_weight_grads,
 )
+from rnnkit.cells.matmul import linear, weight_grad
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -53,13 +54,13 @@ class RNNFunction(torch.autograd.Function):
         store = torch.zeros if sizes.variable else torch.empty
         hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
         hidden[0] = h0
-        weight_hh_t = weight_hh.t()
-        activation_ = torch.Tensor.tanh_ if nonlinearity == "tanh" else torch.Tensor.relu_
         for t in range(T):
             b = sizes[t]
-            h = hidden[t + 1, :b]
-            torch.addmm(gates_x[t, :b], hidden[t, :b], weight_hh_t, out=h)  # (1)
-            activation_(h)  # (2)
+            pre = linear(hidden[t, :b], weight_hh, add=gates_x[t, :b])  # (1)
+            if nonlinearity == "tanh":
+                torch.tanh(pre, out=hidden[t + 1, :b])  # (2)
+            else:
+                torch.clamp(pre, min=0, out=hidden[t + 1, :b])  # (2) relu
 
         ctx.sizes = sizes
         ctx.has_bias = bias_ih is not None
@@ -82,6 +83,7 @@ class RNNFunction(torch.autograd.Function):
                 grad_pre.mul_(sizes.mask(h.device))
         else:
             grad_pre = (h > 0).to(h.dtype)
+        weight_hh_t = weight_hh.t().contiguous()  # (H, H): δh_{t-1} = δa_t W_hh
         dh = grad_h_n.clone()
         for t in range(T - 1, -1, -1):
             b = sizes[t]
@@ -89,14 +91,14 @@ class RNNFunction(torch.autograd.Function):
             dh_t += grad_y[t, :b]
             da = grad_pre[t, :b]
             da.mul_(dh_t)  # (B2)
-            torch.mm(da, weight_hh, out=dh_t)  # (B1)
+            dh_t.copy_(linear(da, weight_hh_t))  # (B1)
 
         flat = grad_pre.view(T * B, H)
         need = ctx.needs_input_grad
         grad_x, grad_w_ih, grad_bias = input_weight_grads(
             flat, x, weight_ih, need[0], need[2], ctx.has_bias
         )
-        grad_w_hh = flat.t().mm(hidden[:-1].reshape(T * B, H)) if need[3] else None
+        grad_w_hh = weight_grad(flat, hidden[:-1].reshape(T * B, H)) if need[3] else None
         grad_b_ih = grad_bias if ctx.has_bias and need[4] else None
         grad_b_hh = grad_bias if ctx.has_bias and need[5] else None
         return grad_x, dh, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None, None

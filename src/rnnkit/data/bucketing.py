@@ -83,13 +83,14 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.pool_size = _check_positive_int("pool_size", pool_size)
         if bucket_boundaries is not None and num_buckets is not None:
             raise ValueError("give either bucket_boundaries or num_buckets, not both")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"seed must be an int or None, got {seed!r}")
+        super().__init__()
 
         self.lengths = lengths_arr.astype(np.int64)
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.seed = seed
+        self.seed = None if seed is None else int(seed)
         self.epoch = 0
 
         self.boundaries: tuple[int, ...] | None

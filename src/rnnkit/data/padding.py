@@ -122,9 +122,7 @@ def pad_sequences(
     T = max_len if max_len is not None else max(lengths)
 
     device = next((s.device for s in seqs if isinstance(s, Tensor)), torch.device("cpu"))
-    padded = torch.full(
-        (len(tensors), T, *step_shape), padding_value, dtype=dtype, device=device
-    )
+    padded = torch.full((len(tensors), T, *step_shape), padding_value, dtype=dtype, device=device)
     for i, t in enumerate(tensors):
         n = len(t)
         if n == 0:

@@ -234,9 +234,7 @@ class SampledSoftmax(nn.Module):
             self.num_sampled, dtype=candidate_weight.dtype, device=candidate_weight.device
         )
         if self.bias is not None:
-            true_bias, sampled_bias = self.bias[candidate_ids].split(
-                [num_tokens, self.num_sampled]
-            )
+            true_bias, sampled_bias = self.bias[candidate_ids].split([num_tokens, self.num_sampled])
             true_logits = true_logits + true_bias
             sampled_offset = sampled_offset + sampled_bias
         if self.subtract_log_q:

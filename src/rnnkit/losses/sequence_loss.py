@@ -50,7 +50,7 @@ def lengths_to_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
 def lengths_to_weights(
     lengths: Tensor, max_len: int | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
-    """Per-token weights ``[B, max_len]``: 1 at real tokens, 0 at padding (see `lengths_to_mask`)."""
+    """Per-token weights ``[B, max_len]``: 1 at real tokens, 0 at padding (`lengths_to_mask`)."""
     return lengths_to_mask(lengths, max_len).to(dtype)
 
 

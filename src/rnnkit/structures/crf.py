@@ -288,7 +288,8 @@ class CRF(nn.Module):
         """
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        mask, lengths = self._validate(emissions, mask, lengths)
+        # Normalise lengths to a mask once; both halves then take the same mask.
+        mask, _ = self._validate(emissions, mask, lengths)
         nll = self.log_partition(emissions, mask) - self.score(emissions, tags, mask)  # (B,)
         if reduction == "mean":
             return nll.mean()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import os
-import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -86,8 +86,7 @@ class Vocab:
                     raise ValueError(f"empty string is not allowed as a {kind}")
         if not tokens:
             raise ValueError(
-                "empty vocabulary: there are no tokens besides the specials "
-                f"{list(specials)}"
+                f"empty vocabulary: there are no tokens besides the specials {list(specials)}"
             )
         itos = specials + tokens
         stoi: dict[str, int] = {}
@@ -148,8 +147,7 @@ class Vocab:
             raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
         specials = tuple(specials)
         if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int)
-            or max_size <= len(specials)
+            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= len(specials)
         ):
             raise ValueError(
                 f"max_size must be an int greater than the number of specials "
@@ -375,7 +373,7 @@ class Vocab:
             "version": _VERSION,
             "specials": list(self._specials),
             "normalizers": list(self._normalizer_names),
-            "tokens": list(self._itos[len(self._specials):]),
+            "tokens": list(self._itos[len(self._specials) :]),
             "counts": dict(self._counts),
         }
 
@@ -386,15 +384,17 @@ class Vocab:
         save never leaves a truncated vocabulary behind.
         """
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # A plain exclusive open (not tempfile.mkstemp, which creates mode 0600) so the
+        # file gets the usual permissions from the umask.
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            with open(tmp, "x", encoding="utf-8") as f:
                 json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
                 f.write("\n")
             os.replace(tmp, path)
         except BaseException:
             # Leave no stray temporary file on failure (including KeyboardInterrupt).
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     @classmethod

@@ -1,0 +1,169 @@
+"""Speed of rnnkit's hand-written engine against torch.nn's fused kernels, in one process.
+
+For each cell and shape (B, T, I, H) this times, in interleaved rounds (so the machine's
+noise hits both sides alike), one training step (forward + backward of a single-layer,
+batch-first layer whose input requires grad) and one inference call (no grad), and prints
+the median ratio rnnkit / torch.nn of throughput (> 1 means rnnkit is faster). The peephole
+LSTM is compared with torch.nn.LSTM, which has no peepholes. It also prints the engine's
+achieved GFLOP/s as a fraction of a large float32 matrix product measured in the same run,
+and the B=1 inference latency at (1, 100, 256, 256).
+
+    python benchmarks/bench_rnn.py                 # the README's table (a few minutes)
+    python benchmarks/bench_rnn.py --rounds 3 --shapes 32,50,64,64
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+import rnnkit
+from rnnkit.cells.matmul import linear
+
+SHAPES = [(64, 100, 256, 256), (128, 28, 28, 128), (128, 50, 512, 512), (32, 200, 64, 128)]
+LATENCY_SHAPE = (1, 100, 256, 256)
+CELLS = {  # name: (rnnkit layer, its keyword arguments, torch.nn peer, gates)
+    "lstm": (rnnkit.LSTM, {}, nn.LSTM, 4),
+    "gru": (rnnkit.GRU, {}, nn.GRU, 3),
+    "rnn": (rnnkit.RNN, {}, nn.RNN, 1),
+    "lstm+peephole": (rnnkit.LSTM, {"peephole": True}, nn.LSTM, 4),
+}
+
+
+@dataclass
+class Case:
+    """One (cell, shape) pair: the two layers, the input, and the timings collected."""
+
+    cell: str
+    shape: tuple[int, int, int, int]
+    ours: nn.Module
+    peer: nn.Module
+    x: torch.Tensor
+    times: dict[str, list[float]]
+
+
+def train_step(layer: nn.Module, x: torch.Tensor) -> None:
+    layer.zero_grad(set_to_none=True)
+    x.grad = None
+    out, _ = layer(x)
+    out.sum().backward()
+
+
+def infer(layer: nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        layer(x)
+
+
+def timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def make_case(cell: str, shape: tuple[int, int, int, int]) -> Case:
+    B, T, I, H = shape
+    ours_cls, kwargs, peer_cls, _ = CELLS[cell]
+    ours = ours_cls(I, H, backend="rnnkit", **kwargs)
+    peer = peer_cls(I, H, batch_first=True)
+    peer.load_state_dict(ours.state_dict(), strict=False)
+    x = torch.randn(B, T, I, requires_grad=True)
+    return Case(
+        cell, shape, ours, peer, x, {k: [] for k in ("ours", "peer", "ours_inf", "peer_inf")}
+    )
+
+
+def flops_per_train_step(cell: str, shape: tuple[int, int, int, int]) -> float:
+    """Matrix-product FLOPs of one training step: forward 2·T·B·(I+H)·G·H, backward twice it."""
+    B, T, I, H = shape
+    gates = CELLS[cell][3]
+    return 3 * 2 * T * B * (I + H) * gates * H
+
+
+def sgemm_peak(size: int = 2048, rounds: int = 5) -> float:
+    """GFLOP/s of a large float32 matrix product: the best of torch.mm and the engine's GEMM."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    b_t = b.t().contiguous()
+    best = 0.0
+    for fn in (lambda: a.mm(b), lambda: linear(a, b_t)):
+        fn()
+        seconds = statistics.median(timed(fn) for _ in range(rounds))
+        best = max(best, 2 * size**3 / seconds / 1e9)
+    return best
+
+
+def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
+    torch.manual_seed(0)
+    cases = [make_case(cell, shape) for shape in shapes for cell in cells]
+    for case in cases:  # warm up: first calls allocate and pick kernels
+        for layer in (case.ours, case.peer):
+            train_step(layer, case.x)
+            infer(layer, case.x)
+    peak = sgemm_peak()
+    for _ in range(rounds):
+        for case in cases:
+            case.times["ours"].append(timed(lambda c=case: train_step(c.ours, c.x)))
+            case.times["peer"].append(timed(lambda c=case: train_step(c.peer, c.x)))
+            case.times["ours_inf"].append(timed(lambda c=case: infer(c.ours, c.x)))
+            case.times["peer_inf"].append(timed(lambda c=case: infer(c.peer, c.x)))
+    peak = max(peak, sgemm_peak())
+
+    lines = [
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {rounds} rounds; "
+        f"large sgemm: {peak:.0f} GFLOP/s",
+        "",
+        "| cell | shape (B,T,I,H) | train ms rnnkit / torch | train ratio | "
+        "infer ratio | rnnkit GFLOP/s (% of sgemm) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case in cases:
+        med = {k: statistics.median(v) for k, v in case.times.items()}
+        gflops = flops_per_train_step(case.cell, case.shape) / med["ours"] / 1e9
+        peer = "nn.LSTM" if case.cell == "lstm+peephole" else ""
+        lines.append(
+            f"| {case.cell} | {case.shape} | {med['ours'] * 1e3:.1f} / {med['peer'] * 1e3:.1f}"
+            f"{' ' + peer if peer else ''} | {med['peer'] / med['ours']:.2f}x | "
+            f"{med['peer_inf'] / med['ours_inf']:.2f}x | {gflops:.0f} ({gflops / peak:.0%}) |"
+        )
+
+    lines += ["", "B=1 inference latency, shape (1, 100, 256, 256), median ms:", ""]
+    lines += ["| cell | rnnkit | torch.nn | ratio |", "|---|---|---|---|"]
+    for cell in cells:
+        case = make_case(cell, LATENCY_SHAPE)
+        for layer in (case.ours, case.peer):
+            infer(layer, case.x)
+        ours, peer = [], []
+        for _ in range(latency_rounds):
+            ours.append(timed(lambda c=case: infer(c.ours, c.x)))
+            peer.append(timed(lambda c=case: infer(c.peer, c.x)))
+        o, p = statistics.median(ours) * 1e3, statistics.median(peer) * 1e3
+        lines.append(f"| {cell} | {o:.2f} | {p:.2f} | {p / o:.2f}x |")
+    return "\n".join(lines)
+
+
+def parse_shape(text: str) -> tuple[int, int, int, int]:
+    values = tuple(int(v) for v in text.split(","))
+    if len(values) != 4 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"a shape is B,T,I,H (4 positive integers), got {text!r}")
+    return values
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--latency-rounds", type=int, default=50, help="B=1 calls (default 50)")
+    parser.add_argument("--shapes", type=parse_shape, nargs="+", default=SHAPES)
+    parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
+    args = parser.parse_args(argv)
+    table = run(args.shapes, args.cells, args.rounds, args.latency_rounds)
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()

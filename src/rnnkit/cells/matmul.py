@@ -1,0 +1,69 @@
+"""The matrix products of the engines, on the fastest kernel this machine has.
+
+On x86 CPUs PyTorch's ``torch.mm`` calls MKL, whose float32 GEMM can run well below the CPU's
+peak (on AMD processors it takes an AVX2 path even where AVX-512 is available); oneDNN, which
+torch.nn's fused LSTM uses, reaches the peak. ``torch.ops.mkldnn._linear_pointwise`` gives us
+oneDNN's GEMM; it is an internal operator, so we use it only for float32 on CPU, only where
+it exists, and fall back to ``torch.mm`` everywhere else. ``RNNKIT_MATMUL=torch`` forces the
+fallback (the tests run both).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+
+def _onednn_linear():
+    if os.environ.get("RNNKIT_MATMUL", "auto") == "torch":
+        return None
+    try:
+        if not torch.backends.mkldnn.is_available():
+            return None
+        op = torch.ops.mkldnn._linear_pointwise
+        probe = op(torch.ones(2, 3), torch.ones(4, 3), None, "none", [], "")
+        op.binary(torch.ones(2, 3), torch.ones(2, 4), torch.ones(4, 3), None, "add")
+    except (AttributeError, RuntimeError):
+        return None
+    return op if probe.shape == (2, 4) and bool((probe == 3).all()) else None
+
+
+_LINEAR = _onednn_linear()
+
+
+def _fast(*tensors: Tensor) -> bool:
+    return _LINEAR is not None and all(
+        t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors
+    )
+
+
+def linear(x: Tensor, weight: Tensor, add: Tensor | None = None) -> Tensor:
+    """``x @ weightᵀ (+ add)``: ``x (M, K)``, ``weight (N, K)``, ``add (M, N)`` or ``(N,)``."""
+    if _fast(x, weight):
+        if add is None:
+            return _LINEAR(x, weight, None, "none", [], "")
+        if add.dim() == 1:
+            return _LINEAR(x, weight, add, "none", [], "")
+        return _LINEAR.binary(x, add, weight, None, "add")
+    if add is None:
+        return x.mm(weight.t())
+    return torch.addmm(add, x, weight.t())
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` for the backward's products: ``a (M, K)``, ``b (K, N)`` (either may be a
+    transposed view)."""
+    if _fast(a, b):
+        return _LINEAR(a, b.t(), None, "none", [], "")
+    return a.mm(b)
+
+
+def weight_grad(grad: Tensor, inputs: Tensor) -> Tensor:
+    """``gradᵀ @ inputs`` over all T·B rows: the gradient of a weight, ``(N, K)``, from
+    ``grad (M, N)`` and ``inputs (M, K)``."""
+    if _fast(grad, inputs):
+        # oneDNN is fastest with both operands' long (M) dimension contiguous in memory.
+        return _LINEAR(inputs.t(), grad.t(), None, "none", [], "").t().contiguous()
+    return grad.t().mm(inputs)
