@@ -18,6 +18,8 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
+	# the engine again on torch.mm instead of oneDNN's GEMM (the fallback of other machines)
+	RNNKIT_MATMUL=torch $(BIN)/python -m pytest -q tests/test_cells.py tests/test_layers.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_rnn.py

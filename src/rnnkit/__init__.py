@@ -8,7 +8,7 @@ Layers (drop-ins for torch.nn, plus peepholes, empty sequences and backends): :c
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
-from rnnkit.layers import GRU, LSTM, RNN
+from rnnkit.layers import GRU, LSTM, RNN, make_recurrent
 from rnnkit.state import detach_state, state_to_tensor, tensor_to_state
 from rnnkit.summary import summary
 
@@ -22,6 +22,7 @@ __all__ = [
     "LSTMCell",
     "RNNCell",
     "detach_state",
+    "make_recurrent",
     "state_to_tensor",
     "summary",
     "tensor_to_state",

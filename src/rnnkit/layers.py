@@ -55,6 +55,12 @@ class RecurrentLayer(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if peephole and self.mode != "lstm":
+            raise ValueError(f"peephole=True exists only for LSTM, not {type(self).__name__}")
+        if nonlinearity != "tanh" and self.mode != "rnn":
+            raise ValueError(
+                f"nonlinearity exists only for RNN, not {type(self).__name__}; got {nonlinearity!r}"
+            )
         if peephole and backend == "torch":
             raise ValueError(
                 "backend='torch' cannot run peephole=True: torch.nn.LSTM has no peepholes; "
@@ -129,11 +135,11 @@ class RecurrentLayer(nn.Module):
             output, final = self._forward_torch(x, state, padding)
         else:
             output, final = self._forward_rnnkit(x, state, padding)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        if unbatched:
+        if unbatched:  # (T, 1, D·H) -> (T, D·H)
             output = output.squeeze(1)
             final = tuple(s.squeeze(1) for s in final)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
         return output, (final if self.mode == "lstm" else final[0])
 
     def _forward_rnnkit(
@@ -349,3 +355,35 @@ def _torch_twin(layer: RecurrentLayer) -> nn.RNNBase:
         layer.__dict__["_twin"] = twin
     twin.train(layer.training)
     return twin
+
+
+CELL_NAMES = ("rnn", "lstm", "gru")
+
+
+def make_recurrent(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    *,
+    peephole: bool = False,
+    nonlinearity: str = "tanh",
+    **kwargs,
+) -> RecurrentLayer:
+    """The layer for a cell name — how every structure takes ``cell="rnn"|"lstm"|"gru"``.
+
+    ``peephole`` applies to ``"lstm"`` and ``nonlinearity`` to ``"rnn"``; asking for them
+    with another cell is an error rather than silently ignored. Other keyword arguments go to
+    the layer (``bidirectional``, ``dropout``, ``batch_first``, ``bias``, ``backend``).
+    """
+    if cell not in CELL_NAMES:
+        raise ValueError(f"cell must be one of {CELL_NAMES}, got {cell!r}")
+    if peephole and cell != "lstm":
+        raise ValueError(f"peephole=True needs cell='lstm', got cell={cell!r}")
+    if nonlinearity != "tanh" and cell != "rnn":
+        raise ValueError(f"nonlinearity={nonlinearity!r} needs cell='rnn', got cell={cell!r}")
+    if cell == "lstm":
+        return LSTM(input_size, hidden_size, num_layers, peephole=peephole, **kwargs)
+    if cell == "gru":
+        return GRU(input_size, hidden_size, num_layers, **kwargs)
+    return RNN(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kwargs)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from torch import nn
+
+# A recurrent layer's parameters end in _l{k} or _l{k}_reverse: one row per layer and direction.
+_LAYER_SUFFIX = re.compile(r"^(?P<stem>.+?)(?P<suffix>_l\d+(?:_reverse)?)$")
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,20 @@ def summary(model: nn.Module) -> ModelSummary:
     """
     rows = []
     for name, module in model.named_modules():
-        own = list(module.named_parameters(recurse=False))
-        if not own and name:
+        groups: dict[str, list[tuple[str, nn.Parameter]]] = {}
+        for param_name, param in module.named_parameters(recurse=False):
+            match = _LAYER_SUFFIX.match(param_name)
+            key = match["suffix"][1:] if match else ""
+            groups.setdefault(key, []).append((match["stem"] if match else param_name, param))
+        if not groups and name:
             continue
-        count = sum(p.numel() for _, p in own)
-        trainable = sum(p.numel() for _, p in own if p.requires_grad)
-        detail = ", ".join(f"{n} {tuple(p.shape)}" for n, p in own)
-        rows.append(SummaryRow(name, type(module).__name__, count, trainable, detail))
+        for key, own in groups.items() or [("", [])]:
+            row_name = ".".join(part for part in (name, key) if part)
+            count = sum(p.numel() for _, p in own)
+            trainable = sum(p.numel() for _, p in own if p.requires_grad)
+            detail = ", ".join(f"{n} {tuple(p.shape)}" for n, p in own)
+            kind = type(module).__name__ + (" layer" if key else "")
+            rows.append(SummaryRow(row_name, kind, count, trainable, detail))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return ModelSummary(rows, total, trainable)

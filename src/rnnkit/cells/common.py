@@ -28,6 +28,19 @@ class BatchSizes:
         rows = torch.arange(self.batch, device=device)
         return (sizes.unsqueeze(1) > rows).sum(0)
 
+    def grow(
+        self, carried: Tensor, rows: int, initial: Tensor, extra: Tensor | None = None
+    ) -> Tensor:
+        """Going backward in time the running batch grows: rows ``len(carried):rows`` join
+        here with their gradient from the final state (``initial``, plus ``extra`` if given)."""
+        start = carried.shape[0]
+        if start == rows:
+            return carried
+        joining = initial[start:rows]
+        if extra is not None:
+            joining = joining + extra[start:rows]
+        return torch.cat([carried, joining])
+
     def mask(self, device: torch.device) -> Tensor:
         """``(T, B, 1)``: 1 where step t of sequence b is valid, else 0."""
         sizes = torch.tensor(self._sizes, device=device)

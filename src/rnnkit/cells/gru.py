@@ -7,7 +7,7 @@ element-wise product)::
     (2) r_t = σ(a_r + u_r)                                     reset gate
         z_t = σ(a_z + u_z)                                     update gate
     (3) n_t = tanh(a_n + r_t ⊙ u_n)                             candidate state
-    (4) h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}  = n_t + z_t ⊙ (h_{t-1} - n_t)
+    (4) h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}  = lerp(n_t, h_{t-1}, z_t)
 
 Backward, for one step, given δh_t (from the output and from step t+1)::
 
@@ -54,26 +54,32 @@ class GRUFunction(torch.autograd.Function):
         sizes = BatchSizes(batch_sizes, T, B)
         store = torch.zeros if sizes.variable else torch.empty
         gates_x = input_projection(x, weight_ih, bias_ih)  # (1) a_t for all t, (T, B, 3H)
+        # The recurrent product is added to [a_r + b_hr, a_z + b_hz, b_hn]; a_n is kept apart
+        # because r_t multiplies only the recurrent part of the candidate (3).
+        input_n = gates_x[:, :, 2 * H :].clone()  # a_n, (T, B, H)
+        if bias_hh is None:
+            gates_x[:, :, 2 * H :] = 0
+        else:
+            gates_x[:, :, : 2 * H] += bias_hh[: 2 * H]
+            gates_x[:, :, 2 * H :] = bias_hh[2 * H :]
         gates = store(T, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
-        candidate_h = store(T, B, H, dtype=x.dtype, device=x.device)  # u_n, for the backward
+        recurrent_n = store(T, B, H, dtype=x.dtype, device=x.device)  # u_n, for the backward
         hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
         hidden[0] = h0
         for t in range(T):
             b = sizes[t]
-            h_prev, a, act = hidden[t, :b], gates_x[t, :b], gates[t, :b]
-            u = linear(h_prev, weight_hh, add=bias_hh)  # (1) u_t, (b, 3H)
-            torch.add(a[:, : 2 * H], u[:, : 2 * H], out=act[:, : 2 * H]).sigmoid_()  # (2)
+            h_prev, act = hidden[t, :b], gates[t, :b]
+            pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
             reset_gate, update_gate, candidate = act.chunk(3, 1)
-            u_n = candidate_h[t, :b]
-            u_n.copy_(u[:, 2 * H :])
-            torch.addcmul(a[:, 2 * H :], reset_gate, u_n, out=candidate).tanh_()  # (3)
-            h = hidden[t + 1, :b]
-            torch.sub(h_prev, candidate, out=h)  # (4)
-            h.mul_(update_gate).add_(candidate)
+            torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) r and z in one call
+            u_n = recurrent_n[t, :b]
+            u_n.copy_(pre[:, 2 * H :])
+            torch.addcmul(input_n[t, :b], reset_gate, u_n, out=candidate).tanh_()  # (3)
+            torch.lerp(candidate, h_prev, update_gate, out=hidden[t + 1, :b])  # (4)
 
         ctx.sizes = sizes
         ctx.has_bias = bias_ih is not None
-        ctx.save_for_backward(x, weight_ih, weight_hh, gates, candidate_h, hidden)
+        ctx.save_for_backward(x, weight_ih, weight_hh, gates, recurrent_n, hidden)
         (h_n,) = final_states(sizes, hidden)
         return hidden[1:], h_n
 
@@ -96,14 +102,21 @@ class GRUFunction(torch.autograd.Function):
         grad_gates_h = factors.view(T, B, 3 * H)
         grad_hidden = torch.zeros_like(grad_y) if sizes.variable else torch.empty_like(grad_y)
         weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
-        dh = grad_h_n.clone()
+        b = sizes[T - 1]
+        torch.add(grad_h_n[:b], grad_y[T - 1, :b], out=grad_hidden[T - 1, :b])
         for t in range(T - 1, -1, -1):
             b = sizes[t]
-            dh_t = grad_hidden[t, :b]
-            torch.add(dh[:b], grad_y[t, :b], out=dh_t)
-            factors[t, :b].mul_(dh_t.unsqueeze(1))  # δu_t
-            recurrent = linear(grad_gates_h[t, :b], weight_hh_t)  # δu_t W_hh
-            torch.addcmul(recurrent, dh_t, z[t, :b], out=dh[:b])  # (B1)
+            dh = grad_hidden[t, :b]  # δh_t of the b sequences still running at t
+            factors[t, :b].mul_(dh.unsqueeze(1))  # δu_t
+            grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+            recurrent = linear(grad_gates_h[t, :b], weight_hh_t, add=grad_out)  # δu_t W_hh
+            if t == 0:
+                grad_h0 = sizes.grow(torch.addcmul(recurrent, dh, z[0, :b]), B, grad_h_n)  # (B1)
+                break
+            torch.addcmul(recurrent, dh, z[t, :b], out=grad_hidden[t - 1, :b])  # (B1)
+            rows = sizes[t - 1]
+            if rows > b:  # sequences whose last step is t-1 join with their final-state grad
+                torch.add(grad_h_n[b:rows], grad_y[t - 1, b:rows], out=grad_hidden[t - 1, b:rows])
 
         # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t = δh_t ⊙ dn_pre.
         grad_gates_x = grad_gates_h.clone()
@@ -116,7 +129,7 @@ class GRUFunction(torch.autograd.Function):
         )
         grad_w_hh = weight_grad(flat_h, h_prev.reshape(T * B, H)) if need[3] else None
         grad_b_hh = flat_h.sum(0) if ctx.has_bias and need[5] else None
-        return grad_x, dh, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
+        return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
 class GRUCell(nn.Module):

@@ -127,18 +127,21 @@ class LSTMFunction(torch.autograd.Function):
 
         grad_gates = factors.view(T, B, 4 * H)
         weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
-        dh = grad_h_n.clone()
-        dc = grad_c_n.clone()
+        b = sizes[T - 1]
+        dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+        dc = grad_c_n[:b].clone()
         for t in range(T - 1, -1, -1):
             b = sizes[t]
-            dh_t, dc_t = dh[:b], dc[:b]
-            dh_t += grad_y[t, :b]
-            dc_t.addcmul_(dh_t, dh_to_dc[t, :b])  # (B4)
+            dc.addcmul_(dh, dh_to_dc[t, :b])  # (B4)
             da = factors[t, :b]  # (b, 4, H)
-            da[:, :3].mul_(dc_t.unsqueeze(1))  # (B3) δa_i, δa_f, δa_g
-            da[:, 3].mul_(dh_t)  # (B5) δa_o
-            dc_t.mul_(dc_to_dc_prev[t, :b])  # (B2)
-            dh_t.copy_(linear(grad_gates[t, :b], weight_hh_t))  # (B1)
+            da[:, :3].mul_(dc.unsqueeze(1))  # (B3) δa_i, δa_f, δa_g
+            da[:, 3].mul_(dh)  # (B5) δa_o
+            dc.mul_(dc_to_dc_prev[t, :b])  # (B2)
+            grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+            dh = linear(grad_gates[t, :b], weight_hh_t, add=grad_out)  # (B1)
+            rows = sizes[t - 1] if t > 0 else B
+            dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+            dc = sizes.grow(dc, rows, grad_c_n)
 
         flat = grad_gates.view(T * B, 4 * H)
         grad_x, grad_w_ih, grad_bias = input_weight_grads(

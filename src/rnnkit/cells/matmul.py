@@ -33,15 +33,22 @@ def _onednn_linear():
 _LINEAR = _onednn_linear()
 
 
-def _fast(*tensors: Tensor) -> bool:
-    return _LINEAR is not None and all(
-        t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors
+# Below this many multiply-adds MKL's fused addmm is as fast (measured at B=1 and B=32, H=128).
+_MIN_WORK = 1 << 21
+
+
+def _fast(a: Tensor, b: Tensor, work: int) -> bool:
+    return (
+        _LINEAR is not None
+        and work >= _MIN_WORK
+        and a.dtype == b.dtype == torch.float32
+        and a.device.type == b.device.type == "cpu"
     )
 
 
 def linear(x: Tensor, weight: Tensor, add: Tensor | None = None) -> Tensor:
     """``x @ weightᵀ (+ add)``: ``x (M, K)``, ``weight (N, K)``, ``add (M, N)`` or ``(N,)``."""
-    if _fast(x, weight):
+    if _fast(x, weight, x.shape[0] * x.shape[1] * weight.shape[0]):
         if add is None:
             return _LINEAR(x, weight, None, "none", [], "")
         if add.dim() == 1:
@@ -55,7 +62,7 @@ def linear(x: Tensor, weight: Tensor, add: Tensor | None = None) -> Tensor:
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b`` for the backward's products: ``a (M, K)``, ``b (K, N)`` (either may be a
     transposed view)."""
-    if _fast(a, b):
+    if _fast(a, b, a.shape[0] * a.shape[1] * b.shape[1]):
         return _LINEAR(a, b.t(), None, "none", [], "")
     return a.mm(b)
 
@@ -63,7 +70,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 def weight_grad(grad: Tensor, inputs: Tensor) -> Tensor:
     """``gradᵀ @ inputs`` over all T·B rows: the gradient of a weight, ``(N, K)``, from
     ``grad (M, N)`` and ``inputs (M, K)``."""
-    if _fast(grad, inputs):
+    if _fast(grad, inputs, grad.shape[0] * grad.shape[1] * inputs.shape[1]):
         # oneDNN is fastest with both operands' long (M) dimension contiguous in memory.
         return _LINEAR(inputs.t(), grad.t(), None, "none", [], "").t().contiguous()
     return grad.t().mm(inputs)

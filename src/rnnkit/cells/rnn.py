@@ -84,14 +84,15 @@ class RNNFunction(torch.autograd.Function):
         else:
             grad_pre = (h > 0).to(h.dtype)
         weight_hh_t = weight_hh.t().contiguous()  # (H, H): δh_{t-1} = δa_t W_hh
-        dh = grad_h_n.clone()
+        b = sizes[T - 1]
+        dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
         for t in range(T - 1, -1, -1):
             b = sizes[t]
-            dh_t = dh[:b]
-            dh_t += grad_y[t, :b]
-            da = grad_pre[t, :b]
-            da.mul_(dh_t)  # (B2)
-            dh_t.copy_(linear(da, weight_hh_t))  # (B1)
+            da = grad_pre[t, :b].mul_(dh)  # (B2)
+            grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+            dh = linear(da, weight_hh_t, add=grad_out)  # (B1)
+            rows = sizes[t - 1] if t > 0 else B
+            dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
 
         flat = grad_pre.view(T * B, H)
         need = ctx.needs_input_grad
