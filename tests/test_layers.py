@@ -18,6 +18,7 @@ from torch.autograd import gradcheck
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+import rnnkit
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
@@ -521,3 +522,22 @@ BAD_CALLS = {
 def test_bad_call_arguments_are_refused(bad_call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         bad_call()
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru", "peephole"])
+def test_inference_path_matches_the_training_path(mode: str) -> None:
+    """Without a gradient the engine runs its forward loop without keeping the backward's
+    tensors; the results must be those of the autograd path."""
+    torch.manual_seed(3)
+    cls = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU, "peephole": rnnkit.LSTM}
+    kwargs = {"peephole": True} if mode == "peephole" else {}
+    layer = cls[mode](3, 5, 2, bidirectional=True, backend="rnnkit", **kwargs)
+    x, lengths = torch.randn(4, 6, 3), [6, 0, 2, 5]
+    out, state = layer(x, lengths=lengths)
+    assert out.requires_grad
+    with torch.no_grad():
+        out_inf, state_inf = layer(x, lengths=lengths)
+    assert not out_inf.requires_grad
+    torch.testing.assert_close(out_inf, out.detach(), atol=1e-6, rtol=1e-6)
+    for a, b in zip(rnnkit.state_to_tensor(state_inf), rnnkit.state_to_tensor(state), strict=True):
+        torch.testing.assert_close(a, b.detach(), atol=1e-6, rtol=1e-6)

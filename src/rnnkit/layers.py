@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backend import choose_backend
-from rnnkit.cells.gru import GRUFunction
-from rnnkit.cells.lstm import LSTMFunction
-from rnnkit.cells.rnn import RNNFunction, check_nonlinearity
+from rnnkit.cells.gru import gru
+from rnnkit.cells.lstm import lstm
+from rnnkit.cells.rnn import check_nonlinearity, rnn
 from rnnkit.layout import Padding, check_lengths
 
 Backend = Literal["auto", "rnnkit", "torch"]
@@ -288,7 +288,7 @@ class RNN(RecurrentLayer):
 
     def _run(self, x, state, layer, direction, batch_sizes):
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-        return RNNFunction.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity,
+        return rnn(x, state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity,
                                  batch_sizes)  # fmt: skip
 
 
@@ -317,7 +317,7 @@ class LSTM(RecurrentLayer):
         peephole = None
         if self.peephole:
             peephole = getattr(self, "weight_peephole" + self._suffixes(layer)[direction])
-        return LSTMFunction.apply(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, peephole,
+        return lstm(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, peephole,
                                   batch_sizes)  # fmt: skip
 
 
@@ -334,7 +334,7 @@ class GRU(RecurrentLayer):
 
     def _run(self, x, state, layer, direction, batch_sizes):
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
-        return GRUFunction.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, batch_sizes)
+        return gru(x, state[0], w_ih, w_hh, b_ih, b_hh, batch_sizes)
 
 
 _TORCH_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -39,6 +39,49 @@ from rnnkit.cells.common import (
 from rnnkit.cells.matmul import linear, weight_grad
 
 
+def gru_forward(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    sizes: BatchSizes,
+    save: bool,
+) -> tuple[Tensor | None, Tensor | None, Tensor]:
+    """The forward loop, equations (1)–(4): returns the gates r, z, n and the recurrent part
+    u_n of every step (only if ``save``, for the backward) and ``hidden (T+1, B, H)``."""
+    T, B, _ = x.shape
+    H = weight_hh.shape[1]
+    store = torch.zeros if sizes.variable else torch.empty
+    gates_x = input_projection(x, weight_ih, bias_ih)  # (1) a_t for all t, (T, B, 3H)
+    # The recurrent product is added to [a_r + b_hr, a_z + b_hz, b_hn]; a_n is kept apart
+    # because r_t multiplies only the recurrent part of the candidate (3).
+    input_n = gates_x[:, :, 2 * H :].clone()  # a_n, (T, B, H)
+    if bias_hh is None:
+        gates_x[:, :, 2 * H :] = 0
+    else:
+        gates_x[:, :, : 2 * H] += bias_hh[: 2 * H]
+        gates_x[:, :, 2 * H :] = bias_hh[2 * H :]
+    steps = T if save else 1  # the backward needs every step's gates; inference one
+    gates = store(steps, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
+    recurrent_n = store(steps, B, H, dtype=x.dtype, device=x.device)  # u_n
+    hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
+    hidden[0] = h0
+    for t in range(T):
+        b = sizes[t]
+        step = t if save else 0
+        h_prev, act = hidden[t, :b], gates[step, :b]
+        pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
+        reset_gate, update_gate, candidate = act.chunk(3, 1)
+        torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) r and z in one call
+        u_n = recurrent_n[step, :b]
+        u_n.copy_(pre[:, 2 * H :])
+        torch.addcmul(input_n[t, :b], reset_gate, u_n, out=candidate).tanh_()  # (3)
+        torch.lerp(candidate, h_prev, update_gate, out=hidden[t + 1, :b])  # (4)
+    return (gates, recurrent_n, hidden) if save else (None, None, hidden)
+
+
 class GRUFunction(torch.autograd.Function):
     """One layer, one direction of GRU over a whole (time-major) sequence.
 
@@ -49,34 +92,10 @@ class GRUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, batch_sizes):
-        T, B, _ = x.shape
-        H = weight_hh.shape[1]
-        sizes = BatchSizes(batch_sizes, T, B)
-        store = torch.zeros if sizes.variable else torch.empty
-        gates_x = input_projection(x, weight_ih, bias_ih)  # (1) a_t for all t, (T, B, 3H)
-        # The recurrent product is added to [a_r + b_hr, a_z + b_hz, b_hn]; a_n is kept apart
-        # because r_t multiplies only the recurrent part of the candidate (3).
-        input_n = gates_x[:, :, 2 * H :].clone()  # a_n, (T, B, H)
-        if bias_hh is None:
-            gates_x[:, :, 2 * H :] = 0
-        else:
-            gates_x[:, :, : 2 * H] += bias_hh[: 2 * H]
-            gates_x[:, :, 2 * H :] = bias_hh[2 * H :]
-        gates = store(T, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
-        recurrent_n = store(T, B, H, dtype=x.dtype, device=x.device)  # u_n, for the backward
-        hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
-        hidden[0] = h0
-        for t in range(T):
-            b = sizes[t]
-            h_prev, act = hidden[t, :b], gates[t, :b]
-            pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
-            reset_gate, update_gate, candidate = act.chunk(3, 1)
-            torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) r and z in one call
-            u_n = recurrent_n[t, :b]
-            u_n.copy_(pre[:, 2 * H :])
-            torch.addcmul(input_n[t, :b], reset_gate, u_n, out=candidate).tanh_()  # (3)
-            torch.lerp(candidate, h_prev, update_gate, out=hidden[t + 1, :b])  # (4)
-
+        sizes = BatchSizes(batch_sizes, x.shape[0], x.shape[1])
+        gates, recurrent_n, hidden = gru_forward(
+            x, h0, weight_ih, weight_hh, bias_ih, bias_hh, sizes, save=True
+        )
         ctx.sizes = sizes
         ctx.has_bias = bias_ih is not None
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, recurrent_n, hidden)
@@ -132,6 +151,28 @@ class GRUFunction(torch.autograd.Function):
         return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
+def gru(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    batch_sizes: list[int] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One layer, one direction over a time-major sequence (see :class:`GRUFunction` for the
+    arguments): through the hand-written backward when a gradient is needed, otherwise the
+    same forward loop without keeping what only the backward needs."""
+    inputs = (x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        return GRUFunction.apply(*inputs, batch_sizes)
+    with torch.no_grad():
+        sizes = BatchSizes(batch_sizes, x.shape[0], x.shape[1])
+        _, _, hidden = gru_forward(*inputs, sizes, save=False)
+        (h_n,) = final_states(sizes, hidden)
+        return hidden[1:], h_n
+
+
 class GRUCell(nn.Module):
     r"""One GRU step, ``h_t = cell(x_t, h_{t-1})``.
 
@@ -172,9 +213,7 @@ class GRUCell(nn.Module):
             h0 = state.unsqueeze(0) if unbatched else state
             if h0.shape != (B, H):
                 raise ValueError(f"state must have shape {(B, H)}, got {tuple(h0.shape)}")
-        _, h = GRUFunction.apply(
-            x.unsqueeze(0), h0, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None
-        )
+        _, h = gru(x.unsqueeze(0), h0, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h.squeeze(0) if unbatched else h
 
     def extra_repr(self) -> str:

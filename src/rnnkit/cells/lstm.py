@@ -47,6 +47,57 @@ from rnnkit.cells.common import (
 from rnnkit.cells.matmul import linear, weight_grad
 
 
+def lstm_forward(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    peephole: Tensor | None,
+    sizes: BatchSizes,
+    save: bool,
+) -> tuple[Tensor | None, Tensor, Tensor]:
+    """The forward loop, equations (1)–(5): returns the activated gates of every step (only if
+    ``save``, for the backward), and ``hidden``, ``cell`` of shape ``(T+1, B, H)`` (index 0 is
+    the initial state)."""
+    T, B, _ = x.shape
+    H = weight_hh.shape[1]
+    store = torch.zeros if sizes.variable else torch.empty
+    # (1) the input half of a_t for every step at once: one large matrix product.
+    bias = None if bias_ih is None else bias_ih + bias_hh
+    gates_x = input_projection(x, weight_ih, bias)  # (T, B, 4H)
+    # activated i, f, g, o: every step's when the backward needs them, else one step's
+    gates = store(T if save else 1, B, 4 * H, dtype=x.dtype, device=x.device)
+    hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # h_0 … h_T
+    cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
+    hidden[0] = h0
+    cell[0] = c0
+    if peephole is not None:
+        peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
+        peep_o = peephole[2]
+    for t in range(T):
+        b = sizes[t]
+        h_prev, c_prev = hidden[t, :b], cell[t, :b]
+        pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
+        if peephole is not None:
+            pre.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
+        act = gates[t if save else 0, :b]
+        input_gate, forget_gate, candidate, output_gate = act.chunk(4, 1)
+        torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) i and f in one call
+        torch.tanh(pre[:, 2 * H : 3 * H], out=candidate)
+        c = cell[t + 1, :b]
+        torch.mul(input_gate, candidate, out=c)  # (3)
+        c.addcmul_(forget_gate, c_prev)
+        pre_o = pre[:, 3 * H :]
+        if peephole is not None:
+            pre_o.addcmul_(peep_o, c)  # (4)
+        torch.sigmoid(pre_o, out=output_gate)
+        torch.mul(output_gate, torch.tanh(c), out=hidden[t + 1, :b])  # (5)
+    return (gates if save else None), hidden, cell
+
+
 class LSTMFunction(torch.autograd.Function):
     """One layer, one direction of LSTM over a whole (time-major) sequence.
 
@@ -61,46 +112,15 @@ class LSTMFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole, batch_sizes):
-        T, B, _ = x.shape
-        H = weight_hh.shape[1]
-        sizes = BatchSizes(batch_sizes, T, B)
-        store = torch.zeros if sizes.variable else torch.empty
-        # (1) the input half of a_t for every step at once: one large matrix product.
-        bias = None if bias_ih is None else bias_ih + bias_hh
-        gates_x = input_projection(x, weight_ih, bias)  # (T, B, 4H)
-        gates = store(T, B, 4 * H, dtype=x.dtype, device=x.device)  # activated i, f, g, o
-        hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # h_0 … h_T
-        cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
-        hidden[0] = h0
-        cell[0] = c0
-        if peephole is not None:
-            peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
-            peep_o = peephole[2]
-        for t in range(T):
-            b = sizes[t]
-            h_prev, c_prev = hidden[t, :b], cell[t, :b]
-            pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
-            if peephole is not None:
-                pre.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
-            act = gates[t, :b]
-            input_gate, forget_gate, candidate, output_gate = act.chunk(4, 1)
-            torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) i and f in one call
-            torch.tanh(pre[:, 2 * H : 3 * H], out=candidate)
-            c = cell[t + 1, :b]
-            torch.mul(input_gate, candidate, out=c)  # (3)
-            c.addcmul_(forget_gate, c_prev)
-            pre_o = pre[:, 3 * H :]
-            if peephole is not None:
-                pre_o.addcmul_(peep_o, c)  # (4)
-            torch.sigmoid(pre_o, out=output_gate)
-            torch.mul(output_gate, torch.tanh(c), out=hidden[t + 1, :b])  # (5)
-
+        sizes = BatchSizes(batch_sizes, x.shape[0], x.shape[1])
+        gates, hidden, cell = lstm_forward(
+            x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole, sizes, save=True
+        )
         ctx.sizes = sizes
         ctx.has_bias = bias_ih is not None
         ctx.save_for_backward(x, weight_ih, weight_hh, peephole, gates, hidden, cell)
         h_n, c_n = final_states(sizes, hidden, cell)
-        y = hidden[1:]
-        return y, h_n, c_n
+        return hidden[1:], h_n, c_n
 
     @staticmethod
     @once_differentiable
@@ -174,6 +194,30 @@ class LSTMFunction(torch.autograd.Function):
         )
 
 
+def lstm(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    peephole: Tensor | None = None,
+    batch_sizes: list[int] | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One layer, one direction over a time-major sequence (see :class:`LSTMFunction` for the
+    arguments): through the hand-written backward when a gradient is needed, otherwise the
+    same forward loop without keeping what only the backward needs."""
+    inputs = (x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        return LSTMFunction.apply(*inputs, batch_sizes)
+    with torch.no_grad():
+        sizes = BatchSizes(batch_sizes, x.shape[0], x.shape[1])
+        _, hidden, cell = lstm_forward(*inputs, sizes, save=False)
+        h_n, c_n = final_states(sizes, hidden, cell)
+        return hidden[1:], h_n, c_n
+
+
 class LSTMCell(nn.Module):
     r"""One LSTM step, ``(h_t, c_t) = cell(x_t, (h_{t-1}, c_{t-1}))``.
 
@@ -226,9 +270,9 @@ class LSTMCell(nn.Module):
             for name, s in (("state[0] (h)", h0), ("state[1] (c)", c0)):
                 if s.shape != (B, H):
                     raise ValueError(f"{name} must have shape {(B, H)}, got {tuple(s.shape)}")
-        _, h, c = LSTMFunction.apply(
+        _, h, c = lstm(
             x.unsqueeze(0), h0, c0, self.weight_ih, self.weight_hh,
-            self.bias_ih, self.bias_hh, self.weight_peephole, None,
+            self.bias_ih, self.bias_hh, self.weight_peephole,
         )  # fmt: skip
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 

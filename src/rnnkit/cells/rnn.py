@@ -35,6 +35,35 @@ from rnnkit.cells.matmul import linear, weight_grad
 NONLINEARITIES = ("tanh", "relu")
 
 
+def rnn_forward(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    nonlinearity: str,
+    sizes: BatchSizes,
+) -> Tensor:
+    """The forward loop, equations (1)–(2): returns ``hidden (T+1, B, H)`` (index 0 is the
+    initial state), which is also all the backward needs."""
+    T, B, _ = x.shape
+    H = weight_hh.shape[1]
+    bias = None if bias_ih is None else bias_ih + bias_hh
+    gates_x = input_projection(x, weight_ih, bias)  # (1) input half, all steps at once
+    store = torch.zeros if sizes.variable else torch.empty
+    hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
+    hidden[0] = h0
+    for t in range(T):
+        b = sizes[t]
+        pre = linear(hidden[t, :b], weight_hh, add=gates_x[t, :b])  # (1)
+        if nonlinearity == "tanh":
+            torch.tanh(pre, out=hidden[t + 1, :b])  # (2)
+        else:
+            torch.clamp(pre, min=0, out=hidden[t + 1, :b])  # (2) relu
+    return hidden
+
+
 class RNNFunction(torch.autograd.Function):
     """One layer, one direction of a vanilla RNN over a whole (time-major) sequence.
 
@@ -46,22 +75,8 @@ class RNNFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, batch_sizes):
-        T, B, _ = x.shape
-        H = weight_hh.shape[1]
-        sizes = BatchSizes(batch_sizes, T, B)
-        bias = None if bias_ih is None else bias_ih + bias_hh
-        gates_x = input_projection(x, weight_ih, bias)  # (1) input half, all steps at once
-        store = torch.zeros if sizes.variable else torch.empty
-        hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
-        hidden[0] = h0
-        for t in range(T):
-            b = sizes[t]
-            pre = linear(hidden[t, :b], weight_hh, add=gates_x[t, :b])  # (1)
-            if nonlinearity == "tanh":
-                torch.tanh(pre, out=hidden[t + 1, :b])  # (2)
-            else:
-                torch.clamp(pre, min=0, out=hidden[t + 1, :b])  # (2) relu
-
+        sizes = BatchSizes(batch_sizes, x.shape[0], x.shape[1])
+        hidden = rnn_forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity, sizes)
         ctx.sizes = sizes
         ctx.has_bias = bias_ih is not None
         ctx.nonlinearity = nonlinearity
@@ -111,6 +126,28 @@ def check_nonlinearity(nonlinearity: str) -> None:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
 
 
+def rnn(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+    batch_sizes: list[int] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One layer, one direction over a time-major sequence (see :class:`RNNFunction` for the
+    arguments), through the hand-written backward when a gradient is needed."""
+    inputs = (x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        return RNNFunction.apply(*inputs, nonlinearity, batch_sizes)
+    with torch.no_grad():
+        sizes = BatchSizes(batch_sizes, x.shape[0], x.shape[1])
+        hidden = rnn_forward(*inputs, nonlinearity, sizes)
+        (h_n,) = final_states(sizes, hidden)
+        return hidden[1:], h_n
+
+
 class RNNCell(nn.Module):
     r"""One vanilla RNN step, ``h_t = cell(x_t, h_{t-1})``.
 
@@ -152,9 +189,9 @@ class RNNCell(nn.Module):
             h0 = state.unsqueeze(0) if unbatched else state
             if h0.shape != (B, H):
                 raise ValueError(f"state must have shape {(B, H)}, got {tuple(h0.shape)}")
-        _, h = RNNFunction.apply(
+        _, h = rnn(
             x.unsqueeze(0), h0, self.weight_ih, self.weight_hh,
-            self.bias_ih, self.bias_hh, self.nonlinearity, None,
+            self.bias_ih, self.bias_hh, self.nonlinearity,
         )  # fmt: skip
         return h.squeeze(0) if unbatched else h
 

@@ -139,7 +139,7 @@ class SequenceClassifier(nn.Module):
         outputs, state = self.rnn(embedded, lengths=None if lengths is None else valid)
         if self.pooling == "last":
             h_n = state[0] if isinstance(state, tuple) else state  # (L·D, B, H)
-            top = h_n[-self.num_directions :]  # (D, B, H): forward, then backward
+            top = h_n[: self.num_directions]  # (D, B, H): forward, then backward
             return top.transpose(0, 1).reshape(B, self.feature_size)  # (B, D·H)
         mask = lengths_to_mask(valid, T).unsqueeze(2)  # (B, T, 1)
         if self.pooling == "mean":
