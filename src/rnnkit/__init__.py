@@ -10,6 +10,7 @@ from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
 from rnnkit.layers import GRU, LSTM, RNN, make_recurrent
 from rnnkit.state import detach_state, state_to_tensor, tensor_to_state
+from rnnkit.structures import SequenceClassifier, SequenceGenerator, SequenceTagger
 from rnnkit.summary import summary
 
 __version__ = "0.1.0"
@@ -21,6 +22,9 @@ __all__ = [
     "GRUCell",
     "LSTMCell",
     "RNNCell",
+    "SequenceClassifier",
+    "SequenceGenerator",
+    "SequenceTagger",
     "detach_state",
     "make_recurrent",
     "state_to_tensor",

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     check_cell_input,
@@ -77,13 +78,17 @@ def lstm_forward(
     if peephole is not None:
         peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
         peep_o = peephole[2]
+    use_fused = fused.usable(x)
     for t in range(T):
         b = sizes[t]
         h_prev, c_prev = hidden[t, :b], cell[t, :b]
         pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
+        act = gates[t if save else 0, :b]
+        if use_fused:  # (2)–(5) in one pass
+            fused.lstm_forward_step(pre, c_prev, peephole, act, cell[t + 1, :b], hidden[t + 1, :b])
+            continue
         if peephole is not None:
             pre.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
-        act = gates[t if save else 0, :b]
         input_gate, forget_gate, candidate, output_gate = act.chunk(4, 1)
         torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) i and f in one call
         torch.tanh(pre[:, 2 * H : 3 * H], out=candidate)
@@ -96,6 +101,67 @@ def lstm_forward(
         torch.sigmoid(pre_o, out=output_gate)
         torch.mul(output_gate, torch.tanh(c), out=hidden[t + 1, :b])  # (5)
     return (gates if save else None), hidden, cell
+
+
+def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
+    """The backward loop, equations (B5)–(B1), with PyTorch operations: returns δa for every
+    step ``(T, B, 4H)`` and δh_0, δc_0."""
+    T, B, H = grad_y.shape
+    i, f, g, o = gates.view(T, B, 4, H).unbind(2)
+    c, c_prev = cell[1:], cell[:-1]
+    tanh_c = torch.tanh(c)
+
+    # Per-step factors for all steps at once. `factors` becomes δa in place in the loop:
+    # δa = [δc, δc, δc, δh] ⊙ [i(1-i)g, f(1-f)c_{t-1}, (1-g²)i, o(1-o)tanh c]  (B3, B5)
+    factors = torch.empty_like(gates).view(T, B, 4, H)
+    torch.mul(i * (1 - i), g, out=factors[:, :, 0])
+    torch.mul(f * (1 - f), c_prev, out=factors[:, :, 1])
+    torch.mul(1 - g * g, i, out=factors[:, :, 2])
+    torch.mul(o * (1 - o), tanh_c, out=factors[:, :, 3])
+    dh_to_dc = o * (1 - tanh_c * tanh_c)  # (B4)
+    dc_to_dc_prev = f  # (B2)
+    if peephole is not None:
+        dh_to_dc.addcmul_(factors[:, :, 3], peephole[2])
+        dc_to_dc_prev = f + factors[:, :, 0] * peephole[0] + factors[:, :, 1] * peephole[1]
+
+    grad_gates = factors.view(T, B, 4 * H)
+    weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
+    b = sizes[T - 1]
+    dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+    dc = grad_c_n[:b].clone()
+    for t in range(T - 1, -1, -1):
+        b = sizes[t]
+        dc.addcmul_(dh, dh_to_dc[t, :b])  # (B4)
+        da = factors[t, :b]  # (b, 4, H)
+        da[:, :3].mul_(dc.unsqueeze(1))  # (B3) δa_i, δa_f, δa_g
+        da[:, 3].mul_(dh)  # (B5) δa_o
+        dc.mul_(dc_to_dc_prev[t, :b])  # (B2)
+        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+        dh = linear(grad_gates[t, :b], weight_hh_t, add=grad_out)  # (B1)
+        rows = sizes[t - 1] if t > 0 else B
+        dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+        dc = sizes.grow(dc, rows, grad_c_n)
+    return grad_gates, dh, dc
+
+
+def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
+    """:func:`lstm_backward` with (B5)–(B2) of each step fused into one kernel call."""
+    T, B, H = grad_y.shape
+    grad_gates = gates.new_zeros(T, B, 4 * H) if sizes.variable else torch.empty_like(gates)
+    weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
+    b = sizes[T - 1]
+    dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+    dc = grad_c_n[:b].clone()
+    for t in range(T - 1, -1, -1):
+        b = sizes[t]
+        da = grad_gates[t, :b]
+        fused.lstm_backward_step(gates[t, :b], cell[t + 1, :b], cell[t, :b], peephole, dh, dc, da)
+        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+        dh = linear(da, weight_hh_t, add=grad_out)  # (B1)
+        rows = sizes[t - 1] if t > 0 else B
+        dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+        dc = sizes.grow(dc, rows, grad_c_n)
+    return grad_gates, dh, dc
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -126,42 +192,11 @@ class LSTMFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_y, grad_h_n, grad_c_n):
         x, weight_ih, weight_hh, peephole, gates, hidden, cell = ctx.saved_tensors
-        sizes: BatchSizes = ctx.sizes
         T, B, H = grad_y.shape
-        i, f, g, o = gates.view(T, B, 4, H).unbind(2)
+        grads = (grad_y.contiguous(), grad_h_n.contiguous(), grad_c_n.contiguous())
+        loop = lstm_backward_fused if fused.usable(gates) else lstm_backward
+        grad_gates, dh, dc = loop(weight_hh, peephole, gates, cell, ctx.sizes, *grads)
         c, c_prev = cell[1:], cell[:-1]
-        tanh_c = torch.tanh(c)
-
-        # Per-step factors for all steps at once. `factors` becomes δa in place in the loop:
-        # δa = [δc, δc, δc, δh] ⊙ [i(1-i)g, f(1-f)c_{t-1}, (1-g²)i, o(1-o)tanh c]  (B3, B5)
-        factors = torch.empty_like(gates).view(T, B, 4, H)
-        torch.mul(i * (1 - i), g, out=factors[:, :, 0])
-        torch.mul(f * (1 - f), c_prev, out=factors[:, :, 1])
-        torch.mul(1 - g * g, i, out=factors[:, :, 2])
-        torch.mul(o * (1 - o), tanh_c, out=factors[:, :, 3])
-        dh_to_dc = o * (1 - tanh_c * tanh_c)  # (B4)
-        dc_to_dc_prev = f  # (B2)
-        if peephole is not None:
-            dh_to_dc.addcmul_(factors[:, :, 3], peephole[2])
-            dc_to_dc_prev = f + factors[:, :, 0] * peephole[0] + factors[:, :, 1] * peephole[1]
-
-        grad_gates = factors.view(T, B, 4 * H)
-        weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
-        b = sizes[T - 1]
-        dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
-        dc = grad_c_n[:b].clone()
-        for t in range(T - 1, -1, -1):
-            b = sizes[t]
-            dc.addcmul_(dh, dh_to_dc[t, :b])  # (B4)
-            da = factors[t, :b]  # (b, 4, H)
-            da[:, :3].mul_(dc.unsqueeze(1))  # (B3) δa_i, δa_f, δa_g
-            da[:, 3].mul_(dh)  # (B5) δa_o
-            dc.mul_(dc_to_dc_prev[t, :b])  # (B2)
-            grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
-            dh = linear(grad_gates[t, :b], weight_hh_t, add=grad_out)  # (B1)
-            rows = sizes[t - 1] if t > 0 else B
-            dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
-            dc = sizes.grow(dc, rows, grad_c_n)
 
         flat = grad_gates.view(T * B, 4 * H)
         grad_x, grad_w_ih, grad_bias = input_weight_grads(
@@ -171,7 +206,7 @@ class LSTMFunction(torch.autograd.Function):
         grad_w_hh = weight_grad(flat, h_prev) if ctx.needs_input_grad[4] else None
         grad_peephole = None
         if peephole is not None and ctx.needs_input_grad[7]:
-            da = factors
+            da = grad_gates.view(T, B, 4, H)
             grad_peephole = torch.stack(
                 [
                     (da[:, :, 0] * c_prev).sum((0, 1)),

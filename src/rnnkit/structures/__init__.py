@@ -8,6 +8,7 @@ from rnnkit.structures.attention import (
     make_attention,
     masked_softmax,
 )
+from rnnkit.structures.classifier import SequenceClassifier
 from rnnkit.structures.crf import (
     CRF,
     FORBIDDEN_SCORE,
@@ -15,6 +16,9 @@ from rnnkit.structures.crf import (
     bio_constraints,
     bio_transition_mask,
 )
+from rnnkit.structures.encoder import InputEncoder
+from rnnkit.structures.generator import SequenceGenerator, shift_right
+from rnnkit.structures.tagger import SequenceTagger
 
 __all__ = [
     "ATTENTION_KINDS",
@@ -22,10 +26,15 @@ __all__ = [
     "FORBIDDEN_SCORE",
     "Attention",
     "BahdanauAttention",
+    "InputEncoder",
     "LuongAttention",
+    "SequenceClassifier",
+    "SequenceGenerator",
+    "SequenceTagger",
     "TransitionConstraints",
     "bio_constraints",
     "bio_transition_mask",
     "make_attention",
     "masked_softmax",
+    "shift_right",
 ]

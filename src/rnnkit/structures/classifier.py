@@ -23,7 +23,13 @@ from torch import Tensor, nn
 
 from rnnkit.layers import make_recurrent
 from rnnkit.losses.sequence_loss import lengths_to_mask
-from rnnkit.structures.encoder import InputEncoder, check_positive, checked_ids, sequence_lengths
+from rnnkit.structures.encoder import (
+    InputEncoder,
+    Lengths,
+    check_positive,
+    checked_ids,
+    sequence_lengths,
+)
 
 __all__ = ["POOLINGS", "SequenceClassifier"]
 
@@ -127,7 +133,7 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.feature_size, outputs)
 
-    def features(self, x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
+    def features(self, x: Tensor, lengths: Lengths = None) -> Tensor:
         """The pooled summary of each sequence, ``(B, D·H)``, before the linear layer.
 
         A sequence of length 0 has the initial state (zeros) as its last state, and zeros
@@ -139,19 +145,19 @@ class SequenceClassifier(nn.Module):
         outputs, state = self.rnn(embedded, lengths=None if lengths is None else valid)
         if self.pooling == "last":
             h_n = state[0] if isinstance(state, tuple) else state  # (L·D, B, H)
-            top = h_n[: self.num_directions]  # (D, B, H): forward, then backward
+            top = h_n[-self.num_directions :]  # (D, B, H): forward, then backward
             return top.transpose(0, 1).reshape(B, self.feature_size)  # (B, D·H)
-        mask = lengths_to_mask(valid, T).unsqueeze(2)  # (B, T, 1)
         if self.pooling == "mean":
-            total = outputs.masked_fill(~mask, 0.0).sum(1)  # (B, D·H)
+            total = outputs.sum(1)  # (B, D·H); the layer's outputs are zero past each length
             return total / valid.clamp(min=1).unsqueeze(1).to(total.dtype)
         if T == 0:
             return outputs.new_zeros(B, self.feature_size)
+        mask = lengths_to_mask(valid, T).unsqueeze(2)  # (B, T, 1)
         # -inf, not 0, at padding: the max of all-negative valid values must not be 0.
         peak = outputs.masked_fill(~mask, float("-inf")).amax(1)  # (B, D·H)
         return torch.where(valid.unsqueeze(1) > 0, peak, torch.zeros_like(peak))
 
-    def forward(self, x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
+    def forward(self, x: Tensor, lengths: Lengths = None) -> Tensor:
         """Logits ``(B, C)`` (or values ``(B, P)`` for regression) of each sequence.
 
         Args:
@@ -161,7 +167,7 @@ class SequenceClassifier(nn.Module):
         summary = self.dropout(self.features(x, lengths))  # (B, D·H)
         return self.head(summary)  # (B, C)
 
-    def loss(self, x: Tensor, targets: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
+    def loss(self, x: Tensor, targets: Tensor, lengths: Lengths = None) -> Tensor:
         """Mean cross entropy against class ids ``(B,)``, or mean squared error against values
         ``(B, P)`` (``(B,)`` also accepted when ``P = 1``) for regression."""
         outputs = self(x, lengths)  # (B, C)
@@ -185,7 +191,7 @@ class SequenceClassifier(nn.Module):
         return F.mse_loss(outputs, targets.to(outputs.dtype))
 
     @torch.no_grad()
-    def predict(self, x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
+    def predict(self, x: Tensor, lengths: Lengths = None) -> Tensor:
         """The class id of each sequence ``(B,)`` (or the values ``(B, P)`` for regression).
 
         Runs without autograd and in the module's current mode: call ``eval()`` first.

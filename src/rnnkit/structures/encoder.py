@@ -15,7 +15,17 @@ from torch import Tensor, nn
 from rnnkit.layout import check_lengths
 from rnnkit.text.embedding import Embedding
 
-__all__ = ["InputEncoder", "check_positive", "checked_ids", "is_integer", "sequence_lengths"]
+__all__ = [
+    "InputEncoder",
+    "Lengths",
+    "check_positive",
+    "checked_ids",
+    "is_integer",
+    "sequence_lengths",
+]
+
+#: What every ``lengths`` argument takes: ``(B,)`` integers, a list of them, or None (all T).
+Lengths = Tensor | list[int] | None
 
 
 class InputEncoder(nn.Module):
@@ -125,9 +135,7 @@ class InputEncoder(nn.Module):
         return "tokens" if self.tokens else f"input_size={self.input_size}"
 
 
-def sequence_lengths(
-    lengths: Tensor | list[int] | None, batch: int, steps: int, device: torch.device
-) -> Tensor:
+def sequence_lengths(lengths: Lengths, batch: int, steps: int, device: torch.device) -> Tensor:
     """``lengths`` checked and as a long tensor ``(B,)`` on ``device``; all ``T`` if ``None``.
 
     Raises:

@@ -2,14 +2,15 @@
 
 ::
 
-    condition c ──(first)──▶ h_0 = tanh(W c)             or zeros without a condition
-        │
-        └──(every)──┐  y_0     y_1           y_{T-1}     inputs: <start>, then the previous
-                    ▼   ↓       ↓               ↓        output (teacher forcing: the true one)
-                  h_0 → h_1 → h_2 → … → h_T              recurrent layer(s), one direction
-                        ↓      ↓            ↓
-                      ŷ_1    ŷ_2   …      ŷ_T           softmax over a vocabulary, or P
-                                                         independent Bernoulli units (frames)
+    condition c ──(first)──▶ h_0 = tanh(W c)      zeros without a condition (or with "every")
+    condition c ──(every)──▶ joined to every input: [x_t ; c]
+
+          x_1 = <start>   x_2 = y_1        x_T = y_{T-1}    inputs: the start, then the
+              ↓              ↓                  ↓           previous output (teacher forcing:
+    h_0  →   h_1     →      h_2     →  …  →    h_T          the true one); one direction
+              ↓              ↓                  ↓
+             ŷ_1            ŷ_2                ŷ_T          softmax over the vocabulary, or
+                                                            P independent Bernoulli units
 
 ``condition_mode="first"`` feeds the condition once: a learned projection of it is the
 initial state of every layer (and the LSTM's cell), after which only the outputs are fed —
@@ -37,6 +38,7 @@ from rnnkit.losses.sequence_loss import lengths_to_mask, sequence_loss
 from rnnkit.state import State
 from rnnkit.structures.encoder import (
     InputEncoder,
+    Lengths,
     check_positive,
     checked_ids,
     is_integer,
@@ -48,7 +50,6 @@ __all__ = ["CONDITIONS", "CONDITION_MODES", "OUTPUTS", "SequenceGenerator", "shi
 CONDITIONS = (None, "class", "vector")
 CONDITION_MODES = ("first", "every")
 OUTPUTS = ("softmax", "bernoulli")
-Lengths = Tensor | list[int] | None
 
 
 def shift_right(targets: Tensor, start: float = 0) -> Tensor:
@@ -154,9 +155,13 @@ class SequenceGenerator(nn.Module):
             )
             self.num_outputs = self.inputs.vocab_size
         else:
-            given = {"vocab_size": vocab_size, "embedding_dim": embedding_dim,
-                     "padding_idx": padding_idx, "embedding": embedding,
-                     "num_sampled": num_sampled}  # fmt: skip
+            given = {
+                "vocab_size": vocab_size,
+                "embedding_dim": embedding_dim,
+                "padding_idx": padding_idx,
+                "embedding": embedding,
+                "num_sampled": num_sampled,
+            }
             for name, value in given.items():
                 if value is not None:
                     raise ValueError(f"{name} is for output='softmax', not 'bernoulli'")
@@ -199,8 +204,11 @@ class SequenceGenerator(nn.Module):
             "class": ("condition_size",),
             "vector": ("num_conditions", "condition_dim"),
         }[self.condition]
-        given = {"num_conditions": num_conditions, "condition_size": condition_size,
-                 "condition_dim": condition_dim}  # fmt: skip
+        given = {
+            "num_conditions": num_conditions,
+            "condition_size": condition_size,
+            "condition_dim": condition_dim,
+        }
         for name in unused:
             if given[name] is not None:
                 raise ValueError(f"{name} does not apply to condition={self.condition!r}")
@@ -419,8 +427,9 @@ class SequenceGenerator(nn.Module):
             The generated outputs only (not the prime): token ids ``(B, N)`` long, or frames
             ``(B, N, P)`` of 0/1 floats, with ``N <= max_length``.
         """
-        batch = self._check_generation(condition, max_length, batch_size, start_token, prime,
-                                       temperature, top_k, eos_token)  # fmt: skip
+        batch = self._check_generation(
+            condition, max_length, batch_size, start_token, prime, temperature, top_k, eos_token
+        )
         features = self._condition_features(condition, batch, needed=True)
         first = []
         if self.output == "bernoulli":
@@ -494,7 +503,7 @@ class SequenceGenerator(nn.Module):
             if token is None:
                 continue
             if self.output == "bernoulli":
-                raise ValueError(f"{name} applies to output='softmax'; Bernoulli starts at zeros")
+                raise ValueError(f"{name} applies to output='softmax', not 'bernoulli'")
             if not isinstance(token, int) or not 0 <= token < self.num_outputs:
                 raise ValueError(
                     f"{name} must be a token id in [0, {self.num_outputs}), got {token!r}"

@@ -24,7 +24,13 @@ from torch import Tensor, nn
 from rnnkit.layers import make_recurrent
 from rnnkit.losses.sequence_loss import lengths_to_mask, sequence_loss
 from rnnkit.structures.crf import CRF, TransitionConstraints
-from rnnkit.structures.encoder import InputEncoder, check_positive, checked_ids, sequence_lengths
+from rnnkit.structures.encoder import (
+    InputEncoder,
+    Lengths,
+    check_positive,
+    checked_ids,
+    sequence_lengths,
+)
 
 __all__ = ["SequenceTagger"]
 
@@ -136,7 +142,7 @@ class SequenceTagger(nn.Module):
         self.head = nn.Linear(self.feature_size, outputs)
         self.crf = CRF(outputs, constraints=crf_constraints) if crf else None
 
-    def _emissions(self, x: Tensor, lengths: Tensor | list[int] | None) -> tuple[Tensor, Tensor]:
+    def _emissions(self, x: Tensor, lengths: Lengths) -> tuple[Tensor, Tensor]:
         """``(emissions (B, T, K), valid lengths (B,))``."""
         embedded = self.inputs(x)  # (B, T, E)
         B, T = embedded.shape[0], embedded.shape[1]
@@ -150,7 +156,7 @@ class SequenceTagger(nn.Module):
             emissions = emissions.masked_fill(~lengths_to_mask(valid, T).unsqueeze(2), 0.0)
         return emissions, valid
 
-    def forward(self, x: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
+    def forward(self, x: Tensor, lengths: Lengths = None) -> Tensor:
         """Emission scores ``(B, T, K)`` (or values ``(B, T, P)`` for regression).
 
         Args:
@@ -159,7 +165,7 @@ class SequenceTagger(nn.Module):
         """
         return self._emissions(x, lengths)[0]
 
-    def loss(self, x: Tensor, targets: Tensor, lengths: Tensor | list[int] | None = None) -> Tensor:
+    def loss(self, x: Tensor, targets: Tensor, lengths: Lengths = None) -> Tensor:
         """Training loss of a batch.
 
         Args:
@@ -183,9 +189,11 @@ class SequenceTagger(nn.Module):
                     f"targets must be float values of shape (B, T, P) = {(B, T, K)} to match "
                     f"x, got a {targets.dtype} tensor of shape {tuple(targets.shape)}"
                 )
-            squared = F.mse_loss(emissions, targets.to(emissions.dtype), reduction="none")
-            squared = squared.masked_fill(~mask.unsqueeze(2), 0.0)  # padding may hold NaN
-            return squared.sum() / (mask.sum() * K).clamp(min=1)
+            # Padded targets may hold NaN: zero them (the emissions there are zero too), so
+            # padding adds exactly 0 to the loss and nothing to its gradient.
+            targets = targets.to(emissions.dtype).masked_fill(~mask.unsqueeze(2), 0.0)
+            squared = F.mse_loss(emissions, targets, reduction="sum")
+            return squared / (mask.sum() * K).clamp(min=1)
         if tuple(targets.shape) != (B, T):
             raise ValueError(
                 f"targets must be tag ids of shape (B, T) = {(B, T)} to match x, "
@@ -197,9 +205,7 @@ class SequenceTagger(nn.Module):
         return sequence_loss(emissions, tags, mask)
 
     @torch.no_grad()
-    def predict(
-        self, x: Tensor, lengths: Tensor | list[int] | None = None
-    ) -> list[list[int]] | list[Tensor]:
+    def predict(self, x: Tensor, lengths: Lengths = None) -> list[list[int]] | list[Tensor]:
         """Each sequence's tags, trimmed to its length: the argmax per step, or the Viterbi
         path with ``crf=True``. For regression, each sequence's values ``(L_b, P)``.
 
