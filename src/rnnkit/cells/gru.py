@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     check_cell_input,
@@ -68,11 +69,16 @@ def gru_forward(
     recurrent_n = store(steps, B, H, dtype=x.dtype, device=x.device)  # u_n
     hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
     hidden[0] = h0
+    use_fused = fused.usable(x)
     for t in range(T):
         b = sizes[t]
         step = t if save else 0
         h_prev, act = hidden[t, :b], gates[step, :b]
         pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
+        if use_fused:  # (2)–(4) in one pass
+            u_n = recurrent_n[step, :b] if save else None
+            fused.gru_forward_step(pre, input_n[t, :b], h_prev, act, u_n, hidden[t + 1, :b])
+            continue
         reset_gate, update_gate, candidate = act.chunk(3, 1)
         torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) r and z in one call
         u_n = recurrent_n[step, :b]
@@ -80,6 +86,71 @@ def gru_forward(
         torch.addcmul(input_n[t, :b], reset_gate, u_n, out=candidate).tanh_()  # (3)
         torch.lerp(candidate, h_prev, update_gate, out=hidden[t + 1, :b])  # (4)
     return (gates, recurrent_n, hidden) if save else (None, None, hidden)
+
+
+def gru_backward(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
+    """The backward loop, equations (B4)–(B1), with PyTorch operations: returns δu and δa for
+    every step, each ``(T, B, 3H)``, and δh_0."""
+    T, B, H = grad_y.shape
+    r, z, n = gates.view(T, B, 3, H).unbind(2)
+    h_prev = hidden[:-1]
+
+    # δu_t = δh_t ⊙ [δr factor, δz factor, δu_n factor]  (B2–B4); becomes δu in the loop.
+    dn_pre = (1 - z) * (1 - n * n)  # ∂a_n/∂h_t: (B4) then (B3)
+    factors = torch.empty_like(gates).view(T, B, 3, H)
+    torch.mul(dn_pre * u_n, r * (1 - r), out=factors[:, :, 0])
+    torch.mul(h_prev - n, z * (1 - z), out=factors[:, :, 1])
+    torch.mul(dn_pre, r, out=factors[:, :, 2])
+
+    grad_gates_h = factors.view(T, B, 3 * H)
+    grad_hidden = torch.zeros_like(grad_y) if sizes.variable else torch.empty_like(grad_y)
+    weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
+    b = sizes[T - 1]
+    torch.add(grad_h_n[:b], grad_y[T - 1, :b], out=grad_hidden[T - 1, :b])
+    for t in range(T - 1, -1, -1):
+        b = sizes[t]
+        dh = grad_hidden[t, :b]  # δh_t of the b sequences still running at t
+        factors[t, :b].mul_(dh.unsqueeze(1))  # δu_t
+        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+        recurrent = linear(grad_gates_h[t, :b], weight_hh_t, add=grad_out)  # δu_t W_hh
+        if t == 0:
+            grad_h0 = sizes.grow(torch.addcmul(recurrent, dh, z[0, :b]), B, grad_h_n)  # (B1)
+            break
+        torch.addcmul(recurrent, dh, z[t, :b], out=grad_hidden[t - 1, :b])  # (B1)
+        rows = sizes[t - 1]
+        if rows > b:  # sequences whose last step is t-1 join with their final-state grad
+            torch.add(grad_h_n[b:rows], grad_y[t - 1, b:rows], out=grad_hidden[t - 1, b:rows])
+
+    # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t = δh_t ⊙ dn_pre.
+    grad_gates_x = grad_gates_h.clone()
+    torch.mul(grad_hidden, dn_pre, out=grad_gates_x.view(T, B, 3, H)[:, :, 2])
+    return grad_gates_h, grad_gates_x, grad_h0
+
+
+def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
+    """:func:`gru_backward` with (B4)–(B2) of each step fused into one kernel call."""
+    T, B, H = grad_y.shape
+    new = gates.new_zeros if sizes.variable else gates.new_empty
+    grad_gates_h = new(T, B, 3 * H)  # δu_t
+    grad_input_n = new(T, B, H)  # δa_n
+    weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
+    b = sizes[T - 1]
+    dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+    for t in range(T - 1, -1, -1):
+        b = sizes[t]
+        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+        direct = dh.new_empty(b, H)  # δh_t ⊙ z_t + δy_{t-1}
+        fused.gru_backward_step(
+            gates[t, :b], u_n[t, :b], hidden[t, :b], dh, grad_out,
+            grad_gates_h[t, :b], grad_input_n[t, :b], direct,
+        )  # fmt: skip
+        dh = linear(grad_gates_h[t, :b], weight_hh_t, add=direct)  # (B1)
+        rows = sizes[t - 1] if t > 0 else B
+        dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+    # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t.
+    grad_gates_x = grad_gates_h.clone()
+    grad_gates_x.view(T, B, 3, H)[:, :, 2] = grad_input_n
+    return grad_gates_h, grad_gates_x, dh
 
 
 class GRUFunction(torch.autograd.Function):
@@ -108,38 +179,10 @@ class GRUFunction(torch.autograd.Function):
         x, weight_ih, weight_hh, gates, u_n, hidden = ctx.saved_tensors
         sizes: BatchSizes = ctx.sizes
         T, B, H = grad_y.shape
-        r, z, n = gates.view(T, B, 3, H).unbind(2)
+        grads = (grad_y.contiguous(), grad_h_n.contiguous())
+        loop = gru_backward_fused if fused.usable(gates) else gru_backward
+        grad_gates_h, grad_gates_x, grad_h0 = loop(weight_hh, gates, u_n, hidden, sizes, *grads)
         h_prev = hidden[:-1]
-
-        # δu_t = δh_t ⊙ [δr factor, δz factor, δu_n factor]  (B2–B4); becomes δu in the loop.
-        dn_pre = (1 - z) * (1 - n * n)  # ∂a_n/∂h_t: (B4) then (B3)
-        factors = torch.empty_like(gates).view(T, B, 3, H)
-        torch.mul(dn_pre * u_n, r * (1 - r), out=factors[:, :, 0])
-        torch.mul(h_prev - n, z * (1 - z), out=factors[:, :, 1])
-        torch.mul(dn_pre, r, out=factors[:, :, 2])
-
-        grad_gates_h = factors.view(T, B, 3 * H)
-        grad_hidden = torch.zeros_like(grad_y) if sizes.variable else torch.empty_like(grad_y)
-        weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
-        b = sizes[T - 1]
-        torch.add(grad_h_n[:b], grad_y[T - 1, :b], out=grad_hidden[T - 1, :b])
-        for t in range(T - 1, -1, -1):
-            b = sizes[t]
-            dh = grad_hidden[t, :b]  # δh_t of the b sequences still running at t
-            factors[t, :b].mul_(dh.unsqueeze(1))  # δu_t
-            grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
-            recurrent = linear(grad_gates_h[t, :b], weight_hh_t, add=grad_out)  # δu_t W_hh
-            if t == 0:
-                grad_h0 = sizes.grow(torch.addcmul(recurrent, dh, z[0, :b]), B, grad_h_n)  # (B1)
-                break
-            torch.addcmul(recurrent, dh, z[t, :b], out=grad_hidden[t - 1, :b])  # (B1)
-            rows = sizes[t - 1]
-            if rows > b:  # sequences whose last step is t-1 join with their final-state grad
-                torch.add(grad_h_n[b:rows], grad_y[t - 1, b:rows], out=grad_hidden[t - 1, b:rows])
-
-        # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t = δh_t ⊙ dn_pre.
-        grad_gates_x = grad_gates_h.clone()
-        torch.mul(grad_hidden, dn_pre, out=grad_gates_x.view(T, B, 3, H)[:, :, 2])
         flat_x = grad_gates_x.view(T * B, 3 * H)
         flat_h = grad_gates_h.view(T * B, 3 * H)
         need = ctx.needs_input_grad
