@@ -25,6 +25,7 @@ from torch import nn
 
 import rnnkit
 from rnnkit.cells.matmul import linear
+from rnnkit.tuning import tune_malloc
 
 SHAPES = [(64, 100, 256, 256), (128, 28, 28, 128), (128, 50, 512, 512), (32, 200, 64, 128)]
 LATENCY_SHAPE = (1, 100, 256, 256)
@@ -98,6 +99,7 @@ def sgemm_peak(size: int = 2048, rounds: int = 5) -> float:
 
 
 def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
+    tune_malloc()  # both sides run in this process, so both get the same allocator settings
     torch.manual_seed(0)
     cases = [make_case(cell, shape) for shape in shapes for cell in cells]
     for case in cases:  # warm up: first calls allocate and pick kernels

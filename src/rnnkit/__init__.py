@@ -10,8 +10,9 @@ from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
 from rnnkit.layers import GRU, LSTM, RNN, make_recurrent
 from rnnkit.state import detach_state, state_to_tensor, tensor_to_state
-from rnnkit.structures import SequenceClassifier, SequenceGenerator, SequenceTagger
+from rnnkit.structures import Seq2Seq, SequenceClassifier, SequenceGenerator, SequenceTagger
 from rnnkit.summary import summary
+from rnnkit.tuning import tune_malloc
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,7 @@ __all__ = [
     "GRUCell",
     "LSTMCell",
     "RNNCell",
+    "Seq2Seq",
     "SequenceClassifier",
     "SequenceGenerator",
     "SequenceTagger",
@@ -30,4 +32,5 @@ __all__ = [
     "state_to_tensor",
     "summary",
     "tensor_to_state",
+    "tune_malloc",
 ]

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rnnkit import __version__
+from rnnkit.tuning import tune_malloc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_malloc()
     if args.command == "demo":
         from rnnkit.demo import DemoConfig, run_demo
 

@@ -53,9 +53,13 @@ def summary(model: nn.Module) -> ModelSummary:
         >>> print(rnnkit.summary(rnnkit.LSTM(10, 20)))
     """
     rows = []
+    seen: set[int] = set()  # a shared (tied) parameter is counted where it first appears
     for name, module in model.named_modules():
         groups: dict[str, list[tuple[str, nn.Parameter]]] = {}
         for param_name, param in module.named_parameters(recurse=False):
+            if id(param) in seen:
+                continue
+            seen.add(id(param))
             match = _LAYER_SUFFIX.match(param_name)
             key = match["suffix"][1:] if match else ""
             groups.setdefault(key, []).append((match["stem"] if match else param_name, param))

@@ -30,10 +30,10 @@ _SOURCE = Path(__file__).with_name("fused_steps.c")
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
-    "lstm_forward_step": [_INT, _INT] + [_PTR] * 6,
-    "lstm_backward_step": [_INT, _INT] + [_PTR] * 7,
-    "gru_forward_step": [_INT, _INT] + [_PTR] * 6,
-    "gru_backward_step": [_INT, _INT] + [_PTR] * 8,
+    "lstm_forward_step": [_INT, _INT] + [_PTR] * 7,
+    "lstm_backward_step": [_INT, _INT] + [_PTR] * 8,
+    "gru_forward_step": [_INT, _INT] + [_PTR] * 7,
+    "gru_backward_step": [_INT, _INT] + [_PTR] * 9,
 }
 
 
@@ -98,49 +98,59 @@ def usable(*tensors: Tensor) -> bool:
     )
 
 
-def _ptr(tensor: Tensor | None) -> int | None:
-    if tensor is None:
-        return None
-    if not tensor.is_contiguous():
-        raise ValueError("fused kernels need contiguous tensors")  # an engine bug, not a user's
+def _ptr(tensor: Tensor) -> int:
+    # The kernels read raw memory: a wrong layout would be silent corruption, so refuse it.
+    if (
+        not isinstance(tensor, Tensor)
+        or not tensor.is_contiguous()
+        or tensor.dtype != torch.float32
+    ):
+        raise ValueError("fused kernels need contiguous float32 tensors")  # an engine bug
     return tensor.data_ptr()
 
 
-def lstm_forward_step(pre, cell_prev, peephole, act, cell, hidden) -> None:
-    """Equations (2)–(5) of the LSTM for one step, in one pass (see ``fused_steps.c``)."""
+def lstm_forward_step(recurrent, projected, cell_prev, peephole, act, cell, hidden) -> None:
+    """Equations (1)–(5) of the LSTM for one step, in one pass (see ``fused_steps.c``):
+    ``a_t = recurrent + projected``; ``peephole`` is ``(3, H)``, zeros for a plain LSTM."""
     rows, hidden_size = cell_prev.shape
     KERNELS.lstm_forward_step(
-        rows, hidden_size, _ptr(pre), _ptr(cell_prev), _ptr(peephole),
+        rows, hidden_size, _ptr(recurrent), _ptr(projected), _ptr(cell_prev), _ptr(peephole),
         _ptr(act), _ptr(cell), _ptr(hidden),
     )  # fmt: skip
 
 
-def lstm_backward_step(act, cell, cell_prev, peephole, grad_hidden, grad_cell, grad_pre) -> None:
-    """Equations (B5)–(B2) of the LSTM for one step, in one pass; ``grad_cell`` is updated in
-    place from δc_t to δc_{t-1}."""
+def lstm_backward_step(
+    act, cell, cell_prev, peephole, grad_recurrent, grad_out, grad_cell, grad_pre
+) -> None:
+    """Equations (B5)–(B2) of the LSTM for one step, in one pass: δh_t = grad_recurrent +
+    grad_out; ``grad_cell`` is updated in place from δc_t to δc_{t-1}."""
     rows, hidden_size = cell.shape
     KERNELS.lstm_backward_step(
         rows, hidden_size, _ptr(act), _ptr(cell), _ptr(cell_prev), _ptr(peephole),
-        _ptr(grad_hidden), _ptr(grad_cell), _ptr(grad_pre),
+        _ptr(grad_recurrent), _ptr(grad_out), _ptr(grad_cell), _ptr(grad_pre),
     )  # fmt: skip
 
 
-def gru_forward_step(pre, input_n, hidden_prev, act, recurrent_n, hidden) -> None:
-    """Equations (2)–(4) of the GRU for one step, in one pass."""
+def gru_forward_step(recurrent, projected, input_n, hidden_prev, act, recurrent_n, hidden) -> None:
+    """Equations (2)–(4) of the GRU for one step, in one pass; ``recurrent_n`` may be None
+    (inference)."""
     rows, hidden_size = hidden_prev.shape
+    u_n = None if recurrent_n is None else _ptr(recurrent_n)
     KERNELS.gru_forward_step(
-        rows, hidden_size, _ptr(pre), _ptr(input_n), _ptr(hidden_prev),
-        _ptr(act), _ptr(recurrent_n), _ptr(hidden),
+        rows, hidden_size, _ptr(recurrent), _ptr(projected), _ptr(input_n), _ptr(hidden_prev),
+        _ptr(act), u_n, _ptr(hidden),
     )  # fmt: skip
 
 
 def gru_backward_step(
-    act, recurrent_n, hidden_prev, grad_hidden, grad_out_prev, grad_recurrent, grad_input_n,
-    grad_direct,
+    act, recurrent_n, hidden_prev, grad_recurrent, grad_direct, grad_out,
+    grad_pre_recurrent, grad_input_n, grad_direct_out,
 ) -> None:  # fmt: skip
-    """Equations (B4)–(B1) of the GRU for one step, in one pass."""
+    """Equations (B4)–(B1) of the GRU for one step, in one pass: δh_t = grad_recurrent +
+    grad_direct + grad_out."""
     rows, hidden_size = hidden_prev.shape
     KERNELS.gru_backward_step(
-        rows, hidden_size, _ptr(act), _ptr(recurrent_n), _ptr(hidden_prev), _ptr(grad_hidden),
-        _ptr(grad_out_prev), _ptr(grad_recurrent), _ptr(grad_input_n), _ptr(grad_direct),
+        rows, hidden_size, _ptr(act), _ptr(recurrent_n), _ptr(hidden_prev),
+        _ptr(grad_recurrent), _ptr(grad_direct), _ptr(grad_out),
+        _ptr(grad_pre_recurrent), _ptr(grad_input_n), _ptr(grad_direct_out),
     )  # fmt: skip

@@ -74,11 +74,12 @@ def gru_forward(
         b = sizes[t]
         step = t if save else 0
         h_prev, act = hidden[t, :b], gates[step, :b]
-        pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
-        if use_fused:  # (2)–(4) in one pass
-            u_n = recurrent_n[step, :b] if save else None
-            fused.gru_forward_step(pre, input_n[t, :b], h_prev, act, u_n, hidden[t + 1, :b])
+        if use_fused:  # (1)–(4) in one pass after the product
+            recurrent = linear(h_prev, weight_hh)  # (b, 3H)
+            u_n, h = (recurrent_n[step, :b] if save else None), hidden[t + 1, :b]
+            fused.gru_forward_step(recurrent, gates_x[t, :b], input_n[t, :b], h_prev, act, u_n, h)
             continue
+        pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
         reset_gate, update_gate, candidate = act.chunk(3, 1)
         torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) r and z in one call
         u_n = recurrent_n[step, :b]
@@ -135,18 +136,22 @@ def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     grad_input_n = new(T, B, H)  # δa_n
     weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
     b = sizes[T - 1]
-    dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+    # δh_t of the b sequences still running at t comes in three parts, which the kernel adds:
+    # through W_hh (or from the final state), through (4) directly, and from the output y_t.
+    no_direct = grad_h_n.new_zeros(B, H)  # rows joining at their last step: no direct path yet
+    dh_recurrent, dh_direct = grad_h_n[:b], no_direct[:b]
     for t in range(T - 1, -1, -1):
         b = sizes[t]
-        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
-        direct = dh.new_empty(b, H)  # δh_t ⊙ z_t + δy_{t-1}
+        direct = dh_direct.new_empty(b, H)
         fused.gru_backward_step(
-            gates[t, :b], u_n[t, :b], hidden[t, :b], dh, grad_out,
+            gates[t, :b], u_n[t, :b], hidden[t, :b], dh_recurrent, dh_direct, grad_y[t, :b],
             grad_gates_h[t, :b], grad_input_n[t, :b], direct,
         )  # fmt: skip
-        dh = linear(grad_gates_h[t, :b], weight_hh_t, add=direct)  # (B1)
+        dh_recurrent = linear(grad_gates_h[t, :b], weight_hh_t)  # (B1) through W_hh
         rows = sizes[t - 1] if t > 0 else B
-        dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+        dh_recurrent = sizes.grow(dh_recurrent, rows, grad_h_n)
+        dh_direct = sizes.grow(direct, rows, no_direct)
+    dh = dh_recurrent + dh_direct
     # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t.
     grad_gates_x = grad_gates_h.clone()
     grad_gates_x.view(T, B, 3, H)[:, :, 2] = grad_input_n

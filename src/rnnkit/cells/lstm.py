@@ -79,14 +79,18 @@ def lstm_forward(
         peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
         peep_o = peephole[2]
     use_fused = fused.usable(x)
+    if use_fused:  # the kernel takes zeros for "no peepholes" rather than branching
+        peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
     for t in range(T):
         b = sizes[t]
         h_prev, c_prev = hidden[t, :b], cell[t, :b]
-        pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
         act = gates[t if save else 0, :b]
-        if use_fused:  # (2)–(5) in one pass
-            fused.lstm_forward_step(pre, c_prev, peephole, act, cell[t + 1, :b], hidden[t + 1, :b])
+        if use_fused:  # (1)–(5) in one pass after the product
+            recurrent = linear(h_prev, weight_hh)  # (b, 4H)
+            c, h = cell[t + 1, :b], hidden[t + 1, :b]
+            fused.lstm_forward_step(recurrent, gates_x[t, :b], c_prev, peep, act, c, h)
             continue
+        pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
         if peephole is not None:
             pre.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
         input_gate, forget_gate, candidate, output_gate = act.chunk(4, 1)
@@ -149,17 +153,18 @@ def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_
     T, B, H = grad_y.shape
     grad_gates = gates.new_zeros(T, B, 4 * H) if sizes.variable else torch.empty_like(gates)
     weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
+    peep = peephole.contiguous() if peephole is not None else gates.new_zeros(3, H)
     b = sizes[T - 1]
-    dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+    dh = grad_h_n[:b]  # δh_t of the b sequences still running at t, except δy_t (the kernel's)
     dc = grad_c_n[:b].clone()
     for t in range(T - 1, -1, -1):
         b = sizes[t]
         da = grad_gates[t, :b]
-        fused.lstm_backward_step(gates[t, :b], cell[t + 1, :b], cell[t, :b], peephole, dh, dc, da)
-        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
-        dh = linear(da, weight_hh_t, add=grad_out)  # (B1)
+        c, c_prev = cell[t + 1, :b], cell[t, :b]
+        fused.lstm_backward_step(gates[t, :b], c, c_prev, peep, dh, grad_y[t, :b], dc, da)
+        dh = linear(da, weight_hh_t)  # (B1)
         rows = sizes[t - 1] if t > 0 else B
-        dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+        dh = sizes.grow(dh, rows, grad_h_n)
         dc = sizes.grow(dc, rows, grad_c_n)
     return grad_gates, dh, dc
 

@@ -33,8 +33,9 @@ def _onednn_linear():
 _LINEAR = _onednn_linear()
 
 
-# Below this many multiply-adds MKL's fused addmm is as fast (measured at B=1 and B=32, H=128).
-_MIN_WORK = 1 << 21
+# oneDNN's operator costs ~20 µs a call more than torch.addmm; below this many multiply-adds
+# (about B=32, H=128 for an LSTM step) that outweighs its faster arithmetic.
+_MIN_WORK = 2_500_000
 
 
 def _fast(a: Tensor, b: Tensor, work: int) -> bool:

@@ -8,6 +8,12 @@ from rnnkit.structures.attention import (
     make_attention,
     masked_softmax,
 )
+from rnnkit.structures.beam_search import (
+    BeamSearchResult,
+    beam_search,
+    gnmt_length_penalty,
+    select_rows,
+)
 from rnnkit.structures.classifier import SequenceClassifier
 from rnnkit.structures.crf import (
     CRF,
@@ -18,6 +24,16 @@ from rnnkit.structures.crf import (
 )
 from rnnkit.structures.encoder import InputEncoder
 from rnnkit.structures.generator import SequenceGenerator, shift_right
+from rnnkit.structures.seq2seq import (
+    BeamDecoded,
+    Bridge,
+    DecoderState,
+    EncoderOutput,
+    GreedyDecoded,
+    Seq2Seq,
+    Seq2SeqOutput,
+    reverse_within_lengths,
+)
 from rnnkit.structures.tagger import SequenceTagger
 
 __all__ = [
@@ -26,15 +42,27 @@ __all__ = [
     "FORBIDDEN_SCORE",
     "Attention",
     "BahdanauAttention",
+    "BeamDecoded",
+    "BeamSearchResult",
+    "Bridge",
+    "DecoderState",
+    "EncoderOutput",
+    "GreedyDecoded",
     "InputEncoder",
     "LuongAttention",
+    "Seq2Seq",
+    "Seq2SeqOutput",
     "SequenceClassifier",
     "SequenceGenerator",
     "SequenceTagger",
     "TransitionConstraints",
+    "beam_search",
     "bio_constraints",
     "bio_transition_mask",
+    "gnmt_length_penalty",
     "make_attention",
     "masked_softmax",
+    "reverse_within_lengths",
+    "select_rows",
     "shift_right",
 ]

@@ -210,10 +210,10 @@ class Bridge(nn.Module):
 
     def forward(self, state: State) -> State:
         """``(2L, B, H)`` (layer-major, forward direction first) → ``(L, B, H)``."""
-        if isinstance(state, tuple):
-            assert self.cell is not None
-            return self._combine(state[0], self.hidden), self._combine(state[1], self.cell)
-        return self._combine(state, self.hidden)
+        if self.cell is None:
+            return self._combine(state, self.hidden)
+        h, c = state
+        return self._combine(h, self.hidden), self._combine(c, self.cell)
 
     def _combine(self, state: Tensor, maps: nn.ModuleList) -> Tensor:
         _, B, H = state.shape
@@ -762,7 +762,7 @@ class Seq2Seq(nn.Module):
 
         A row stops at its first ``<eos>`` (later positions hold ``pad_index``); decoding
         stops when every row has stopped or after ``max_length`` tokens (default
-        ``2·S + 10``).
+        ``2·S + 10``). Call ``eval()`` first: in training mode dropout makes decoding random.
         """
         max_length = self._check_token_decoding(max_length, src)
         encoded = self.encode(src, src_lengths)
