@@ -19,14 +19,7 @@ from rnnkit.structures.beam_search import (
 BOS, EOS = 0, 1
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models: a second intra-op thread only adds synchronisation, which on a shared
-    2-core machine slows these tests by an order of magnitude."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------------------------------

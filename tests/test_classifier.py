@@ -21,13 +21,7 @@ CONFIGS = [  # (cell, extra options) covering every cell, peepholes and stacking
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only add synchronisation, badly so on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bit_strings(n: int, max_len: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

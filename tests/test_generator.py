@@ -15,13 +15,7 @@ from rnnkit.summary import summary
 NUM_CLASSES, EOS, BOS, VOCAB = 6, 11, 12, 13  # content tokens are 0..10
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only add synchronisation, badly so on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def class_sequences() -> list[list[int]]:

@@ -541,3 +541,24 @@ def test_inference_path_matches_the_training_path(mode: str) -> None:
     torch.testing.assert_close(out_inf, out.detach(), atol=1e-6, rtol=1e-6)
     for a, b in zip(rnnkit.state_to_tensor(state_inf), rnnkit.state_to_tensor(state), strict=True):
         torch.testing.assert_close(a, b.detach(), atol=1e-6, rtol=1e-6)
+
+
+def test_auto_backend_follows_the_measured_rules() -> None:
+    from rnnkit.backend import choose_backend, engine_is_fast
+
+    x = torch.randn(4, 6, 3)
+    x_time_major = x.transpose(0, 1)  # what the layers pass on: (T, B, I)
+    fast = engine_is_fast(x_time_major)
+    expected = {
+        LSTM(3, 5): "torch",
+        LSTM(3, 5, peephole=True): "rnnkit",
+        GRU(3, 5): "rnnkit" if fast else "torch",
+        RNN(3, 5): "rnnkit" if fast else "torch",  # training: parameters require grad
+        LSTM(3, 5, backend="rnnkit"): "rnnkit",
+        GRU(3, 5, backend="torch"): "torch",
+    }
+    for layer, backend in expected.items():
+        assert choose_backend(layer, x_time_major, None) == backend, layer
+    with torch.no_grad():  # a small inference call of a vanilla RNN: torch.nn's single kernel
+        assert choose_backend(RNN(3, 5), x_time_major, None) == "torch"
+    assert choose_backend(GRU(3, 5).double(), x_time_major.double(), None) == "torch"

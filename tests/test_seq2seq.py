@@ -17,14 +17,7 @@ PAD, BOS, EOS = 0, 2, 3  # Vocab's default specials: <pad> <unk> <bos> <eos>
 V = 14  # 4 specials + 10 regular tokens
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models: a second intra-op thread only adds synchronisation, which on a shared
-    2-core machine slows these tests by an order of magnitude."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model(**kwargs) -> Seq2Seq:

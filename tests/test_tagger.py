@@ -26,13 +26,7 @@ PATTERN = (1, 2, 3)  # tagged B-P I-P E-P wherever it occurs
 TAG_NAMES = ["O", "B-P", "I-P", "E-P"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only add synchronisation, badly so on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train(model: SequenceTagger, batches, steps: int, lr: float = 0.02) -> None:

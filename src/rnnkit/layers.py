@@ -346,8 +346,10 @@ def _torch_twin(layer: RecurrentLayer) -> nn.RNNBase:
     is neither saved nor counted."""
     twin = layer.__dict__.get("_twin")
     if twin is None:
+        # dropout acts between layers only; with one layer torch.nn would warn about it
+        dropout = layer.dropout if layer.num_layers > 1 else 0.0
         kwargs = dict(num_layers=layer.num_layers, bias=layer.bias, batch_first=False,
-                      dropout=layer.dropout, bidirectional=layer.bidirectional)  # fmt: skip
+                      dropout=dropout, bidirectional=layer.bidirectional)  # fmt: skip
         if layer.mode == "rnn":
             kwargs["nonlinearity"] = layer.nonlinearity
         with torch.device("meta"):

@@ -33,6 +33,11 @@ def _onednn_linear():
 _LINEAR = _onednn_linear()
 
 
+def onednn_available() -> bool:
+    """Whether the products run on oneDNN's GEMM (else on ``torch.mm``)."""
+    return _LINEAR is not None
+
+
 # oneDNN's operator costs ~20 µs a call more than torch.addmm; below this many multiply-adds
 # (about B=32, H=128 for an LSTM step) that outweighs its faster arithmetic.
 _MIN_WORK = 2_500_000
