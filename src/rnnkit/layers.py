@@ -8,7 +8,6 @@ layout), so weights move both ways with ``load_state_dict``.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
@@ -17,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backend import choose_backend
+from rnnkit.cells.common import init_uniform
 from rnnkit.cells.gru import gru
 from rnnkit.cells.lstm import lstm
 from rnnkit.cells.rnn import check_nonlinearity, rnn
@@ -97,10 +97,7 @@ class RecurrentLayer(nn.Module):
 
     def reset_parameters(self) -> None:
         """Uniform(-1/√H, 1/√H) for every weight and bias, as torch.nn."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            for weight in self.parameters():
-                weight.uniform_(-bound, bound)
+        init_uniform(self, self.hidden_size)
 
     def _weights(self, layer: int, direction: int) -> list[Tensor | None]:
         suffix = self._suffixes(layer)[direction]
