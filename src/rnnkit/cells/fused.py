@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 _SOURCE = Path(__file__).with_name("fused_steps.c")
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared"]
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
     "lstm_forward_step": [_INT, _INT] + [_PTR] * 7,
@@ -132,13 +132,11 @@ def lstm_backward_step(
 
 
 def gru_forward_step(recurrent, projected, input_n, hidden_prev, act, recurrent_n, hidden) -> None:
-    """Equations (2)–(4) of the GRU for one step, in one pass; ``recurrent_n`` may be None
-    (inference)."""
+    """Equations (2)–(4) of the GRU for one step, in one pass."""
     rows, hidden_size = hidden_prev.shape
-    u_n = None if recurrent_n is None else _ptr(recurrent_n)
     KERNELS.gru_forward_step(
         rows, hidden_size, _ptr(recurrent), _ptr(projected), _ptr(input_n), _ptr(hidden_prev),
-        _ptr(act), u_n, _ptr(hidden),
+        _ptr(act), _ptr(recurrent_n), _ptr(hidden),
     )  # fmt: skip
 
 

@@ -76,7 +76,7 @@ def gru_forward(
         h_prev, act = hidden[t, :b], gates[step, :b]
         if use_fused:  # (1)–(4) in one pass after the product
             recurrent = linear(h_prev, weight_hh)  # (b, 3H)
-            u_n, h = (recurrent_n[step, :b] if save else None), hidden[t + 1, :b]
+            u_n, h = recurrent_n[step, :b], hidden[t + 1, :b]
             fused.gru_forward_step(recurrent, gates_x[t, :b], input_n[t, :b], h_prev, act, u_n, h)
             continue
         pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
