@@ -69,16 +69,19 @@ def gru_forward(
     recurrent_n = store(steps, B, H, dtype=x.dtype, device=x.device)  # u_n
     hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
     hidden[0] = h0
-    use_fused = fused.usable(x)
+    if fused.usable(x):  # (1)–(4) in one pass after the product
+        per_step = (lambda v: v) if save else (lambda v: v.expand(T, -1, -1))
+        acts, u_n = sizes.steps(per_step(gates)), sizes.steps(per_step(recurrent_n))
+        h_prev, h = sizes.steps(hidden), sizes.steps(hidden, 1)
+        a_x, a_n = sizes.steps(gates_x), sizes.steps(input_n)
+        for t in range(T):
+            recurrent = linear(h_prev[t], weight_hh)  # (b, 3H)
+            fused.gru_forward_step(recurrent, a_x[t], a_n[t], h_prev[t], acts[t], u_n[t], h[t])
+        return (gates, recurrent_n, hidden) if save else (None, None, hidden)
     for t in range(T):
         b = sizes[t]
         step = t if save else 0
         h_prev, act = hidden[t, :b], gates[step, :b]
-        if use_fused:  # (1)–(4) in one pass after the product
-            recurrent = linear(h_prev, weight_hh)  # (b, 3H)
-            u_n, h = recurrent_n[step, :b], hidden[t + 1, :b]
-            fused.gru_forward_step(recurrent, gates_x[t, :b], input_n[t, :b], h_prev, act, u_n, h)
-            continue
         pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) [a_r+u_r, a_z+u_z, u_n]
         reset_gate, update_gate, candidate = act.chunk(3, 1)
         torch.sigmoid(pre[:, : 2 * H], out=act[:, : 2 * H])  # (2) r and z in one call
@@ -140,14 +143,14 @@ def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     # through W_hh (or from the final state), through (4) directly, and from the output y_t.
     no_direct = grad_h_n.new_zeros(B, H)  # rows joining at their last step: no direct path yet
     dh_recurrent, dh_direct = grad_h_n[:b], no_direct[:b]
+    acts, u_n, h_prev = sizes.steps(gates), sizes.steps(u_n), sizes.steps(hidden)
+    du, da_n, dy = sizes.steps(grad_gates_h), sizes.steps(grad_input_n), sizes.steps(grad_y)
     for t in range(T - 1, -1, -1):
-        b = sizes[t]
-        direct = dh_direct.new_empty(b, H)
+        direct = dh_direct.new_empty(sizes[t], H)
         fused.gru_backward_step(
-            gates[t, :b], u_n[t, :b], hidden[t, :b], dh_recurrent, dh_direct, grad_y[t, :b],
-            grad_gates_h[t, :b], grad_input_n[t, :b], direct,
-        )  # fmt: skip
-        dh_recurrent = linear(grad_gates_h[t, :b], weight_hh_t)  # (B1) through W_hh
+            acts[t], u_n[t], h_prev[t], dh_recurrent, dh_direct, dy[t], du[t], da_n[t], direct
+        )
+        dh_recurrent = linear(du[t], weight_hh_t)  # (B1) through W_hh
         rows = sizes[t - 1] if t > 0 else B
         dh_recurrent = sizes.grow(dh_recurrent, rows, grad_h_n)
         dh_direct = sizes.grow(direct, rows, no_direct)

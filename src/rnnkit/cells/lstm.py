@@ -75,21 +75,23 @@ def lstm_forward(
     cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
     hidden[0] = h0
     cell[0] = c0
+    if fused.usable(x):  # (1)–(5) in one pass after the product
+        # the kernel takes zeros for "no peepholes" rather than branching
+        peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
+        acts = sizes.steps(gates if save else gates.expand(T, -1, -1))
+        h_prev, c_prev, a_x = sizes.steps(hidden), sizes.steps(cell), sizes.steps(gates_x)
+        h, c = sizes.steps(hidden, 1), sizes.steps(cell, 1)
+        for t in range(T):
+            recurrent = linear(h_prev[t], weight_hh)  # (b, 4H)
+            fused.lstm_forward_step(recurrent, a_x[t], c_prev[t], peep, acts[t], c[t], h[t])
+        return (gates if save else None), hidden, cell
     if peephole is not None:
         peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
         peep_o = peephole[2]
-    use_fused = fused.usable(x)
-    if use_fused:  # the kernel takes zeros for "no peepholes" rather than branching
-        peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
     for t in range(T):
         b = sizes[t]
         h_prev, c_prev = hidden[t, :b], cell[t, :b]
         act = gates[t if save else 0, :b]
-        if use_fused:  # (1)–(5) in one pass after the product
-            recurrent = linear(h_prev, weight_hh)  # (b, 4H)
-            c, h = cell[t + 1, :b], hidden[t + 1, :b]
-            fused.lstm_forward_step(recurrent, gates_x[t, :b], c_prev, peep, act, c, h)
-            continue
         pre = linear(h_prev, weight_hh, add=gates_x[t, :b])  # (1) a_t, (b, 4H)
         if peephole is not None:
             pre.view(b, 4, H)[:, :2].addcmul_(peep_if, c_prev.unsqueeze(1))  # (2)
@@ -157,12 +159,11 @@ def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_
     b = sizes[T - 1]
     dh = grad_h_n[:b]  # δh_t of the b sequences still running at t, except δy_t (the kernel's)
     dc = grad_c_n[:b].clone()
+    acts, da, dy = sizes.steps(gates), sizes.steps(grad_gates), sizes.steps(grad_y)
+    c_prev, c = sizes.steps(cell), sizes.steps(cell, 1)
     for t in range(T - 1, -1, -1):
-        b = sizes[t]
-        da = grad_gates[t, :b]
-        c, c_prev = cell[t + 1, :b], cell[t, :b]
-        fused.lstm_backward_step(gates[t, :b], c, c_prev, peep, dh, grad_y[t, :b], dc, da)
-        dh = linear(da, weight_hh_t)  # (B1)
+        fused.lstm_backward_step(acts[t], c[t], c_prev[t], peep, dh, dy[t], dc, da[t])
+        dh = linear(da[t], weight_hh_t)  # (B1)
         rows = sizes[t - 1] if t > 0 else B
         dh = sizes.grow(dh, rows, grad_h_n)
         dc = sizes.grow(dc, rows, grad_c_n)
