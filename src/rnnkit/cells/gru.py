@@ -36,10 +36,12 @@ from rnnkit.cells.common import (
     init_uniform,
     input_projection,
     input_weight_grads,
+    without_gc,
 )
 from rnnkit.cells.matmul import linear, weight_grad
 
 
+@without_gc
 def gru_forward(
     x: Tensor,
     h0: Tensor,
@@ -92,6 +94,7 @@ def gru_forward(
     return (gates, recurrent_n, hidden) if save else (None, None, hidden)
 
 
+@without_gc
 def gru_backward(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     """The backward loop, equations (B4)–(B1), with PyTorch operations: returns δu and δa for
     every step, each ``(T, B, 3H)``, and δh_0."""
@@ -131,6 +134,7 @@ def gru_backward(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     return grad_gates_h, grad_gates_x, grad_h0
 
 
+@without_gc
 def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     """:func:`gru_backward` with (B4)–(B2) of each step fused into one kernel call."""
     T, B, H = grad_y.shape

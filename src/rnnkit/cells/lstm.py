@@ -44,10 +44,12 @@ from rnnkit.cells.common import (
     init_uniform,
     input_projection,
     input_weight_grads,
+    without_gc,
 )
 from rnnkit.cells.matmul import linear, weight_grad
 
 
+@without_gc
 def lstm_forward(
     x: Tensor,
     h0: Tensor,
@@ -109,6 +111,7 @@ def lstm_forward(
     return (gates if save else None), hidden, cell
 
 
+@without_gc
 def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
     """The backward loop, equations (B5)–(B1), with PyTorch operations: returns δa for every
     step ``(T, B, 4H)`` and δh_0, δc_0."""
@@ -150,6 +153,7 @@ def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, gra
     return grad_gates, dh, dc
 
 
+@without_gc
 def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
     """:func:`lstm_backward` with (B5)–(B2) of each step fused into one kernel call."""
     T, B, H = grad_y.shape

@@ -29,12 +29,14 @@ from rnnkit.cells.common import (
     init_uniform,
     input_projection,
     input_weight_grads,
+    without_gc,
 )
 from rnnkit.cells.matmul import linear, weight_grad
 
 NONLINEARITIES = ("tanh", "relu")
 
 
+@without_gc
 def rnn_forward(
     x: Tensor,
     h0: Tensor,
@@ -86,6 +88,7 @@ class RNNFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @without_gc
     def backward(ctx, grad_y, grad_h_n):
         x, weight_ih, weight_hh, hidden = ctx.saved_tensors
         sizes: BatchSizes = ctx.sizes
