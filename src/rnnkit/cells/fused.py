@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -42,12 +43,26 @@ def _cache_dir() -> Path:
     return Path(root) / "rnnkit" if root else Path.home() / ".cache" / "rnnkit"
 
 
+def _cpu_features() -> bytes:
+    """What -march=native compiles for: a library built on one CPU may not run on another
+    that shares the cache directory (a home directory on a cluster, say)."""
+    try:
+        with open("/proc/cpuinfo", "rb") as info:
+            for line in info:
+                if line.startswith((b"flags", b"Features")):
+                    return line
+    except OSError:
+        pass
+    return platform.machine().encode() + platform.processor().encode()
+
+
 def _build() -> ctypes.CDLL | None:
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
     source = _SOURCE.read_bytes()
-    digest = hashlib.sha1(source + " ".join(_FLAGS).encode() + compiler.encode()).hexdigest()
+    key = source + " ".join(_FLAGS).encode() + compiler.encode() + _cpu_features()
+    digest = hashlib.sha1(key).hexdigest()
     library = _cache_dir() / f"fused_steps-{digest[:16]}.so"
     if not library.exists():
         library.parent.mkdir(parents=True, exist_ok=True)
