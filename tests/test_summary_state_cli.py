@@ -81,3 +81,15 @@ def test_bench_rnn_runs_on_a_tiny_shape() -> None:
     for cell in ("lstm", "gru", "rnn", "lstm+peephole"):
         assert f"| {cell} | (2, 3, 4, 5) |" in table
     assert "B=1 inference latency" in table
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_tune_malloc_takes_effect_unless_the_user_chose() -> None:
+    probe = "import rnnkit; print(rnnkit.tune_malloc())"
+    tuned = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True)  # fmt: skip
+    assert tuned.stdout.strip() == "True"
+    env = {"MALLOC_MMAP_THRESHOLD_": "131072", "PATH": ""}
+    chosen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, env=env)  # fmt: skip
+    assert chosen.stdout.strip() == "False"

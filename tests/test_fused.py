@@ -1,0 +1,63 @@
+"""The fused step kernels: the build, its fallbacks, and the guard on what they are given."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rnnkit.cells import fused
+
+PROBE = (
+    "import warnings, torch, rnnkit\n"
+    "from rnnkit.cells import fused\n"
+    "print('kernels', fused.KERNELS is not None)\n"
+    "out, _ = rnnkit.LSTM(3, 4, backend='rnnkit')(torch.randn(2, 5, 3))\n"
+    "print('shape', tuple(out.shape))\n"
+)
+
+
+def run_probe(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "RNNKIT_CACHE": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=environment, check=True
+    )
+
+
+def test_builds_into_the_cache_directory(tmp_path) -> None:
+    result = run_probe(tmp_path)
+    if "kernels True" not in result.stdout:
+        pytest.skip(f"no C compiler here: {result.stderr.strip()[:200]}")
+    built = [path.name for path in (tmp_path / "rnnkit").iterdir()]
+    assert len(built) == 1 and built[0].startswith("fused_steps-"), built  # no partial file
+
+
+def test_without_a_compiler_it_warns_and_falls_back(tmp_path) -> None:
+    result = run_probe(tmp_path, CC=str(tmp_path / "no-such-compiler"))
+    assert "kernels False" in result.stdout and "shape (2, 5, 4)" in result.stdout
+    assert "could not build the fused step kernels" in result.stderr
+
+
+def test_switched_off_by_the_environment(tmp_path) -> None:
+    result = run_probe(tmp_path, RNNKIT_KERNELS="off")
+    assert "kernels False" in result.stdout and "shape (2, 5, 4)" in result.stdout
+
+
+@pytest.mark.skipif(fused.KERNELS is None, reason="no fused kernels on this machine")
+def test_refuses_memory_it_cannot_read_as_rows() -> None:
+    rows, H = 3, 4
+    cell = torch.zeros(rows, H)
+    strided = torch.zeros(rows, 8 * H)[:, ::2]  # (rows, 4H) but not contiguous
+    with pytest.raises(ValueError, match="contiguous float32"):
+        fused.lstm_forward_step(
+            strided, torch.zeros(rows, 4 * H), cell, torch.zeros(3, H),
+            torch.zeros(rows, 4 * H), cell.clone(), cell.clone(),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="contiguous float32"):
+        fused.lstm_forward_step(
+            torch.zeros(rows, 4 * H, dtype=torch.float64), torch.zeros(rows, 4 * H), cell,
+            torch.zeros(3, H), torch.zeros(rows, 4 * H), cell.clone(), cell.clone(),
+        )  # fmt: skip
