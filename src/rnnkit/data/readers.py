@@ -1,0 +1,102 @@
+"""Readers of the plain text formats the ``rnnkit`` command takes.
+
+Every problem with a file is a ``ValueError`` (or ``OSError`` for an unreadable file) whose
+one-line message starts with ``FILE`` or ``FILE:LINE``, so the command can print it as is.
+
+Formats:
+
+* labelled text, one example a line: ``LABEL<space>TEXT`` (as the SST files,
+  ``1 a gripping film .``); the label is the first whitespace-separated field, the text is
+  the rest of the line, stripped.
+* plain text, one text a line (the input of ``rnnkit predict``).
+
+Files must be UTF-8. Blank lines in a labelled file are skipped (line numbers in messages stay
+those of the file); in a plain-text input they are an error, since each line gets one output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LabeledLine", "read_labeled_lines", "read_text_lines"]
+
+
+@dataclass(frozen=True)
+class LabeledLine:
+    """One example of a labelled text file: its label, its text and its 1-based line."""
+
+    label: str
+    text: str
+    line: int
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, decoded line without its end)`` of a UTF-8 file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, expected a text file") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a UTF-8 byte order mark
+    # Split on \n only: str.splitlines would also split on \x0b, \x1c, U+2028, ...
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()  # the final newline ends the last line; it does not start a new one
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"{path}:{number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
+                f"{err.start + 1})"
+            ) from None
+        yield number, text.removesuffix("\r")
+
+
+def read_labeled_lines(path: str | os.PathLike[str]) -> list[LabeledLine]:
+    """The examples of a ``LABEL<space>TEXT`` file, in file order.
+
+    Raises:
+        ValueError: the file is missing, not UTF-8, has no examples, or a line has a label
+            but no text; the message names ``FILE:LINE``. Blank lines are skipped.
+    """
+    path = Path(path)
+    examples = []
+    for number, line in _lines(path):
+        fields = line.strip().split(maxsplit=1)
+        if not fields:  # e.g. a trailing empty line
+            continue
+        if len(fields) == 1:
+            raise ValueError(
+                f"{path}:{number}: no text after the label {fields[0]!r}, expected 'LABEL TEXT'"
+            )
+        examples.append(LabeledLine(fields[0], fields[1].strip(), number))
+    if not examples:
+        raise ValueError(f"{path}: no examples (the file is empty)")
+    return examples
+
+
+def read_text_lines(path: str | os.PathLike[str]) -> list[str]:
+    """The texts of a one-text-a-line file, stripped, in file order.
+
+    Raises:
+        ValueError: the file is missing, not UTF-8, empty, or a line is blank; the message
+            names ``FILE:LINE``.
+    """
+    path = Path(path)
+    texts = []
+    for number, line in _lines(path):
+        text = line.strip()
+        if not text:
+            raise ValueError(f"{path}:{number}: blank line, expected a text")
+        texts.append(text)
+    if not texts:
+        raise ValueError(f"{path}: no texts (the file is empty)")
+    return texts
