@@ -406,3 +406,35 @@ def test_blank_lines_in_labelled_files_are_skipped_with_file_line_numbers(tmp_pa
         ("pos", "good film", 1),
         ("neg", "bad one", 4),
     ]
+
+
+def _assert_picture(path: Path) -> None:
+    from matplotlib.image import imread
+
+    image = imread(path)
+    assert image.shape[0] > 200 and image.shape[1] > 300, image.shape
+    assert float(image[..., :3].std()) > 0.05  # not one flat colour
+
+
+def test_train_draws_the_curves_and_the_gates_into_the_run_directory(
+    toy: dict[str, Path],
+) -> None:
+    for name in ("curves.png", "gates.png"):
+        _assert_picture(toy["run"] / "plots" / name)
+
+
+def test_compare_plots_the_gradient_through_time_of_the_three_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "flow.png"
+    assert main(["compare", "--out", str(out), "--steps", "40", "--hidden-size", "16"]) == 0
+    _assert_picture(out)
+    printed = capsys.readouterr().out
+    ratios = {
+        line.split()[0]: float(line.rsplit("=", 1)[1])
+        for line in printed.splitlines()
+        if "=" in line
+    }
+    assert set(ratios) == {"RNN", "LSTM", "GRU"}
+    assert ratios["RNN"] < 1e-3 * min(ratios["LSTM"], ratios["GRU"])  # the vanishing gradient
+    assert run_cli(["compare", "--out", str(out), "--steps", "0"]) == 2

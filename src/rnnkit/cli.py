@@ -27,6 +27,7 @@ examples:
   rnnkit evaluate runs/sst --data test.txt
   rnnkit predict runs/sst --input texts.txt --output labels.txt
   rnnkit summary runs/sst
+  rnnkit compare --out gradient_flow.png
 
 data of classify: one example a line, LABEL<space>TEXT (e.g. "1 a gripping film .").
 """
@@ -215,7 +216,27 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", metavar="FILE", help="one label a line; default: stdout")
     summary = commands.add_parser("summary", help="a run's architecture and parameter counts")
     summary.add_argument("run_dir", metavar="RUN_DIR")
+    compare = commands.add_parser(
+        "compare",
+        help="plot how much gradient reaches each time step in an RNN, an LSTM and a GRU",
+    )
+    compare.add_argument("--out", required=True, metavar="PNG", help="the picture to write")
+    compare.add_argument("--steps", type=_positive_int, default=100, help="default: 100")
+    compare.add_argument("--hidden-size", type=_positive_int, default=64, help="default: 64")
+    compare.add_argument("--seed", type=_seed, default=0, help="default: 0")
     return parser
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from rnnkit.inspect import compare_gradient_flow
+    from rnnkit.plots import plot_gradient_through_time
+
+    curves = compare_gradient_flow(hidden_size=args.hidden_size, steps=args.steps, seed=args.seed)
+    path = plot_gradient_through_time(curves, args.out)
+    for name, curve in curves.items():
+        ratio = float(curve[0] / curve[-1])
+        print(f"{name:5s} ‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {ratio:.3g}")
+    print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------------- commands
@@ -257,6 +278,8 @@ def _run(args: argparse.Namespace) -> None:
         print(json.dumps(evaluate_run(args.run_dir, args.data), sort_keys=True))
     elif args.command == "predict":
         _predict(args)
+    elif args.command == "compare":
+        _compare(args)
     elif args.command == "summary":
         from rnnkit.tasks.classify import summarize_run
 

@@ -37,6 +37,8 @@ from tqdm import tqdm
 from rnnkit import __version__
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
+from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
+from rnnkit.plots import plot_curves, plot_gates
 from rnnkit.runs import RunDir, RunDirError
 from rnnkit.structures.classifier import SequenceClassifier
 from rnnkit.summary import summary
@@ -528,6 +530,7 @@ def train(
             metrics.update({f"{name}_{key}": value for key, value in values.items()})
             metrics[f"{name}_examples"] = len(examples)
     run.write_metrics(metrics)
+    write_plots(run, trainer.history.rows, trainer.model, valid_set, pad, log)
     shown = "  ".join(
         f"{key} {metrics[key]:.4f}"
         for key in ("valid_loss", "valid_accuracy", "test_loss", "test_accuracy")
@@ -535,6 +538,24 @@ def train(
     )
     log(f"done: {shown}; run directory {run.path}")
     return metrics
+
+
+def write_plots(
+    run: RunDir, rows: list[dict], model: SequenceClassifier, examples: Examples, pad: int, log
+) -> None:
+    """``RUN_DIR/plots/``: the training curves, and for the first validation example the gate
+    and hidden-state heatmaps of the first recurrent layer. The weights and metrics are saved
+    before this, so a picture that cannot be drawn costs one warning line, not the run."""
+    plots_dir = run.path / "plots"
+    model = model.cpu().eval()
+    try:
+        plot_curves(rows, plots_dir / "curves.png")
+        x, lengths = pad_sequences([examples.ids[0]], padding_value=pad, dtype=torch.long)
+        layer = find_recurrent_layer(model)
+        features = layer_input(model, layer, x, lengths=lengths)[0]  # (T, I) of one example
+        plot_gates(gate_activations(layer, features), plots_dir / "gates.png")
+    except (ValueError, OSError, RuntimeError) as err:
+        log(f"warning: plots not written ({' '.join(str(err).splitlines())})")
 
 
 # ---------------------------------------------------------------------- using a run
