@@ -8,6 +8,7 @@ Layers (drop-ins for torch.nn, plus peepholes, empty sequences and backends): :c
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
+from rnnkit.estimators import Classifier, NotFittedError, Regressor
 from rnnkit.layers import GRU, LSTM, RNN, make_recurrent
 from rnnkit.state import detach_state, state_to_tensor, tensor_to_state
 from rnnkit.structures import Seq2Seq, SequenceClassifier, SequenceGenerator, SequenceTagger
@@ -20,9 +21,12 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Classifier",
     "GRUCell",
     "LSTMCell",
+    "NotFittedError",
     "RNNCell",
+    "Regressor",
     "Seq2Seq",
     "SequenceClassifier",
     "SequenceGenerator",
