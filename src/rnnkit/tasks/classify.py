@@ -18,6 +18,9 @@ epoch) and ``checkpoints/best`` (when the validation loss improves), and at the 
 every random generator, so training 2 epochs and resuming to 4 gives the weights of a straight
 4-epoch run. Ctrl-C saves ``checkpoints/last`` before leaving; inside an epoch that state is
 the partly trained model, and resuming repeats the interrupted epoch from it.
+
+Under ``torchrun`` the run is data-parallel (:mod:`rnnkit.distributed`): ``--batch-size`` is
+the global batch, split over the processes, and only rank 0 writes the run directory.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from rnnkit import __version__
+from rnnkit import __version__, distributed
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
@@ -460,6 +463,8 @@ def train(
                 f"use {_option('resume')} or --overwrite"
             )
     train_config = _train_config(config)
+    # Under torchrun: join the job; only rank 0 writes the run directory and prints.
+    context = distributed.init_from_env(config["device"])
 
     splits = _read_splits(config)
     if labels is None:
@@ -482,10 +487,19 @@ def train(
     )
 
     seed_everything(config["seed"])
-    model = build_model(config, vocab, len(labels))
+    model = build_model(config, vocab, len(labels)).to(train_config.device)  # before DDP
+    loss_fn = distributed.loss_fn(distributed.wrap(model, context))
     run_callback = RunCallback(run)
     progress = ProgressCallback(len(train_set), log)
-    trainer = Trainer(model, train_config, callbacks=[run_callback, progress])
+    callbacks = [run_callback, progress] if context.is_main else []
+    trainer = Trainer(model, train_config, loss_fn, callbacks=callbacks)
+    # Checked (by shard) before anything is written; the generator's state is set in place.
+    train_batches = distributed.shard(
+        Batches(train_set, config["batch_size"], vocab.pad_index, generator=trainer.generator),
+        context,
+        batch_size=config["batch_size"],
+        num_examples=len(train_set),
+    )
     if resume is not None:
         if not run.has_checkpoint("last"):
             raise RunDirError(f"{run.checkpoint_path('last')}: file not found; nothing to resume")
@@ -501,19 +515,21 @@ def train(
                 f"{run.path}: already trained {trainer.epoch} epochs; "
                 f"give {_option('epochs')} above {trainer.epoch} to continue"
             )
-        run.write_config(config)
-    else:
+        if context.is_main:
+            run.write_config(config)
+    elif context.is_main:
         run.create(config, overwrite=overwrite)
         run.write_json(VOCAB_FILE, vocab.to_dict())
         run.write_json(LABELS_FILE, labels)
 
     pad = vocab.pad_index
-    train_batches = Batches(train_set, config["batch_size"], pad, generator=trainer.generator)
     valid_batches = Batches(valid_set, config["batch_size"], pad)
     try:
         trainer.fit(train_batches, valid_batches, evaluate=classification_metrics)
     except KeyboardInterrupt:
         progress.close()
+        if not context.is_main:
+            raise TaskInterrupted(f"interrupted in epoch {trainer.epoch + 1}") from None
         path = run_callback.save_last(trainer)
         raise TaskInterrupted(
             f"interrupted in epoch {trainer.epoch + 1}; saved {path}; continue with: "
@@ -522,6 +538,10 @@ def train(
     finally:
         progress.close()
 
+    if not context.is_main:  # wait for rank 0 to finish the run directory, then leave
+        distributed.barrier(context)
+        distributed.cleanup(context)
+        return {}
     run.save_weights(trainer.model)
     metrics: dict[str, Any] = {"epochs": trainer.epoch, "best_epoch": trainer.history.best_epoch}
     for name, examples in (("valid", valid_set), ("test", test_set)):
@@ -531,6 +551,8 @@ def train(
             metrics[f"{name}_examples"] = len(examples)
     run.write_metrics(metrics)
     write_plots(run, trainer.history.rows, trainer.model, valid_set, pad, log)
+    distributed.barrier(context)
+    distributed.cleanup(context)
     shown = "  ".join(
         f"{key} {metrics[key]:.4f}"
         for key in ("valid_loss", "valid_accuracy", "test_loss", "test_accuracy")
