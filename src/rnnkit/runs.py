@@ -30,7 +30,6 @@ import io
 import json
 import math
 import os
-import random
 import re
 import shutil
 import tempfile
@@ -42,6 +41,8 @@ import numpy as np
 import safetensors.torch
 import torch
 from torch import Tensor, nn
+
+from rnnkit.rng import rng_state, set_rng_state
 
 __all__ = ["FORMAT_VERSION", "RunDir", "RunDirError", "atomic_write"]
 
@@ -284,46 +285,6 @@ def _check_state_dict(path: Path, model: nn.Module, state: Mapping[str, Any]) ->
 
 
 # ---------------------------------------------------------------- RNG state
-
-
-def _rng_state() -> dict[str, Any]:
-    """Global RNG states as tensors and plain values (numpy's and Python's without pickle)."""
-    algorithm, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        # uint32 viewed as int32: bit-exact, and every torch/safetensors version has int32.
-        "numpy": {
-            "algorithm": str(algorithm),
-            "keys": torch.from_numpy(keys.astype(np.uint32).view(np.int32).copy()),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np_state = state["numpy"]
-    np.random.set_state(
-        (
-            np_state["algorithm"],
-            np_state["keys"].numpy().view(np.uint32),
-            np_state["pos"],
-            np_state["has_gauss"],
-            np_state["cached_gaussian"],
-        )
-    )
-    random.setstate(state["python"])
-    # CUDA states of a GPU run are skipped on a machine without (as many) GPUs.
-    if "cuda" in state and torch.cuda.is_available():
-        count = min(len(state["cuda"]), torch.cuda.device_count())
-        for device, cuda_state in enumerate(state["cuda"][:count]):
-            torch.cuda.set_rng_state(cuda_state, device)
 
 
 # ---------------------------------------------------------------- the run directory
@@ -570,7 +531,7 @@ class RunDir:
                 if scheduler is None
                 else _flatten(scheduler.state_dict(), "sched", tensors),
                 "trainer": _flatten(dict(trainer_state or {}), "trainer", tensors),
-                "rng": _flatten(_rng_state(), "rng", tensors) if rng else None,
+                "rng": _flatten(rng_state(), "rng", tensors) if rng else None,
             }
             metadata = {
                 "format": CHECKPOINT_FORMAT,
@@ -601,7 +562,7 @@ class RunDir:
         try:
             state = _unflatten(json.loads(metadata["structure"]), tensors)
             parts = {key: state[key] for key in ("model", "optimizer", "scheduler", "trainer")}
-            rng_state = state["rng"]
+            saved_rng = state["rng"]
         except (KeyError, TypeError, ValueError) as err:
             raise RunDirError(f"{path}: corrupt checkpoint metadata: {_one_line(err)}") from None
         _check_state_dict(path, model, parts["model"])
@@ -616,6 +577,6 @@ class RunDir:
         if scheduler is not None:
             scheduler.load_state_dict(parts["scheduler"])
         model.load_state_dict(parts["model"])
-        if restore_rng and rng_state is not None:
-            _set_rng_state(rng_state)
+        if restore_rng and saved_rng is not None:
+            set_rng_state(saved_rng)
         return parts["trainer"]

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rnnkit.rng import rng_state, set_rng_state
 from rnnkit.state import detach_state
 
 __all__ = [
@@ -190,50 +191,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return torch.Generator().manual_seed(seed)
-
-
-def _rng_state(generator: torch.Generator, cuda: bool) -> dict[str, Any]:
-    """Every generator's state as tensors and plain values (no pickled objects)."""
-    version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": {
-            "version": version,
-            "internal": torch.tensor(internal, dtype=torch.int64),
-            "gauss": gauss,
-        },
-        "numpy": {
-            "kind": str(kind),
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-        "torch": torch.get_rng_state(),
-        "data": generator.get_state(),
-    }
-    if cuda:
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any], generator: torch.Generator) -> None:
-    python, numpy_state = state["python"], state["numpy"]
-    internal = tuple(int(v) for v in python["internal"].tolist())
-    random.setstate((python["version"], internal, python["gauss"]))
-    np.random.set_state(
-        (
-            numpy_state["kind"],
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["pos"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["data"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 # ---------------------------------------------------------------------- optimizer, schedule
@@ -782,7 +739,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
-            "rng": _rng_state(self.generator, cuda=self.device.type == "cuda"),
+            "rng": rng_state(self.generator),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -796,4 +753,4 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         if self.scaler is not None and state["scaler"] is not None:
             self.scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"], self.generator)
+        set_rng_state(state["rng"], self.generator)
