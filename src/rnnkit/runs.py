@@ -473,6 +473,16 @@ class RunDir:
             f.flush()
             os.fsync(f.fileno())
 
+    def write_log(self, rows: list[Mapping[str, Any]]) -> None:
+        """Replace ``log.csv`` (atomically) by ``rows``, e.g. by a checkpoint's history when a
+        run is resumed; the first row fixes the columns, and no rows removes the file."""
+        if not rows:
+            self.log_path.unlink(missing_ok=True)
+            return
+        header = list(rows[0])
+        data = _csv_line(header) + b"".join(_csv_line([row.get(k) for k in header]) for row in rows)
+        atomic_write(self.log_path, lambda f: f.write(data))
+
     def read_log(self) -> list[dict[str, str]]:
         """The rows of ``log.csv`` as dicts of strings (empty list if there is none)."""
         try:

@@ -403,6 +403,14 @@ def _load_vocab(run: RunDir) -> Vocab:
     return Vocab.load(path)
 
 
+def _finished(run: RunDir, epochs: int) -> bool:
+    """Whether ``run`` wrote its final files after ``epochs`` epochs (metrics.json is last)."""
+    if not run.metrics_path.is_file():
+        return False
+    metrics = run.read_json(run.METRICS)
+    return isinstance(metrics, dict) and metrics.get("epochs") == epochs
+
+
 def train(
     options: Mapping[str, Any],
     *,
@@ -510,13 +518,20 @@ def train(
             raise RunDirError(
                 f"{run.checkpoint_path('last')}: corrupt trainer state: {err}"
             ) from None
-        if trainer.epoch >= config["epochs"]:
+        # A run killed after its last checkpoint but before its metrics.json (written after
+        # model.safetensors) is not finished: resuming it writes the final files.
+        if trainer.epoch >= config["epochs"] and _finished(run, trainer.epoch):
             raise ValueError(
                 f"{run.path}: already trained {trainer.epoch} epochs; "
                 f"give {_option('epochs')} above {trainer.epoch} to continue"
             )
         if context.is_main:
             run.write_config(config)
+            # A kill between checkpoints/last and its log.csv row leaves the log a row short:
+            # the log becomes the checkpoint's history, the rows the resumed run goes on from.
+            run.write_log(
+                [{key: row.get(key) for key in LOG_COLUMNS} for row in trainer.history.rows]
+            )
     elif context.is_main:
         run.create(config, overwrite=overwrite)
         run.write_json(VOCAB_FILE, vocab.to_dict())
