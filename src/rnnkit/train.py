@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rnnkit.checks import is_int, is_number
 from rnnkit.rng import rng_state, set_rng_state
 from rnnkit.state import detach_state
 
@@ -71,12 +72,6 @@ EvaluateFn = Callable[[nn.Module, Iterable[Batch]], Mapping[str, float]]
 
 
 # ---------------------------------------------------------------------- configuration
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _require(name: str, ok: bool, expected: str, value: object) -> None:
@@ -143,34 +138,34 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         epochs = self.epochs
-        _require("epochs", _is_int(epochs) and epochs >= 1, "an integer >= 1", epochs)
+        _require("epochs", is_int(epochs) and epochs >= 1, "an integer >= 1", epochs)
         _require("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}", self.optimizer)
-        _require("lr", _is_number(self.lr) and self.lr > 0, "a finite number > 0", self.lr)
+        _require("lr", is_number(self.lr) and self.lr > 0, "a finite number > 0", self.lr)
         for name in ("weight_decay", "min_lr", "min_delta"):
             value = getattr(self, name)
-            _require(name, _is_number(value) and value >= 0, "a finite number >= 0", value)
+            _require(name, is_number(value) and value >= 0, "a finite number >= 0", value)
         momentum = self.momentum
-        _require("momentum", _is_number(momentum) and 0 <= momentum < 1, "in [0, 1)", momentum)
+        _require("momentum", is_number(momentum) and 0 <= momentum < 1, "in [0, 1)", momentum)
         if momentum and self.optimizer != "sgd":
             raise ValueError(f"momentum applies to optimizer='sgd' only, not {self.optimizer!r}")
         for name in ("clip_norm", "clip_value"):
             value = getattr(self, name)
-            ok = value is None or (_is_number(value) and value >= 0)
+            ok = value is None or (is_number(value) and value >= 0)
             _require(name, ok, "None or a finite number >= 0", value)
         _require("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}", self.schedule)
         for name in ("warmup_steps", "plateau_patience"):
             value = getattr(self, name)
-            _require(name, _is_int(value) and value >= 0, "an integer >= 0", value)
+            _require(name, is_int(value) and value >= 0, "an integer >= 0", value)
         factor = self.plateau_factor
-        _require("plateau_factor", _is_number(factor) and 0 < factor < 1, "in (0, 1)", factor)
+        _require("plateau_factor", is_number(factor) and 0 < factor < 1, "in (0, 1)", factor)
         for name in ("total_steps", "early_stopping_patience", "bptt"):
             value = getattr(self, name)
-            ok = value is None or (_is_int(value) and value >= 1)
+            ok = value is None or (is_int(value) and value >= 1)
             _require(name, ok, "None or an integer >= 1", value)
         _require("monitor", isinstance(self.monitor, str) and self.monitor, "a name", self.monitor)
         _require("mode", self.mode in MODES, f"one of {MODES}", self.mode)
         seed = self.seed
-        ok = seed is None or (_is_int(seed) and 0 <= seed < 2**32)  # NumPy's seed range
+        ok = seed is None or (is_int(seed) and 0 <= seed < 2**32)  # NumPy's seed range
         _require("seed", ok, "None or an integer in [0, 2**32)", seed)
         _require("device", self.device in DEVICES, f"one of {DEVICES}", self.device)
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -186,7 +181,7 @@ def seed_everything(seed: int) -> torch.Generator:
     ``DataLoader(..., shuffle=True, generator=...)`` so the order is reproducible and, being
     separate from the global generator, part of the trainer's saved state.
     """
-    _require("seed", _is_int(seed) and 0 <= seed < 2**32, "an integer in [0, 2**32)", seed)
+    _require("seed", is_int(seed) and 0 <= seed < 2**32, "an integer in [0, 2**32)", seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

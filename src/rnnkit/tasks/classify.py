@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from rnnkit import __version__, distributed
+from rnnkit.checks import is_int, is_number
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
@@ -323,12 +324,6 @@ class ProgressCallback(Callback):
 
 
 # ---------------------------------------------------------------------- train
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
 
 
 # What each option must hold (a hand-edited config.json is checked before it is used).
@@ -342,13 +337,13 @@ _CHECKS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "optimizer": ("one of adam, adamw, sgd", lambda v: v in ("adam", "adamw", "sgd")),
     "device": ("one of cpu, cuda", lambda v: v in ("cpu", "cuda")),
     "bidirectional": ("true or false", lambda v: isinstance(v, bool)),
-    "dropout": ("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1),
-    "lr": ("a number > 0", lambda v: _is_number(v) and v > 0),
-    "clip_norm": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
-    "seed": ("an integer in [0, 2**32)", lambda v: _is_int(v) and 0 <= v < 2**32),
-    "patience": ("a positive integer or null", lambda v: v is None or (_is_int(v) and v > 0)),
+    "dropout": ("a number in [0, 1)", lambda v: is_number(v) and 0 <= v < 1),
+    "lr": ("a number > 0", lambda v: is_number(v) and v > 0),
+    "clip_norm": ("a number >= 0", lambda v: is_number(v) and v >= 0),
+    "seed": ("an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
+    "patience": ("a positive integer or null", lambda v: v is None or (is_int(v) and v > 0)),
     **{
-        name: ("a positive integer", lambda v: _is_int(v) and v > 0)
+        name: ("a positive integer", lambda v: is_int(v) and v > 0)
         for name in ("min_freq", "hidden_size", "layers", "embedding_dim", "epochs", "batch_size")
     },
 }
