@@ -223,6 +223,9 @@ class Bridge(nn.Module):
         return torch.stack([torch.tanh(W(both[layer])) for layer, W in enumerate(maps)])
 
 
+_SIDES = {"src": "source", "tgt": "target"}
+
+
 class Seq2Seq(nn.Module):
     """Encoder–decoder with optional attention, input feeding, and greedy and beam decoding.
 
@@ -319,14 +322,15 @@ class Seq2Seq(nn.Module):
                 f"bidirectional encoder gives 2·hidden_size = {2 * hidden_size}; use "
                 "'luong-general' or 'bahdanau'"
             )
-        self.src_embedding = self._source_embedding(
-            src_vocab_size, src_embedding, src_input_size, embedding_dim
+        self.src_embedding = self._embedding(
+            "src", "src_input_size", src_vocab_size, src_embedding, src_input_size, embedding_dim
         )
         self.src_input_size = src_input_size
         self.numeric_target = tgt_output_size is not None
-        self.tgt_embedding = self._target_embedding(
-            tgt_vocab_size, tgt_embedding, tgt_output_size, embedding_dim, pad_index
-        )
+        self.tgt_embedding = self._embedding(
+            "tgt", "tgt_output_size", tgt_vocab_size, tgt_embedding, tgt_output_size,
+            embedding_dim, pad_index,
+        )  # fmt: skip
         if self.tgt_embedding is not None:
             self._check_specials(self.tgt_embedding.num_embeddings, pad_index, bos_index, eos_index)
             self.tgt_vocab_size = self.tgt_embedding.num_embeddings
@@ -399,56 +403,35 @@ class Seq2Seq(nn.Module):
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
-    def _source_embedding(
+    def _embedding(
+        side: str,
+        numeric_option: str,
         vocab_size: int | None,
         embedding: nn.Embedding | None,
-        input_size: int | None,
+        numeric_size: int | None,
         embedding_dim: int,
+        pad_index: int | None = None,
     ) -> nn.Embedding | None:
-        if input_size is not None:
+        """The embedding of one side (``side`` is "src" or "tgt"), or None for a numeric side
+        (``numeric_option`` = its size, e.g. ``src_input_size``)."""
+        if numeric_size is not None:
             if vocab_size is not None or embedding is not None:
-                raise ValueError("give either src_input_size or a source vocabulary, not both")
-            if input_size < 1:
-                raise ValueError(f"src_input_size must be >= 1, got {input_size}")
+                raise ValueError(
+                    f"give either {numeric_option} or a {_SIDES[side]} vocabulary, not both"
+                )
+            if numeric_size < 1:
+                raise ValueError(f"{numeric_option} must be >= 1, got {numeric_size}")
             return None
         if embedding is not None:
             if vocab_size is not None and vocab_size != embedding.num_embeddings:
                 raise ValueError(
-                    f"src_vocab_size={vocab_size} disagrees with src_embedding's "
+                    f"{side}_vocab_size={vocab_size} disagrees with {side}_embedding's "
                     f"{embedding.num_embeddings} rows"
                 )
             return embedding
         if vocab_size is None or vocab_size < 1:
             raise ValueError(
-                f"src_vocab_size must be >= 1 (or give src_embedding or src_input_size), "
-                f"got {vocab_size}"
-            )
-        return Embedding(vocab_size, embedding_dim)
-
-    @staticmethod
-    def _target_embedding(
-        vocab_size: int | None,
-        embedding: nn.Embedding | None,
-        output_size: int | None,
-        embedding_dim: int,
-        pad_index: int | None,
-    ) -> nn.Embedding | None:
-        if output_size is not None:
-            if vocab_size is not None or embedding is not None:
-                raise ValueError("give either tgt_output_size or a target vocabulary, not both")
-            if output_size < 1:
-                raise ValueError(f"tgt_output_size must be >= 1, got {output_size}")
-            return None
-        if embedding is not None:
-            if vocab_size is not None and vocab_size != embedding.num_embeddings:
-                raise ValueError(
-                    f"tgt_vocab_size={vocab_size} disagrees with tgt_embedding's "
-                    f"{embedding.num_embeddings} rows"
-                )
-            return embedding
-        if vocab_size is None or vocab_size < 1:
-            raise ValueError(
-                f"tgt_vocab_size must be >= 1 (or give tgt_embedding or tgt_output_size), "
+                f"{side}_vocab_size must be >= 1 (or give {side}_embedding or {numeric_option}), "
                 f"got {vocab_size}"
             )
         in_range = pad_index is not None and 0 <= pad_index < vocab_size
