@@ -99,7 +99,7 @@ def test_train_writes_a_complete_run_directory_and_learns_the_toy_task(
     assert labels == ["neg", "pos"]
     train_words = {w for ex in read_labeled_lines(toy["train"]) for w in ex.text.split()}
     assert set(vocab.tokens[len(vocab.specials) :]) <= train_words
-    model = build_model(config, vocab, len(labels))
+    model = build_model(config, {"vocab": vocab.to_dict(), "labels": labels})
     run.load_weights(model)
     final = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     state = run.load_checkpoint("last", model, restore_rng=False)
@@ -122,7 +122,8 @@ def test_train_prints_one_line_per_epoch_and_no_progress_bar_off_a_terminal(
     argv = ["train", "classify", "--train", str(toy["train"]), "--valid", str(toy["valid"])]
     assert main([*argv, *TINY, "--epochs", "3", "--out", str(tmp_path / "run")]) == 0
     out, err = capsys.readouterr()
-    lines = out.splitlines()
+    info, lines = out.splitlines()[:2], out.splitlines()[2:]
+    assert info[0].startswith("train: 40 examples") and info[1].startswith("valid: 10 examples")
     assert [line.split()[1] for line in lines[:3]] == ["1/3", "2/3", "3/3"]
     assert all("train loss" in line and "valid accuracy" in line for line in lines[:3])
     assert err == ""  # tqdm is disabled when stderr is not a terminal
@@ -169,7 +170,9 @@ def test_summary_prints_the_parameter_counts(
     out = capsys.readouterr().out
     run = RunDir.open(toy["run"])
     config = run.read_config()
-    model = build_model(config, Vocab.load(toy["run"] / "vocab.json"), 2)
+    model = build_model(
+        config, {"vocab": Vocab.load(toy["run"] / "vocab.json").to_dict(), "labels": ["a", "b"]}
+    )
     total = sum(p.numel() for p in model.parameters())
     assert f"total parameters: {total:,}" in out
     assert "LSTM layer" in out and "weight_hh (64, 16)" in out
@@ -231,7 +234,7 @@ def test_ctrl_c_saves_the_last_checkpoint_and_exits_130(
     assert err.count("\n") == 1 and "interrupted in epoch 2" in err and "--resume" in err
     run = RunDir.open(run_dir)
     vocab = Vocab.load(run_dir / "vocab.json")
-    model = build_model(run.read_config(), vocab, 2)
+    model = build_model(run.read_config(), {"vocab": vocab.to_dict(), "labels": ["a", "b"]})
     state = run.load_checkpoint("last", model, restore_rng=False)
     assert state["epoch"] == 1 and state["global_step"] == 6
     assert not run.weights_path.exists()
@@ -288,9 +291,13 @@ BAD_INPUTS: dict[str, tuple[Case, str]] = {
     "min freq above every count": (_train_with("train", "--min-freq", "1000"), "train.txt"),
     "missing file": (_train("--train", "no-such-file.txt"), "--train: no-such-file.txt"),
     "missing --train": (_train(), "--train is required"),
-    "unimplemented task": (
-        lambda p: ["train", "forecast", "--train", str(p["train"]), "--out", str(p["new"])],
-        "'forecast' arrives with a later issue",
+    "unknown recipe": (
+        lambda p: ["train", "classify", "--recipe", "nope", "--out", str(p["new"])],
+        "--recipe nope: unknown recipe of classify",
+    ),
+    "recipe without a data directory": (
+        lambda p: ["train", "classify", "--recipe", "sst2", "--out", str(p["new"])],
+        "no data directory: give --data-dir DIR or set RNNKIT_DATA_DIR",
     ),
     "resume with a changed model option": (
         lambda p: ["train", "classify", "--resume", str(p["run"]), "--hidden-size", "8"],
@@ -329,8 +336,13 @@ BAD_INPUTS: dict[str, tuple[Case, str]] = {
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_a_user_mistake_gives_one_line_and_exit_2_and_leaves_the_run_alone(
-    case: str, toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str,
+    toy: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("RNNKIT_DATA_DIR", raising=False)
     paths = {**toy, **_bad_files(tmp_path), "new": tmp_path / "new-run"}
     paths["corrupt"] = tmp_path / "corrupt-run"
     shutil.copytree(toy["run"], paths["corrupt"])
@@ -375,13 +387,17 @@ def test_the_command_in_a_subprocess_exits_2_without_a_traceback(
 def test_help_shows_the_commands_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["--help"]) == 0
     out = capsys.readouterr().out
-    for text in ("train", "evaluate", "predict", "summary", "examples:", "--resume runs/sst"):
+    for text in ("train", "evaluate", "predict", "generate", "export", "summary", "examples:"):
         assert text in out
+    assert "--resume runs/sst" in out
     assert run_cli(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(task in out for task in ("classify", "forecast", "tag", "translate", "generate"))
+    assert run_cli(["train", "classify", "--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--hidden-size", "--bidirectional", "--patience", "--min-freq", "--tokens"):
         assert option in out
-    assert "forecast" in out
+    assert "recipes: mnist-rows" in out
 
 
 # ---------------------------------------------------------------------- readers

@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 from rnnkit import distributed
 from rnnkit.distributed import LOSS_SCALE_KEY, Context, LossModule, shard
 from rnnkit.structures.classifier import SequenceClassifier
-from rnnkit.tasks.classify import build_model, load_run
+from rnnkit.tasks.classify import build_model
+from rnnkit.tasks.runner import load_run
 from rnnkit.train import default_loss, seed_everything
 
 WORDS = ("good", "bad", "fine", "awful", "great", "poor", "nice", "dull")
@@ -80,7 +81,7 @@ def test_two_process_ddp_run_ends_with_the_weights_of_a_one_process_run(tmp_path
     # Training moved the weights, so agreeing is more than agreeing on the initialization.
     loaded = load_run(str(run2))
     seed_everything(loaded.config["seed"])  # as train() does before building the model
-    initial = build_model(loaded.config, loaded.vocab, len(loaded.labels)).state_dict()
+    initial = build_model(loaded.config, loaded.artifacts).state_dict()
     assert max(float((initial[name] - weight).abs().max()) for name, weight in first.items()) > 1e-3
 
     # Rank 0 alone wrote the run directory, and completely: one log row per epoch (two

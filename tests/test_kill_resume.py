@@ -214,7 +214,10 @@ def load_last_checkpoint(run_dir: Path) -> int:
     the epoch it was saved after."""
     run = RunDir.open(run_dir)
     config = run.read_config()
-    model = build_model(config, Vocab.load(run_dir / "vocab.json"), len(run.read_json("labels")))
+    model = build_model(
+        config,
+        {"vocab": Vocab.load(run_dir / "vocab.json").to_dict(), "labels": run.read_json("labels")},
+    )
     state = run.load_checkpoint("last", model, restore_rng=False)
     return int(state["epoch"])
 

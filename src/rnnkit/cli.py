@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 from rnnkit import __version__
-from rnnkit.tasks import TASKS, TaskInterrupted, check_available
+from rnnkit.data.datadir import ENV_VAR
+from rnnkit.tasks import TASKS, TaskInterrupted, get_task
 from rnnkit.tuning import tune_malloc
 
 EXAMPLES = """\
@@ -25,37 +25,15 @@ examples:
       --cell lstm --hidden-size 128 --epochs 10
   rnnkit train classify --resume runs/sst --epochs 20
   rnnkit evaluate runs/sst --data test.txt
+  rnnkit train classify --recipe mnist-rows --data-dir ../shared/data --out runs/mnist
   rnnkit predict runs/sst --input texts.txt --output labels.txt
+  rnnkit generate runs/shakespeare --prime "ROMEO:" --length 500 --temperature 0.8 --top-k 40
   rnnkit summary runs/sst
+  rnnkit export runs/sst --format onnx
   rnnkit compare --out gradient_flow.png
 
-data of classify: one example a line, LABEL<space>TEXT (e.g. "1 a gripping film .").
+'rnnkit train TASK --help' lists a task's data formats, options and recipes.
 """
-
-# Names of the `train` options handed to the task (the rest steer the command itself).
-TRAIN_OPTIONS = (
-    "train",
-    "valid",
-    "test",
-    "tokens",
-    "min_freq",
-    "cell",
-    "hidden_size",
-    "layers",
-    "bidirectional",
-    "dropout",
-    "embedding_dim",
-    "pooling",
-    "epochs",
-    "lr",
-    "optimizer",
-    "batch_size",
-    "clip_norm",
-    "seed",
-    "patience",
-    "device",
-)
-
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), exit status 2."""
@@ -65,49 +43,33 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------- value checks
-def _number(text: str, kind: type, expected: str) -> Any:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
 def _positive_int(text: str) -> int:
-    value = _number(text, int, "a positive integer")
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
 def _seed(text: str) -> int:
-    expected = "an integer in [0, 2**32)"
-    value = _number(text, int, expected)
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
     if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = _number(text, float, "a positive number")
-    if value <= 0:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = _number(text, float, "a number >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _number(text, float, "a number in [0, 1)")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
 
 
@@ -120,65 +82,62 @@ def _existing_file(text: str) -> str:
     return text
 
 
+def _existing_path(text: str) -> str:
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text}: file or directory not found")
+    return text
+
+
 # ---------------------------------------------------------------------- the parser
-def _add_train(commands: Any) -> None:
-    from rnnkit.tasks.classify import DEFAULTS
+GROUP_TITLES = {"data": "data", "model": "model", "training": "training"}
 
-    def default(name: str) -> str:
-        return f"default: {DEFAULTS[name]}"
 
-    train = commands.add_parser(
-        "train",
-        help="train a model for TASK into a run directory",
-        description="Train a model for TASK into the run directory --out, or continue one\n"
-        "with --resume. Options not given take their defaults; a resumed run keeps\n"
-        "its own (only --epochs and --device may change).",
-        epilog=EXAMPLES,
+def _add_task(tasks: Any, name: str) -> None:
+    """``rnnkit train NAME``: the task's own options, then the common ones, by group."""
+    try:
+        task = get_task(name)
+    except ValueError:
+        tasks.add_parser(name, help="(not available yet)")
+        return
+    recipes = ", ".join(task.recipes) or "none"
+    parser = tasks.add_parser(
+        name,
+        help=task.summary,
+        description=f"Train a {name} model into the run directory --out, or continue one with\n"
+        "--resume. Options not given take the recipe's values, then their defaults; a\n"
+        "resumed run keeps its own (only --epochs and --device may change).\n\n"
+        + (sys.modules[type(task).__module__].__doc__ or "").strip(),
+        epilog=f"examples:\n{task.examples}\n\nrecipes: {recipes}" if task.examples else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    # Every task option defaults to None: "not given", so --resume can tell what was asked.
-    train.add_argument("task", choices=TASKS, metavar="TASK", help=f"one of {', '.join(TASKS)}")
-    data = train.add_argument_group("data")
-    data.add_argument("--train", type=_existing_file, metavar="FILE", help="training examples")
-    data.add_argument(
-        "--valid", type=_existing_file, metavar="FILE", help="default: 10%% of --train held out"
-    )
-    data.add_argument("--test", type=_existing_file, metavar="FILE", help="test examples")
-    data.add_argument("--tokens", choices=("word", "char"), help=default("tokens"))
-    data.add_argument(
-        "--min-freq",
-        type=_positive_int,
-        help=f"keep tokens seen this often in --train; {default('min_freq')}",
-    )
-    model = train.add_argument_group("model")
-    model.add_argument("--cell", choices=("rnn", "lstm", "gru"), help=default("cell"))
-    model.add_argument("--hidden-size", type=_positive_int, help=default("hidden_size"))
-    model.add_argument("--layers", type=_positive_int, help=default("layers"))
-    model.add_argument("--bidirectional", action="store_true", default=None, help="read both ways")
-    model.add_argument("--dropout", type=_fraction, help=default("dropout"))
-    model.add_argument("--embedding-dim", type=_positive_int, help=default("embedding_dim"))
-    model.add_argument("--pooling", choices=("last", "mean", "max"), help=default("pooling"))
-    trainer = train.add_argument_group("training")
-    trainer.add_argument("--epochs", type=_positive_int, help=default("epochs"))
-    trainer.add_argument("--lr", type=_positive_float, help=default("lr"))
-    trainer.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help=default("optimizer"))
-    trainer.add_argument("--batch-size", type=_positive_int, help=default("batch_size"))
-    trainer.add_argument(
-        "--clip-norm", type=_non_negative_float, help=f"0 turns it off; {default('clip_norm')}"
-    )
-    trainer.add_argument("--seed", type=_seed, help=default("seed"))
-    trainer.add_argument(
-        "--patience",
-        type=_positive_int,
-        help="early stopping on the validation loss after this many epochs; default: off",
-    )
-    trainer.add_argument("--device", choices=("cpu", "cuda"), help=default("device"))
-    run = train.add_argument_group("run directory")
+    groups = {key: parser.add_argument_group(title) for key, title in GROUP_TITLES.items()}
+    for option in task.options():
+        option.add_to(groups[option.group])
+    run = parser.add_argument_group("run directory")
     run.add_argument("--out", metavar="RUN_DIR", help="the new run directory")
     run.add_argument(
         "--overwrite", action="store_true", help="replace an existing run directory --out"
     )
     run.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last epoch")
+    run.add_argument("--recipe", metavar="NAME", help=f"a named configuration: {recipes}")
+    run.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"where a recipe's data sets are; default: ${ENV_VAR}",
+    )
+
+
+def _add_train(commands: Any) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a model for TASK into a run directory",
+        description="Train a model for TASK; 'rnnkit train TASK --help' lists its options.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name in TASKS:
+        _add_task(tasks, name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,12 +167,42 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="default: the run's test file, else its validation data",
     )
-    predict = commands.add_parser("predict", help="predict a label for each line of a file")
+    predict = commands.add_parser(
+        "predict", help="a run's prediction for each example of a file, one a line"
+    )
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument(
-        "--input", type=_existing_file, required=True, metavar="FILE", help="one text a line"
+        "--input",
+        type=_existing_path,
+        required=True,
+        metavar="FILE",
+        help="examples in the run's input format (texts: one a line)",
     )
-    predict.add_argument("--output", metavar="FILE", help="one label a line; default: stdout")
+    predict.add_argument("--output", metavar="FILE", help="one prediction a line; default: stdout")
+    generate = commands.add_parser("generate", help="sample from a run of the generate task")
+    generate.add_argument("run_dir", metavar="RUN_DIR")
+    generate.add_argument("--prime", help="text the samples continue (text runs)")
+    generate.add_argument(
+        "--condition", help="the class asked for (class-conditional runs), e.g. 7"
+    )
+    generate.add_argument("--length", type=_positive_int, help="steps to sample; default: 500")
+    generate.add_argument(
+        "--temperature", type=_positive_float, default=1.0, help="softmax temperature; default: 1"
+    )
+    generate.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest")
+    generate.add_argument("--count", type=_positive_int, default=1, help="samples; default: 1")
+    generate.add_argument("--seed", type=_seed, default=0, help="default: 0")
+    generate.add_argument(
+        "--output", metavar="PATH", help="text file, or file stem for PNG/MIDI; default: stdout"
+    )
+    export = commands.add_parser(
+        "export", help="write a run's model as ONNX or TorchScript and check its outputs"
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    export.add_argument(
+        "--output", metavar="FILE", help="default: RUN_DIR/model.onnx or RUN_DIR/model.pt"
+    )
     summary = commands.add_parser("summary", help="a run's architecture and parameter counts")
     summary.add_argument("run_dir", metavar="RUN_DIR")
     compare = commands.add_parser(
@@ -240,29 +229,61 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------- commands
+COMMAND_KEYS = {"command", "task", "out", "overwrite", "resume", "recipe", "data_dir"}
+
+
 def _train(args: argparse.Namespace) -> None:
-    check_available(args.task)
-    from rnnkit.tasks import classify
+    from rnnkit.tasks import runner
 
-    if args.resume is None and args.train is None:
-        raise ValueError("--train is required (or --resume RUN_DIR)")
-    options = {name: getattr(args, name) for name in TRAIN_OPTIONS}
-    given = {name: value for name, value in options.items() if value is not None}
-    classify.train(given, out=args.out, resume=args.resume, overwrite=args.overwrite)
+    given = {
+        name: value
+        for name, value in vars(args).items()
+        if name not in COMMAND_KEYS and value is not None
+    }
+    runner.train(
+        args.task,
+        given,
+        out=args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        recipe=args.recipe,
+        data_dir=args.data_dir,
+    )
 
 
-def _predict(args: argparse.Namespace) -> None:
-    from rnnkit.tasks.classify import predict_file
-
-    labels = predict_file(args.run_dir, args.input)
-    text = "".join(f"{label}\n" for label in labels)
-    if args.output is None:
+def _write_lines(lines: list[str], output: str | None) -> None:
+    text = "".join(f"{line}\n" for line in lines)
+    if output is None:
         sys.stdout.write(text)
         return
     try:
-        Path(args.output).write_text(text, encoding="utf-8")
+        Path(output).write_text(text, encoding="utf-8")
     except OSError as err:
-        raise ValueError(f"--output {args.output}: cannot write: {err.strerror or err}") from None
+        raise ValueError(f"--output {output}: cannot write: {err.strerror or err}") from None
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from rnnkit.tasks.runner import generate_run
+
+    for line in generate_run(
+        args.run_dir,
+        prime=args.prime,
+        condition=args.condition,
+        length=args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        count=args.count,
+        seed=args.seed,
+        output=args.output,
+    ):
+        print(line)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from rnnkit.export import export_run
+
+    report = export_run(args.run_dir, args.format, args.output)
+    print(json.dumps(report, sort_keys=True))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -273,15 +294,21 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "train":
         _train(args)
     elif args.command == "evaluate":
-        from rnnkit.tasks.classify import evaluate_run
+        from rnnkit.tasks.runner import evaluate_run
 
         print(json.dumps(evaluate_run(args.run_dir, args.data), sort_keys=True))
     elif args.command == "predict":
-        _predict(args)
+        from rnnkit.tasks.runner import predict_run
+
+        _write_lines(predict_run(args.run_dir, args.input), args.output)
+    elif args.command == "generate":
+        _generate(args)
+    elif args.command == "export":
+        _export(args)
     elif args.command == "compare":
         _compare(args)
     elif args.command == "summary":
-        from rnnkit.tasks.classify import summarize_run
+        from rnnkit.tasks.runner import summarize_run
 
         print(summarize_run(args.run_dir))
 

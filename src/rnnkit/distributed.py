@@ -154,21 +154,22 @@ class LossModule(nn.Module):
     evaluation keep using ``inner`` unwrapped.
     """
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: nn.Module, loss: LossFn = default_loss) -> None:
         super().__init__()
-        self.inner = inner
+        self.inner, self.loss = inner, loss
 
     def forward(self, batch: Batch) -> Tensor:
         scale = None
         if isinstance(batch, Mapping) and LOSS_SCALE_KEY in batch:
             batch = dict(batch)
             scale = batch.pop(LOSS_SCALE_KEY)
-        loss = default_loss(self.inner, batch)
+        loss = self.loss(self.inner, batch)
         return loss if scale is None else loss * scale
 
 
-def wrap(model: nn.Module, context: Context) -> nn.Module:
-    """``DistributedDataParallel(LossModule(model))`` in a distributed run, else ``model``.
+def wrap(model: nn.Module, context: Context, loss: LossFn = default_loss) -> nn.Module:
+    """``DistributedDataParallel(LossModule(model, loss))`` in a distributed run, else
+    ``model``.
 
     ``model`` must already be on its device. Train ``model`` itself (the optimizer takes its
     parameters) with :func:`loss_fn` of the result as the trainer's loss.
@@ -176,17 +177,17 @@ def wrap(model: nn.Module, context: Context) -> nn.Module:
     if not context.distributed:
         return model
     device_ids = [context.local_rank] if next(model.parameters()).is_cuda else None
-    return DistributedDataParallel(LossModule(model), device_ids=device_ids)
+    return DistributedDataParallel(LossModule(model, loss), device_ids=device_ids)
 
 
-def loss_fn(wrapped: nn.Module) -> LossFn:
+def loss_fn(wrapped: nn.Module, loss: LossFn = default_loss) -> LossFn:
     """The trainer's ``loss_fn(model, batch)`` for what :func:`wrap` returned.
 
     Distributed, the loss goes through the DDP wrapper's forward (so the gradients are
-    averaged over the ranks in the backward pass); otherwise it is :func:`default_loss`.
+    averaged over the ranks in the backward pass); otherwise it is ``loss`` itself.
     """
     if not isinstance(wrapped, DistributedDataParallel):
-        return default_loss
+        return loss
     inner = wrapped.module.inner
 
     def ddp_loss(model: nn.Module, batch: Batch) -> Tensor:

@@ -228,3 +228,60 @@ def plot_attention(
     fig.colorbar(image, ax=ax, label="attention weight (each row sums to 1)")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------ forecasts
+def plot_forecast(
+    history: np.ndarray,
+    truth: np.ndarray,
+    forecasts: Mapping[str, np.ndarray],
+    path: PathLike,
+    title: str | None = None,
+) -> Path:
+    """One series' past, what came next and each forecast of it.
+
+    ``history`` ``(T,)`` is drawn at steps ``0 … T-1``; ``truth`` and every forecast
+    ``(horizon,)`` at ``T … T+horizon-1``, each forecast in its own colour, with a dotted
+    vertical line where the forecast starts. ``(n, 1)`` arrays are taken as ``(n,)``.
+    """
+    if not forecasts:
+        raise ValueError("plot_forecast needs at least one forecast")
+
+    def series(name: str, values: np.ndarray) -> np.ndarray:
+        y = _numpy(values)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"{name} must be one series (n,), got shape {y.shape}")
+        return y
+
+    past = series("history", history)
+    future = series("truth", truth)
+    start = len(past)
+    steps = np.arange(start, start + len(future))
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.add_subplot()
+    ax.plot(np.arange(start), past, color="0.45", linewidth=1.4, label="history")
+    # the truth continues from the last observed point, so the line does not break
+    ax.plot(np.r_[start - 1, steps] if start else steps,
+            np.r_[past[-1:], future] if start else future,
+            color="black", linewidth=1.8, label="truth")  # fmt: skip
+    colors = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown",
+              "tab:pink", "tab:olive", "tab:cyan"]  # fmt: skip
+    for i, (label, values) in enumerate(forecasts.items()):
+        y = series(f"forecast {label!r}", values)
+        if len(y) != len(future):
+            raise ValueError(f"forecast {label!r} has {len(y)} steps, truth has {len(future)}")
+        ax.plot(steps, y, color=colors[i % len(colors)], linewidth=1.6, linestyle="--",
+                marker="o" if len(y) <= 40 else None, markersize=3, label=label)  # fmt: skip
+    ax.axvline(start - 0.5, color="0.3", linestyle=":", linewidth=1.2)
+    ax.annotate("forecast start", xy=(start - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                xytext=(4, -12), textcoords="offset points", fontsize="small",
+                color="0.3")  # fmt: skip
+    ax.set_xlabel("time step")
+    ax.set_ylabel("value")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(title or "Forecast against the truth", fontsize="medium")
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -1,26 +1,44 @@
 """The tasks of ``rnnkit train TASK``: each a pipeline from plain files to a run directory.
 
-Only :mod:`rnnkit.tasks.classify` exists so far; the other task names are part of the
-command's contract and arrive with later issues.
+A task is a :class:`~rnnkit.tasks.base.Task` (options, data, model, metrics) in its own
+module; :mod:`rnnkit.tasks.runner` runs any of them. :func:`get_task` imports a task's
+module only when it is asked for, so ``rnnkit --help`` stays fast.
 """
 
 from __future__ import annotations
 
-__all__ = ["AVAILABLE", "TASKS", "TaskInterrupted", "check_available"]
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.base import Task
+
+__all__ = ["TASKS", "TaskInterrupted", "available_tasks", "get_task"]
 
 TASKS = ("classify", "forecast", "tag", "translate", "generate")
-AVAILABLE = ("classify",)
 
 
 class TaskInterrupted(Exception):  # noqa: N818 - it reports an interruption, it is no error
     """Training was interrupted (Ctrl-C) after saving a checkpoint; the message says where."""
 
 
-def check_available(task: str) -> None:
-    """Raise ``ValueError`` (one line) unless ``task`` is implemented."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    if task not in AVAILABLE:
+def _module_exists(name: str) -> bool:
+    return importlib.util.find_spec(f"rnnkit.tasks.{name}") is not None
+
+
+def available_tasks() -> tuple[str, ...]:
+    """The task names whose pipeline is installed."""
+    return tuple(name for name in TASKS if _module_exists(name))
+
+
+def get_task(name: object) -> Task:
+    """The task called ``name`` (``ValueError`` naming the known ones otherwise)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
+    if not _module_exists(str(name)):
         raise ValueError(
-            f"task {task!r} arrives with a later issue; available now: {', '.join(AVAILABLE)}"
+            f"task {name!r} is not available yet; available: {', '.join(available_tasks())}"
         )
+    module = importlib.import_module(f"rnnkit.tasks.{name}")
+    return module.TASK

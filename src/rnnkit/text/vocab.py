@@ -416,6 +416,13 @@ class Vocab:
             raise ValueError(
                 f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})"
             ) from e
+        return cls.from_dict(data, where=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "vocabulary") -> Vocab:
+        """The vocabulary of a :meth:`to_dict` representation (``ValueError`` starting with
+        ``where`` if it is not one)."""
+        path = where
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
             raise ValueError(f"{path}: not an rnnkit vocabulary (expected format {_FORMAT!r})")
         if data.get("version") != _VERSION:

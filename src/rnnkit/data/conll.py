@@ -1,0 +1,107 @@
+"""Reader of CoNLL-style column files: one token a line, a blank line between sentences.
+
+::
+
+    EU      NNP  B-NP  B-ORG
+    rejects VBZ  B-VP  O
+    ...
+    <blank line>
+    中      B-LOC
+    国      I-LOC
+
+Columns are separated by spaces or tabs (ASCII only, so an ideographic space U+3000 can be
+a token of a Chinese file). Which column holds the token and which the tag is chosen by
+index (negative counts from the end). Lines starting with ``-DOCSTART-`` are document
+separators of CoNLL-2003 and are skipped, as is any run of blank lines. Every token line of
+a file must have the same number of columns: a ragged file is almost always a broken one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnkit.data.readers import _lines
+
+__all__ = ["TaggedSentence", "read_conll"]
+
+_COLUMN_SEPARATOR = re.compile(r"[ \t]+")
+_ASCII_BLANKS = " \t"
+
+
+@dataclass
+class TaggedSentence:
+    """One sentence of a tagging corpus.
+
+    Attributes:
+        tokens: the words (or characters), in order.
+        tags: one tag per token (``len(tags) == len(tokens)``).
+        line: 1-based line of the file where the sentence starts (for messages).
+        label: a sentence-level label (e.g. the ATIS intent), if the corpus has one.
+    """
+
+    tokens: list[str]
+    tags: list[str]
+    line: int
+    label: str | None = None
+
+
+def _column_index(index: int, columns: int, option: str, path: Path, line: int) -> int:
+    """``index`` as a non-negative column number, or a ValueError naming ``option``."""
+    if not -columns <= index < columns:
+        raise ValueError(
+            f"{path}:{line}: {option} {index} is out of range for {columns} columns "
+            f"(use 0..{columns - 1}, or -1 for the last)"
+        )
+    return index % columns
+
+
+def read_conll(
+    path: str | os.PathLike[str], token_column: int = 0, tag_column: int = -1
+) -> list[TaggedSentence]:
+    """The sentences of a CoNLL-style file, in file order.
+
+    Args:
+        path: a UTF-8 text file, one ``token ... tag`` line per token, blank lines between
+            sentences.
+        token_column: index of the token column (``--token-column``).
+        tag_column: index of the tag column (``--tag-column``); -1 is the last column.
+
+    Raises:
+        ValueError: the file is missing or not UTF-8 (``FILE:LINE``); a line has another
+            number of columns than the first token line (``FILE:LINE: expected N columns,
+            got M``); a column index is out of range (naming ``--token-column`` /
+            ``--tag-column``); the file holds no sentence.
+    """
+    path = Path(path)
+    sentences: list[TaggedSentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    start = 0
+    columns: int | None = None
+    token_at = tag_at = 0
+    for number, line in _lines(path):
+        text = line.strip(_ASCII_BLANKS)
+        if not text or text.startswith("-DOCSTART-"):
+            if tokens:  # a blank line (or a document break) ends the sentence
+                sentences.append(TaggedSentence(tokens, tags, start))
+                tokens, tags = [], []
+            continue
+        fields = _COLUMN_SEPARATOR.split(text)
+        if columns is None:  # the first token line fixes the layout of the whole file
+            columns = len(fields)
+            token_at = _column_index(token_column, columns, "--token-column", path, number)
+            tag_at = _column_index(tag_column, columns, "--tag-column", path, number)
+        elif len(fields) != columns:
+            raise ValueError(f"{path}:{number}: expected {columns} columns, got {len(fields)}")
+        if not tokens:
+            start = number
+        tokens.append(fields[token_at])
+        tags.append(fields[tag_at])
+    if tokens:  # the last sentence need not be followed by a blank line
+        sentences.append(TaggedSentence(tokens, tags, start))
+    if not sentences:
+        raise ValueError(f"{path}: no sentences (the file has no token lines)")
+    return sentences

@@ -1,0 +1,205 @@
+"""Parallel text for translation: two line-aligned files, one sentence a line.
+
+Line ``i`` of the source file translates line ``i`` of the target file. Files are UTF-8 (a
+byte order mark is ignored), lines end at ``\\n`` (a trailing ``\\r`` is dropped) and tokens
+are separated by whitespace, so the files must already be tokenised (as Multi30k's
+``tok/*.lc.norm.tok.{de,en}``).
+
+Every problem is a ``ValueError`` with a one-line message that starts with the file (and the
+line), so the command line can print it as is:
+
+* different line counts: checked first, before any line is parsed, naming both files and
+  both counts;
+* a line empty (or only whitespace) on one side only: ``FILE:LINE: empty sentence``. A line
+  empty on *both* sides is skipped (a blank line closing both files is harmless);
+* bytes that are not UTF-8: ``FILE:LINE: not UTF-8 text ...``.
+
+:func:`find_pair_files` finds the two files of a split by name (see its rule).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["ParallelCorpus", "SentencePair", "find_pair_files", "read_parallel"]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class SentencePair:
+    """One aligned sentence pair: its tokens on each side and its 1-based line number."""
+
+    source: list[str]
+    target: list[str]
+    line: int
+
+
+class ParallelCorpus(NamedTuple):
+    """Result of :func:`read_parallel`; unpacks as ``pairs, dropped``."""
+
+    pairs: list[SentencePair]
+    """The kept pairs, in file order."""
+    dropped: int
+    """How many non-empty pairs ``max_length`` removed (0 without ``max_length``)."""
+
+
+def _raw_lines(path: Path) -> list[bytes]:
+    """The undecoded lines of a file (split on ``\\n`` only, the final newline ending the last
+    line rather than starting an empty one)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, expected a text file") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+    # Split on \n only: bytes.splitlines would also split on \r alone, and str.splitlines on
+    # \x0b, \x1c, U+2028 ..., any of which would shift every later line out of alignment.
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _tokens(raw: bytes, path: Path, number: int, lowercase: bool) -> list[str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}:{number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
+            f"{err.start + 1})"
+        ) from None
+    if lowercase:
+        text = text.lower()
+    return text.split()
+
+
+def read_parallel(
+    src_path: PathLike,
+    tgt_path: PathLike,
+    lowercase: bool = False,
+    max_length: int | None = None,
+) -> ParallelCorpus:
+    """Read two line-aligned files into sentence pairs.
+
+    Args:
+        src_path: The source-language file.
+        tgt_path: The target-language file, with as many lines.
+        lowercase: Lowercase both sides (``str.lower``) before splitting.
+        max_length: Drop pairs with more than this many tokens on either side (``<bos>`` and
+            ``<eos>`` not counted). Meant for *training* data only: an evaluation set must
+            keep every sentence, or its scores are not comparable with published ones.
+
+    Returns:
+        ``ParallelCorpus(pairs, dropped)``: the pairs in file order (each with its line
+        number) and how many pairs ``max_length`` dropped.
+
+    Raises:
+        ValueError: a file is missing or unreadable, the line counts differ, a sentence is
+            empty on one side only, a line is not UTF-8, or ``max_length`` is not a positive
+            int. The message names the file (and line), see the module docstring.
+    """
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
+        raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
+    src_path, tgt_path = Path(src_path), Path(tgt_path)
+    src_lines, tgt_lines = _raw_lines(src_path), _raw_lines(tgt_path)
+    if len(src_lines) != len(tgt_lines):
+        raise ValueError(
+            f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}: "
+            "parallel files must be line-aligned"
+        )
+    pairs: list[SentencePair] = []
+    dropped = 0
+    for number, (src_raw, tgt_raw) in enumerate(zip(src_lines, tgt_lines, strict=True), start=1):
+        source = _tokens(src_raw, src_path, number, lowercase)
+        target = _tokens(tgt_raw, tgt_path, number, lowercase)
+        if not source and not target:
+            continue
+        for path, tokens in ((src_path, source), (tgt_path, target)):
+            if not tokens:
+                raise ValueError(f"{path}:{number}: empty sentence")
+        if max_length is not None and max(len(source), len(target)) > max_length:
+            dropped += 1
+            continue
+        pairs.append(SentencePair(source, target, number))
+    return ParallelCorpus(pairs, dropped)
+
+
+def _check_name_part(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value or "/" in value or os.sep in value:
+        raise ValueError(f"{name} must be a non-empty file name part, got {value!r}")
+    return value
+
+
+def _find_one(directory: Path, files: list[str], split: str, lang: str) -> Path:
+    prefix, suffix = f"{split}.", f".{lang}"
+    # The length bound lets ``train.de`` match (the dot is shared) but not ``train.`` + ``.de``
+    # squeezed into a shorter name.
+    found = [
+        name
+        for name in files
+        if name.startswith(prefix)
+        and name.endswith(suffix)
+        and len(name) >= len(split) + len(lang) + 1
+    ]
+    if len(found) == 1:
+        return directory / found[0]
+    pattern = f"'{prefix}*{suffix}'"
+    if found:
+        raise ValueError(
+            f"{directory}: {len(found)} files match {pattern}, expected one: {', '.join(found)}"
+        )
+    same_split = [name for name in files if name.startswith(prefix)]
+    if same_split:
+        listing = f"files of split {split!r}: {', '.join(same_split)}"
+    else:
+        shown = ", ".join(files[:10]) + (" ..." if len(files) > 10 else "")
+        listing = f"the directory holds: {shown or 'nothing'}"
+    raise ValueError(f"{directory}: no file matches {pattern} ({listing})")
+
+
+def find_pair_files(
+    pair_dir: PathLike, split: str, src_lang: str, tgt_lang: str
+) -> tuple[Path, Path]:
+    """Find the source and target files of one split in a directory.
+
+    Rule: the file for language ``lang`` is the one file in ``pair_dir`` whose name starts
+    with ``"{split}."`` and ends with ``".{lang}"``. So ``split="train"`` with languages
+    ``de``/``en`` finds ``train.de``/``train.en`` or ``train.lc.norm.tok.de``/``...en``, and
+    ``src``/``tgt`` find ``train.src``/``train.tgt``. The split is the full name stem:
+    Multi30k's test set is ``split="test_2016_flickr"``. Compressed files (``train.de.gz``)
+    do not match.
+
+    Args:
+        pair_dir: The directory holding the files.
+        split: The split's name stem (``"train"``, ``"val"``, ``"test_2016_flickr"``).
+        src_lang: The source language suffix (``"de"``).
+        tgt_lang: The target language suffix (``"en"``).
+
+    Returns:
+        ``(src_path, tgt_path)``.
+
+    Raises:
+        ValueError: ``pair_dir`` is not a directory, the two languages are equal, or a
+            language has no matching file or several (the message lists the candidates).
+    """
+    for name, value in (("split", split), ("src_lang", src_lang), ("tgt_lang", tgt_lang)):
+        _check_name_part(name, value)
+    if src_lang == tgt_lang:
+        raise ValueError(f"src_lang and tgt_lang are both {src_lang!r}")
+    directory = Path(pair_dir)
+    if not directory.is_dir():
+        raise ValueError(f"{directory}: directory not found")
+    files = sorted(entry.name for entry in directory.iterdir() if entry.is_file())
+    return (
+        _find_one(directory, files, split, src_lang),
+        _find_one(directory, files, split, tgt_lang),
+    )

@@ -1,0 +1,146 @@
+"""Reader of labelled texts in a CSV or TSV table: one example a record, two named columns.
+
+Columns are picked by header name or by 0-based index. A string such as ``"1"`` is an
+index only if no header column is called ``"1"``. The delimiter is a tab for ``.tsv``
+files, otherwise it is guessed from the start of the file (``,`` if unsure). Quoted fields
+may hold delimiters and newlines; an example's line number is the line its record starts on.
+Labels are kept exactly as written (``"1"`` stays the string ``"1"``); texts are stripped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from rnnkit.data.readers import LabeledLine
+
+__all__ = ["read_table"]
+
+_SNIFF_BYTES = 64 * 1024
+_DELIMITERS = ",\t;|"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, expected a CSV/TSV file") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x})") from None
+
+
+def _delimiter(path: Path, text: str) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        return csv.Sniffer().sniff(text[:_SNIFF_BYTES], delimiters=_DELIMITERS).delimiter
+    except csv.Error:  # e.g. a single line the sniffer cannot decide on
+        return ","
+
+
+def _records(path: Path, text: str, delimiter: str):
+    """``(starting line, fields)`` of each non-blank record."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise ValueError(f"{path}:{start}: {err}") from None
+        if fields:  # csv gives [] for a blank line
+            yield start, fields
+
+
+def _column(path: Path, spec: int | str, header: list[str] | None, option: str) -> int:
+    """The 0-based index that ``spec`` (a name or an index) designates."""
+    if isinstance(spec, str):
+        if header is not None and spec in header:
+            return header.index(spec)
+        if not spec.strip().lstrip("-").isdigit():
+            if header is None:
+                raise ValueError(
+                    f"{path}: {option} {spec!r} is a column name, which needs a header row"
+                )
+            raise ValueError(
+                f"{path}:1: {option} {spec!r}: no such column in the header "
+                f"({', '.join(map(repr, header))})"
+            )
+        spec = int(spec)
+    if spec < 0:
+        raise ValueError(f"{path}: {option} {spec}: column indices start at 0")
+    return spec
+
+
+def _is_name(spec: int | str, first_row: list[str]) -> bool:
+    """Whether ``spec`` must be a header name (an int-looking string only if a column has it)."""
+    if not isinstance(spec, str):
+        return False
+    return spec in first_row or not spec.strip().lstrip("-").isdigit()
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    text_column: int | str,
+    label_column: int | str,
+    delimiter: str | None = None,
+    *,
+    header: bool | None = None,
+) -> list[LabeledLine]:
+    """The ``(label, text, line)`` examples of a CSV/TSV file, in file order.
+
+    ``header``: whether the first record is a header row. By default it is when a column is
+    given by name, otherwise the csv sniffer decides from the start of the file.
+
+    Raises:
+        ValueError: the file is missing or not UTF-8, a column name is unknown or given
+            without a header, a record has too few columns, or a label or text is empty;
+            the message names ``FILE:LINE`` (or ``FILE`` and the column option).
+    """
+    path = Path(path)
+    text = _read_text(path)
+    if delimiter is None:
+        delimiter = _delimiter(path, text)
+    records = list(_records(path, text, delimiter))
+    if not records:
+        raise ValueError(f"{path}: no examples (the file is empty)")
+    first_row = records[0][1]
+    uses_name = _is_name(text_column, first_row) or _is_name(label_column, first_row)
+    if header is None:
+        if uses_name:
+            header = True
+        else:
+            try:
+                header = csv.Sniffer().has_header(text[:_SNIFF_BYTES])
+            except csv.Error:
+                header = False
+    names = first_row if header else None
+    text_index = _column(path, text_column, names, "text column")
+    label_index = _column(path, label_column, names, "label column")
+    if header:
+        records = records[1:]
+    needed = max(text_index, label_index) + 1
+    examples = []
+    for line, fields in records:
+        if len(fields) < needed:
+            raise ValueError(
+                f"{path}:{line}: {len(fields)} columns, expected at least {needed} "
+                f"(delimiter {delimiter!r})"
+            )
+        label, example_text = fields[label_index], fields[text_index].strip()
+        if not label:
+            raise ValueError(f"{path}:{line}: empty label (column {label_index})")
+        if not example_text:
+            raise ValueError(f"{path}:{line}: empty text (column {text_index})")
+        examples.append(LabeledLine(label, example_text, line))
+    if not examples:
+        raise ValueError(f"{path}: no examples (only a header row)")
+    return examples

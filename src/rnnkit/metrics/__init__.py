@@ -1,0 +1,1 @@
+"""Evaluation metrics of the tasks (entity-level scores of tagging)."""

@@ -1,0 +1,255 @@
+"""What a task is: a thin binding of readers, a structure and metrics.
+
+A task (``classify``, ``forecast``, ``tag``, ``translate``, ``generate``) subclasses
+:class:`Task` and says only what is its own: its options, how its files become examples,
+which model it trains, how a batch is formed and scored. Everything a run shares — the run
+directory, checkpoints and resume, progress, Ctrl-C, data-parallel training — lives in
+:mod:`rnnkit.tasks.runner`, written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.tasks.options import COMMON, Option
+
+__all__ = ["Prepared", "Recipe", "Task"]
+
+Batch = Any
+Log = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    """A task's data, ready for training.
+
+    Attributes:
+        train, valid, test: the examples of each split (``test`` may be ``None``); each has a
+            ``len()`` (examples, or streams for language models).
+        artifacts: what must be kept to use the model later, by name; each value is
+            JSON-able and is written to ``RUN_DIR/{name}.json`` (``vocab``, ``labels``,
+            ``scaler``...). A resumed or loaded run gets them back as they were written.
+        info: facts for the log (e.g. ``{"train": "4478 sentences"}``); not saved.
+    """
+
+    train: Any
+    valid: Any
+    test: Any | None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named configuration that reproduces a published result on a shared data set.
+
+    Attributes:
+        name: what ``--recipe`` takes (``mnist-rows``).
+        options: option values (anything not given takes the task's default).
+        files: options naming data files, as paths relative to the data directory.
+        anchor: the published result to reach, in words.
+    """
+
+    name: str
+    options: Mapping[str, Any]
+    files: Mapping[str, str]
+    anchor: str = ""
+
+
+class Task:
+    """The part of a training pipeline that belongs to one task. Subclasses set the class
+    attributes and implement the methods that raise ``NotImplementedError``."""
+
+    #: the name of ``rnnkit train NAME``
+    name: str = ""
+    #: one line for ``rnnkit train --help``
+    summary: str = ""
+    #: the task's own options (data formats, model details); :data:`COMMON` come with them
+    task_options: tuple[Option, ...] = ()
+    #: overrides of the common defaults, e.g. ``{"epochs": 20}``
+    common_defaults: Mapping[str, Any] = {}
+    #: named configurations (``--recipe``)
+    recipes: Mapping[str, Recipe] = {}
+    #: the history column early stopping and the plateau schedule watch, and its direction
+    monitor: tuple[str, str] = ("valid_loss", "min")
+    #: validation metrics shown in each epoch's line, by their name without ``valid_``
+    shown_metrics: tuple[str, ...] = ()
+    #: examples for ``--help``
+    examples: str = ""
+
+    # ------------------------------------------------------------------ options
+    def options(self) -> tuple[Option, ...]:
+        """Every option of the task: its own, then the common ones (with its defaults)."""
+        own = {option.name for option in self.task_options}
+        common = tuple(
+            Option(
+                o.name,
+                self.common_defaults.get(o.name, o.default),
+                o.kind,
+                o.help,
+                o.group,
+                o.nullable,
+                o.choices,
+            )
+            for o in COMMON
+            if o.name not in own
+        )
+        return (*self.task_options, *common)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every option's default value."""
+        return {option.name: option.default for option in self.options()}
+
+    def check(self, config: Mapping[str, Any], where: str) -> None:
+        """Checks between options, after each was checked alone (``ValueError``, one line)."""
+
+    def resumable(self) -> tuple[str, ...]:
+        """Options that may change when a run is resumed; the others define the run."""
+        return ("epochs", "device")
+
+    def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names of the :attr:`Prepared.artifacts` a run with ``config`` keeps."""
+        return ()
+
+    def bptt(self, config: Mapping[str, Any]) -> int | None:
+        """Truncated BPTT chunk length, or ``None`` for full BPTT."""
+        return None
+
+    # ------------------------------------------------------------------ training
+    def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
+        """Read the run's files into examples. ``artifacts`` is ``None`` for a new run (build
+        the vocabularies, label maps, scalers from the training data) and the saved ones
+        when resuming (use them as they are)."""
+        raise NotImplementedError
+
+    def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
+        """The model ``config`` describes."""
+        raise NotImplementedError
+
+    def batches(
+        self,
+        config: Mapping[str, Any],
+        examples: Any,
+        generator: torch.Generator | None = None,
+    ) -> Iterable[Batch]:
+        """Re-iterable batches of ``examples``; shuffled with ``generator`` when given (the
+        training batches; the trainer owns it, so the order is part of a checkpoint)."""
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        """The training loss of one batch (default: ``model.loss(**batch)``)."""
+        return model.loss(**batch)
+
+    def stream_loss(self, model: nn.Module, chunk: Batch, state: Any) -> tuple[Tensor, Any]:
+        """With truncated BPTT: the loss of one chunk starting from ``state``, and the state
+        to carry into the next chunk."""
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> dict[str, float]:
+        """Validation metrics over ``batches`` (called in eval mode, without autograd); must
+        include ``loss``."""
+        raise NotImplementedError
+
+    def final_metrics(
+        self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Log
+    ) -> dict[str, Any]:
+        """The metrics written to ``metrics.json`` after training: by default
+        :meth:`evaluate` on the validation and test examples, as ``valid_*`` and ``test_*``."""
+        metrics: dict[str, Any] = {}
+        for split, examples in (("valid", prepared.valid), ("test", prepared.test)):
+            if examples is None:
+                continue
+            values = evaluate_examples(self, model, config, examples)
+            metrics.update({f"{split}_{key}": value for key, value in values.items()})
+            metrics[f"{split}_examples"] = len(examples)
+        return metrics
+
+    def write_plots(
+        self,
+        plots_dir: Path,
+        rows: list[dict[str, Any]],
+        model: nn.Module,
+        prepared: Prepared,
+        config: Mapping[str, Any],
+    ) -> list[Path]:
+        """Pictures of the finished run in ``plots_dir``; the curves are drawn by the runner."""
+        return []
+
+    # ------------------------------------------------------------------ using a run
+    def evaluate_file(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        data: str | None,
+    ) -> dict[str, Any]:
+        """Metrics of a trained model on ``data`` (default: the run's test split)."""
+        raise ValueError(f"rnnkit evaluate is not available for task {self.name!r}")
+
+    def predict_file(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        input_path: str,
+    ) -> list[str]:
+        """One output line per input example of ``input_path``."""
+        raise ValueError(f"rnnkit predict is not available for task {self.name!r}")
+
+    def generate(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        *,
+        prime: str | None,
+        condition: str | None,
+        length: int | None,
+        temperature: float,
+        top_k: int | None,
+        count: int,
+        generator: torch.Generator,
+        output: str | None,
+    ) -> list[str]:
+        """Samples: the text lines to print, or lines naming the files written to ``output``."""
+        raise ValueError(
+            f"rnnkit generate samples from runs of the generate task, not {self.name!r}"
+        )
+
+    def example_inputs(
+        self, model: nn.Module, config: Mapping[str, Any], artifacts: Mapping[str, Any]
+    ) -> tuple[Tensor, ...]:
+        """Inputs of ``model.forward`` for ``rnnkit export`` to trace and check."""
+        raise ValueError(f"rnnkit export is not available for task {self.name!r}")
+
+
+def evaluate_examples(
+    task: Task, model: nn.Module, config: Mapping[str, Any], examples: Any
+) -> dict[str, float]:
+    """``task.evaluate`` over ``examples`` in eval mode without autograd, on the model's
+    device; the model's training mode is restored afterwards."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            batches = (_to(batch, device) for batch in task.batches(config, examples))
+            return task.evaluate(model, batches)
+    finally:
+        model.train(was_training)
+
+
+def _to(batch: Batch, device: torch.device) -> Batch:
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {key: _to(value, device) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(value, device) for value in batch)
+    return batch

@@ -1,0 +1,245 @@
+"""Options of a task, each declared once: its default, what it must hold, and its help.
+
+The same declaration serves the command line (``rnnkit train TASK --hidden-size 128``) and
+the check of a ``config.json`` read back for ``--resume``, ``evaluate`` or ``predict`` (a
+hand-edited file is checked before it is used), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnnkit.checks import is_int, is_number
+
+__all__ = ["COMMON", "KINDS", "Option", "check_config", "flag", "option_name"]
+
+
+def option_name(name: str) -> str:
+    """The command-line spelling of a config key: ``hidden_size`` -> ``--hidden-size``."""
+    return "--" + name.replace("_", "-")
+
+
+# kind -> (what it must hold, test of a config value, parser of a command-line string)
+def _parse_number(kind: type, expected: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _finite(value: Any) -> bool:
+    return is_number(value) and math.isfinite(value)
+
+
+def _parse_file(text: str) -> str:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a directory, expected a file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: file not found")
+    return text
+
+
+def _parse_path(text: str) -> str:
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text}: file or directory not found")
+    return text
+
+
+def _parse_dir(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: directory not found")
+    return text
+
+
+def _path_value(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+_KIND_TABLE: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "positive_int": ("a positive integer", lambda v: is_int(v) and v > 0),
+    "non_negative_int": ("an integer >= 0", lambda v: is_int(v) and v >= 0),
+    "positive_float": ("a number > 0", lambda v: _finite(v) and v > 0),
+    "non_negative_float": ("a number >= 0", lambda v: _finite(v) and v >= 0),
+    "fraction": ("a number in [0, 1)", lambda v: _finite(v) and 0 <= v < 1),
+    "seed": ("an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
+    "text": ("a non-empty string", lambda v: isinstance(v, str) and bool(v)),
+    "file": ("a file path", _path_value),
+    "dir": ("a directory path", _path_value),
+    "path": ("a file or directory path", _path_value),
+    "flag": ("true or false", lambda v: isinstance(v, bool)),
+}
+KINDS = (*_KIND_TABLE, "choice")
+
+
+def _parser_of(kind: str) -> Callable[[str], Any] | None:
+    expected, ok = _KIND_TABLE[kind]
+    if kind in ("positive_int", "non_negative_int", "seed"):
+        return _parse_number(int, expected, ok)
+    if kind in ("positive_float", "non_negative_float", "fraction"):
+        return _parse_number(float, expected, ok)
+    if kind == "file":
+        return _parse_file
+    if kind == "dir":
+        return _parse_dir
+    if kind == "path":
+        return _parse_path
+    if kind == "text":
+        return _parse_number(str, expected, ok)
+    return None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a task.
+
+    Attributes:
+        name: the config key (``hidden_size``); the command line says ``--hidden-size``.
+        default: the value when not given (``None`` for "absent" where ``nullable``).
+        kind: one of :data:`KINDS`; ``"choice"`` takes one of ``choices``.
+        help: one line for ``--help``.
+        group: the ``--help`` section: ``"data"``, ``"model"`` or ``"training"``.
+        nullable: whether ``None`` (absent) is a valid value.
+        choices: the values of a ``"choice"`` option.
+
+    ``file``, ``dir`` and ``path`` (either) options are made absolute when a run is created.
+    """
+
+    name: str
+    default: Any
+    kind: str
+    help: str
+    group: str = "model"
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"option {self.name}: unknown kind {self.kind!r}")
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"option {self.name}: choices go with kind 'choice' only")
+
+    @property
+    def expected(self) -> str:
+        text = (
+            f"one of {', '.join(self.choices)}"
+            if self.kind == "choice"
+            else _KIND_TABLE[self.kind][0]
+        )
+        return text + (" or null" if self.nullable else "")
+
+    def valid(self, value: Any) -> bool:
+        """Whether ``value`` is one this option may hold (in a config)."""
+        if value is None:
+            return self.nullable
+        if self.kind == "choice":
+            return value in self.choices
+        return _KIND_TABLE[self.kind][1](value)
+
+    def add_to(self, group: argparse._ArgumentGroup) -> None:
+        """Declare the option on an argparse group; not given parses as ``None``."""
+        shown = "off" if self.default is None else str(self.default).lower()
+        if "default:" in self.help:
+            help_text = self.help
+        else:
+            help_text = f"{self.help}; default: {shown}" if self.help else f"default: {shown}"
+        help_text = help_text.replace("%", "%%")
+        flag_name = option_name(self.name)
+        if self.kind == "flag":
+            group.add_argument(
+                flag_name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        elif self.kind == "choice":
+            group.add_argument(flag_name, choices=self.choices, default=None, help=help_text)
+        else:
+            metavar = {"file": "FILE", "dir": "DIR", "path": "PATH", "text": "TEXT"}.get(
+                self.kind, "X" if "float" in self.kind or self.kind == "fraction" else "N"
+            )
+            group.add_argument(
+                flag_name,
+                type=_parser_of(self.kind),
+                default=None,
+                metavar=metavar,
+                help=help_text,
+            )
+
+
+def flag(name: str, default: bool, help: str, group: str = "model") -> Option:
+    """A yes/no option (``--name`` / ``--no-name``)."""
+    return Option(name, default, "flag", help, group)
+
+
+def check_config(config: Mapping[str, Any], options: Iterable[Option], where: str) -> None:
+    """Every option present in ``config`` and holding a valid value; ``where`` names the
+    source (``options`` or a ``config.json`` path) in the one-line ``ValueError``."""
+    options = list(options)
+    missing = [option.name for option in options if option.name not in config]
+    if missing:
+        raise ValueError(f"{where}: missing options {', '.join(missing)}")
+    for option in options:
+        value = config[option.name]
+        if not option.valid(value):
+            raise ValueError(
+                f"{where}: {option_name(option.name)} must be {option.expected}, got {value!r}"
+            )
+
+
+# The options every task has: the recurrent network and the training loop.
+COMMON: tuple[Option, ...] = (
+    Option("cell", "lstm", "choice", "recurrent cell", choices=("rnn", "lstm", "gru")),
+    Option("hidden_size", 128, "positive_int", "hidden units per layer and direction"),
+    Option("layers", 1, "positive_int", "stacked recurrent layers"),
+    Option("dropout", 0.0, "fraction", "dropout between layers and before the output"),
+    Option("epochs", 10, "positive_int", "passes over the training data", group="training"),
+    Option("lr", 1e-3, "positive_float", "peak learning rate", group="training"),
+    Option(
+        "optimizer",
+        "adam",
+        "choice",
+        "optimizer",
+        group="training",
+        choices=("adam", "adamw", "sgd"),
+    ),
+    Option(
+        "schedule",
+        "none",
+        "choice",
+        "learning-rate schedule after the warm-up",
+        group="training",
+        choices=("none", "cosine", "plateau"),
+    ),
+    Option("warmup_steps", 0, "non_negative_int", "linear warm-up steps", group="training"),
+    Option("weight_decay", 0.0, "non_negative_float", "weight decay", group="training"),
+    Option("batch_size", 32, "positive_int", "examples per batch", group="training"),
+    Option(
+        "clip_norm",
+        5.0,
+        "non_negative_float",
+        "gradient norm clipping, 0 is off",
+        group="training",
+    ),
+    Option("seed", 0, "seed", "seeds the weights and the data order", group="training"),
+    Option(
+        "patience",
+        None,
+        "positive_int",
+        "early stopping after this many epochs without improvement",
+        group="training",
+        nullable=True,
+    ),
+    Option("device", "cpu", "choice", "device", group="training", choices=("cpu", "cuda")),
+)

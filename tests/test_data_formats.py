@@ -1,0 +1,401 @@
+"""The numeric, audio and table readers of ``classify``: real files and hand-written ones."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from rnnkit.data.audio import audio_features, read_audio_folder
+from rnnkit.data.idx import read_idx, read_idx_images
+from rnnkit.data.npz_format import read_npz
+from rnnkit.data.readers import LabeledLine
+from rnnkit.data.sequences import SequenceSet
+from rnnkit.data.table import read_table
+from rnnkit.data.ts_format import read_ts
+
+# ---------------------------------------------------------------- SequenceSet
+
+
+def test_sequence_set_checks():
+    a, b = np.zeros((3, 2), np.float32), np.ones((5, 2), np.float32)
+    data = SequenceSet([a, b], ["x", "y"], "src")
+    assert len(data) == 2 and data.num_features == 2 and data.check() is data
+    with pytest.raises(ValueError, match=r"^src: no examples"):
+        SequenceSet([], [], "src").check()
+    with pytest.raises(ValueError, match=r"^src: example 1 has 3 features, example 0 has 2"):
+        SequenceSet([a, np.zeros((4, 3), np.float32)], ["x", "y"], "src").check()
+    bad = b.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^src: example 1 \(b.wav\) has a non-finite .* step 2"):
+        SequenceSet([a, bad], ["x", "y"], "src", names=["a.wav", "b.wav"]).check()
+    with pytest.raises(ValueError, match="2 examples but 1 labels"):
+        SequenceSet([a, b], ["x"], "src").check()
+
+
+# ---------------------------------------------------------------- .ts
+
+
+def test_read_ts_japanese_vowels(data_dir):
+    folder = data_dir / "japanese_vowels"
+    train = read_ts(folder / "JapaneseVowels_TRAIN.ts")
+    test = read_ts(folder / "JapaneseVowels_TEST.ts")
+    assert (len(train), len(test)) == (270, 370)
+    both = train.features + test.features
+    assert {x.shape[1] for x in both} == {12}
+    assert min(len(x) for x in both) == 7 and max(len(x) for x in both) == 29
+    assert sorted(set(train.labels)) == [str(i) for i in range(1, 10)]
+    assert all(x.dtype == np.float32 for x in both)
+    # Oracle: the first data line parsed by hand, dimension d = column d.
+    lines = (folder / "JapaneseVowels_TRAIN.ts").read_text().splitlines()
+    first = lines[[line.strip().lower() for line in lines].index("@data") + 1]
+    *dims, label = first.split(":")
+    expected = np.array([[float(v) for v in d.split(",")] for d in dims], np.float32).T
+    np.testing.assert_array_equal(train.features[0], expected)
+    assert train.labels[0] == label
+
+
+TS_HEADER = """# a comment
+@problemName Toy
+@timeStamps false
+@missing false
+@univariate false
+@dimensions 2
+@equalLength false
+@classLabel true a b
+@data
+"""
+
+
+def test_read_ts_variable_length(tmp_path):
+    path = tmp_path / "toy.ts"
+    path.write_text(TS_HEADER + "1,2,3:4,5,6:a\n\n0.5:-1e3:b\n")
+    data = read_ts(path)
+    assert data.labels == ["a", "b"] and data.source == str(path)
+    np.testing.assert_array_equal(data.features[0], [[1, 4], [2, 5], [3, 6]])
+    np.testing.assert_array_equal(data.features[1], [[0.5, -1000]])
+
+
+@pytest.mark.parametrize(
+    ("data_lines", "message"),
+    [
+        ("1,2:3,4:a\n1,2:3:b\n", r"toy.ts:11: dimensions of different lengths \(2, 1\)"),
+        ("1,?:3,4:a\n", r"toy.ts:10: missing value '\?' in dimension 1 .*not supported"),
+        ("1,2:3,4:c\n", r"toy.ts:10: label 'c' is not one of the @classLabel labels a b"),
+        ("1,2:3,4:5,6:a\n", r"toy.ts:10: 3 dimensions, expected 2"),
+        ("1,x:3,4:a\n", r"toy.ts:10: dimension 1: 'x' is not a number"),
+        ("1,2::a\n", r"toy.ts:10: dimension 2 has no values"),
+        ("", r"toy.ts: no examples after @data"),
+    ],
+)
+def test_read_ts_malformed(tmp_path, data_lines, message):
+    path = tmp_path / "toy.ts"
+    path.write_text(TS_HEADER + data_lines)
+    with pytest.raises(ValueError, match=message):
+        read_ts(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("@classLabel true a\n1:a\n", r"toy.ts:2: data before @data"),
+        ("@classLabel true a\n", r"toy.ts: no @data line"),
+        ("@classLabel false\n@data\n", r"toy.ts:1: @classLabel false"),
+        ("@data\n1:a\n", r"toy.ts:1: @data before any @classLabel"),
+        ("@colour red\n", r"toy.ts:1: unknown header '@colour'"),
+        ("@timeStamps true\n", r"toy.ts:1: time stamps are not supported"),
+        (
+            "@seriesLength 2\n@classLabel true a\n@data\n1,2,3:a\n",
+            r"toy.ts:4: 3 values per dimension, @seriesLength is 2",
+        ),
+    ],
+)
+def test_read_ts_bad_header(tmp_path, text, message):
+    path = tmp_path / "toy.ts"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_ts(path)
+
+
+def test_read_ts_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=r"nope.ts: file not found"):
+        read_ts(tmp_path / "nope.ts")
+
+
+# ---------------------------------------------------------------- .npz
+
+
+def test_read_npz_equal_length_with_lengths(tmp_path):
+    X = np.arange(2 * 4 * 3, dtype=np.float64).reshape(2, 4, 3)
+    np.savez(tmp_path / "d.npz", X=X, y=np.array([3, 10]), lengths=np.array([2, 4]))
+    data = read_npz(tmp_path / "d.npz")
+    assert data.labels == ["3", "10"]
+    np.testing.assert_array_equal(data.features[0], X[0, :2])
+    np.testing.assert_array_equal(data.features[1], X[1])
+    assert data.features[0].dtype == np.float32
+
+
+def test_read_npz_one_feature_and_string_labels(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.ones((3, 5)), y=np.array(["cat", "dog", "cat"]))
+    data = read_npz(tmp_path / "d.npz")
+    assert data.labels == ["cat", "dog", "cat"]
+    assert [x.shape for x in data.features] == [(5, 1)] * 3
+
+
+def test_read_npz_per_example(tmp_path):
+    seqs = [np.ones((3, 2)), np.zeros((1, 2)), np.full((7, 2), 2.0)]
+    y = np.array([0, 1, 0])
+    np.savez(tmp_path / "d.npz", y=y, **{f"X_{i}": x for i, x in enumerate(seqs)})
+    data = read_npz(tmp_path / "d.npz")
+    assert data.labels == ["0", "1", "0"]
+    for got, want in zip(data.features, seqs, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # 1-D per-example arrays are one feature; X_10 must sort after X_9 (numerically).
+    seqs = [np.arange(i + 1.0) for i in range(11)]
+    np.savez(tmp_path / "e.npz", y=np.arange(11), **{f"X_{i}": x for i, x in enumerate(seqs)})
+    data = read_npz(tmp_path / "e.npz")
+    assert [len(x) for x in data.features] == list(range(1, 12))
+    assert data.labels[10] == "10"
+
+
+def test_read_npz_object_array_explains(tmp_path):
+    ragged = np.empty(2, dtype=object)
+    ragged[:] = [np.zeros((3, 2)), np.zeros((4, 2))]
+    np.savez(tmp_path / "d.npz", X=ragged, y=np.array([1, 2]))
+    with pytest.raises(ValueError, match=r"d.npz: key 'X' is an object .*X_\{i\}"):
+        read_npz(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"X": np.zeros((2, 3, 1))}, r"d.npz: no key 'y'"),
+        ({"y": np.array([1])}, r"d.npz: no key 'X'"),
+        ({"X": np.zeros((2, 3, 1)), "y": np.array([1])}, r"key 'X' has 2 examples but key 'y'"),
+        ({"X_0": np.zeros(3), "X_2": np.zeros(3), "y": np.array([1, 2])}, r"key 'X_1' missing"),
+        ({"X": np.zeros((2, 3, 1)), "y": np.array([0.5, 1])}, r"key 'y' has non-integer"),
+        (
+            {"X": np.zeros((2, 3, 1)), "y": np.array([0, 1]), "lengths": np.array([1, 4])},
+            r"key 'lengths': example 1 has length 4, expected 1..3",
+        ),
+        ({"X": np.full((1, 2, 1), np.inf), "y": np.array([0])}, r"example 0 has a non-finite"),
+        ({"X": np.zeros((1, 2, 1, 1)), "y": np.array([0])}, r"key 'X' has shape \(1, 2, 1, 1\)"),
+    ],
+)
+def test_read_npz_malformed(tmp_path, arrays, message):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError, match=message):
+        read_npz(tmp_path / "d.npz")
+
+
+def test_read_npz_not_an_archive(tmp_path):
+    (tmp_path / "d.npz").write_text("hello")
+    with pytest.raises(ValueError, match=r"d.npz: not a .npz archive"):
+        read_npz(tmp_path / "d.npz")
+
+
+# ---------------------------------------------------------------- IDX
+
+
+def _idx_bytes(array: np.ndarray, code: int) -> bytes:
+    header = struct.pack(">BBBB", 0, 0, code, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def test_read_idx_mnist_t10k(data_dir):
+    images_path = data_dir / "mnist/t10k-images-idx3-ubyte.gz"
+    labels_path = data_dir / "mnist/t10k-labels-idx1-ubyte.gz"
+    data = read_idx_images(images_path, labels_path)
+    assert len(data) == 10000 and data.num_features == 28
+    assert data.features[0].shape == (28, 28) and data.features[0].dtype == np.float32
+    # Oracle: the documented layout (16-byte header for images, 8 for labels).
+    raw = np.frombuffer(gzip.decompress(images_path.read_bytes()), np.uint8, offset=16)
+    np.testing.assert_array_equal(data.features[9999] * 255, raw[-784:].reshape(28, 28))
+    labels = np.frombuffer(gzip.decompress(labels_path.read_bytes()), np.uint8, offset=8)
+    assert data.labels == [str(v) for v in labels]
+    assert data.labels[:5] == ["7", "2", "1", "0", "4"]
+    assert 0.0 == min(x.min() for x in data.features[:100])
+    assert max(x.max() for x in data.features[:100]) == 1.0
+
+
+def test_read_idx_tiny_plain_and_gzip(tmp_path):
+    values = np.arange(-12, 12, dtype=np.int16).reshape(2, 3, 4) * 100
+    (tmp_path / "a.idx").write_bytes(_idx_bytes(values, 0x0B))
+    (tmp_path / "a.idx.gz").write_bytes(gzip.compress(_idx_bytes(values, 0x0B)))
+    for name in ("a.idx", "a.idx.gz"):
+        got = read_idx(tmp_path / name)
+        assert got.dtype == np.int16 and got.dtype.isnative
+        np.testing.assert_array_equal(got, values)
+    images = np.array([[[0, 255], [51, 102]], [[255, 0], [0, 0]]], dtype=np.uint8)
+    (tmp_path / "i.idx").write_bytes(_idx_bytes(images, 0x08))
+    (tmp_path / "l.idx").write_bytes(_idx_bytes(np.array([5, 0], np.uint8), 0x08))
+    data = read_idx_images(tmp_path / "i.idx", tmp_path / "l.idx")
+    assert data.labels == ["5", "0"]
+    np.testing.assert_allclose(data.features[0], [[0, 1], [0.2, 0.4]], rtol=1e-6)
+
+
+def test_read_idx_broken(tmp_path):
+    good = _idx_bytes(np.zeros((3, 2, 2), np.uint8), 0x08)
+    (tmp_path / "short.idx").write_bytes(good[:-1])
+    with pytest.raises(ValueError, match=r"short.idx: 27 bytes, but the header's shape"):
+        read_idx(tmp_path / "short.idx")
+    (tmp_path / "short.gz").write_bytes(gzip.compress(good)[:-10])
+    with pytest.raises(ValueError, match=r"short.gz: damaged gzip"):
+        read_idx(tmp_path / "short.gz")
+    (tmp_path / "magic.idx").write_bytes(b"\x01" + good[1:])
+    with pytest.raises(ValueError, match=r"magic.idx: not an IDX file"):
+        read_idx(tmp_path / "magic.idx")
+    (tmp_path / "type.idx").write_bytes(good[:2] + b"\x07" + good[3:])
+    with pytest.raises(ValueError, match=r"type.idx: unknown IDX type code 0x07"):
+        read_idx(tmp_path / "type.idx")
+    (tmp_path / "l.idx").write_bytes(_idx_bytes(np.zeros(4, np.uint8), 0x08))
+    (tmp_path / "i.idx").write_bytes(good)
+    with pytest.raises(ValueError, match=r"l.idx: 4 labels for the 3 images"):
+        read_idx_images(tmp_path / "i.idx", tmp_path / "l.idx")
+
+
+# ---------------------------------------------------------------- audio
+
+
+def _delta(c: np.ndarray, order: int) -> np.ndarray:
+    """Oracle: the regression delta over 9 frames (edges repeated), applied ``order`` times
+    for order 1; order 2 is the least-squares second derivative of a quadratic fit."""
+    padded = np.pad(c, ((0, 0), (4, 4)), mode="edge")
+    n = np.arange(-4, 5, dtype=np.float64)
+    if order == 1:
+        weights = n / (n**2).sum()
+    else:  # second derivative of the local least-squares quadratic: 2 * coefficient of n^2
+        design = np.stack([np.ones_like(n), n, n**2], axis=1)
+        weights = 2 * np.linalg.pinv(design)[2]
+    T = c.shape[1]
+    return np.stack([padded[:, t : t + 9] @ weights for t in range(T)], axis=1)
+
+
+@pytest.fixture(scope="module")
+def fsdd_subset(data_dir, tmp_path_factory):
+    """Symlinks to 30 FSDD recordings: digits 0-9, three speakers' take 3 and two test takes."""
+    recordings = data_dir / "fsdd/recordings"
+    folder = tmp_path_factory.mktemp("fsdd")
+    for digit in range(10):
+        for index in (0, 4, 7):
+            name = f"{digit}_jackson_{index}.wav"
+            (folder / name).symlink_to(recordings / name)
+    return folder
+
+
+def test_audio_features_match_librosa(fsdd_subset):
+    import librosa
+
+    path = fsdd_subset / "3_jackson_7.wav"
+    x = audio_features(path)
+    y, sr = librosa.load(path, sr=8000)
+    assert sr == 8000
+    assert x.shape == (1 + len(y) // 80, 60) and x.dtype == np.float32
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=200, hop_length=80, n_mels=40)
+    log_mel = 10 * np.log10(np.maximum(mel, 1e-10))
+    np.testing.assert_allclose(audio_features(path, features="logmel"), log_mel.T, rtol=1e-4)
+    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=20)
+    np.testing.assert_allclose(x[:, :20], mfcc.T, rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(x[:, 20:40], _delta(mfcc, 1).T, rtol=1e-3, atol=1e-2)
+    np.testing.assert_allclose(x[:, 40:], _delta(mfcc, 2).T, rtol=1e-3, atol=1e-2)
+
+
+def test_audio_features_short_and_bad(tmp_path):
+    import soundfile
+
+    soundfile.write(tmp_path / "tiny.wav", np.full(50, 0.1), 8000)
+    frames = audio_features(tmp_path / "tiny.wav", n_mfcc=13)  # 50 samples < one 200-sample frame
+    assert frames.shape[0] >= 1 and frames.shape[1] == 39 and np.isfinite(frames).all()
+    soundfile.write(tmp_path / "empty.wav", np.zeros(0), 8000)
+    with pytest.raises(ValueError, match=r"empty.wav: no audio samples"):
+        audio_features(tmp_path / "empty.wav")
+    (tmp_path / "junk.wav").write_text("not audio")
+    with pytest.raises(ValueError, match=r"junk.wav: cannot read audio"):
+        audio_features(tmp_path / "junk.wav")
+    with pytest.raises(ValueError, match="features='mel'"):
+        audio_features(tmp_path / "tiny.wav", features="mel")
+    with pytest.raises(ValueError, match="hop_ms=0"):
+        audio_features(tmp_path / "tiny.wav", hop_ms=0)
+
+
+def test_read_audio_folder_split(fsdd_subset):
+    train, test = read_audio_folder(fsdd_subset, test_pattern=r"_[0-4]\.wav$", features="logmel")
+    assert test is not None
+    assert (len(train), len(test)) == (10, 20) and train.num_features == 40
+    assert train.names == sorted(train.names) and train.names[0] == "0_jackson_7.wav"
+    assert test.names[:2] == ["0_jackson_0.wav", "0_jackson_4.wav"]
+    assert train.labels == [str(d) for d in range(10)]
+    np.testing.assert_array_equal(
+        test.features[1], audio_features(fsdd_subset / "0_jackson_4.wav", features="logmel")
+    )
+    everything, none = read_audio_folder(fsdd_subset, label_pattern=r"[a-z]+", n_mfcc=5)
+    assert none is None and len(everything) == 30 and everything.num_features == 15
+    assert set(everything.labels) == {"jackson"}  # no group: the whole match
+
+
+def test_read_audio_folder_errors(fsdd_subset, tmp_path):
+    with pytest.raises(ValueError, match=r"0_jackson_0.wav: file name does not match .*'\^x'"):
+        read_audio_folder(fsdd_subset, label_pattern="^x")
+    with pytest.raises(ValueError, match="test_pattern 'zzz' matches no file"):
+        read_audio_folder(fsdd_subset, test_pattern="zzz")
+    with pytest.raises(ValueError, match="label_pattern='\\(': not a regular expression"):
+        read_audio_folder(fsdd_subset, label_pattern="(")
+    with pytest.raises(ValueError, match="no audio files"):
+        read_audio_folder(tmp_path)
+
+
+# ---------------------------------------------------------------- CSV / TSV
+
+
+def test_read_table_by_name_and_index(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('id,review,1\n7,"good, very good",1\n8,bad,0\n')
+    by_name = read_table(path, "review", "1")  # "1" names a column here, not index 1
+    assert by_name == [LabeledLine("1", "good, very good", 2), LabeledLine("0", "bad", 3)]
+    # "2" is no column name: an index (the header here fools the sniffer: say it is one)
+    assert read_table(path, 1, "2", header=True) == by_name
+    assert [e.label for e in read_table(path, "review", "id")] == ["7", "8"]
+
+
+def test_read_table_multiline_records_and_tsv(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('label,text\npos,"line one\nline two"\n\nneg,"x ""quoted"""\n')
+    assert read_table(path, "text", "label") == [
+        LabeledLine("pos", "line one\nline two", 2),
+        LabeledLine("neg", 'x "quoted"', 5),
+    ]
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("label\ttext\n01\ta, b; c\n")
+    assert read_table(tsv, "text", "label") == [LabeledLine("01", "a, b; c", 2)]
+    semi = tmp_path / "semi.txt"
+    semi.write_text("label;text\n1;hello there\n0;bye now\n")
+    assert read_table(semi, "text", "label")[1] == LabeledLine("0", "bye now", 3)
+
+
+def test_read_table_header_detection_with_indices(tmp_path):
+    with_header = tmp_path / "h.csv"
+    with_header.write_text("label,text\n1,a fine film\n0,dull\n1,ok\n")
+    assert [e.line for e in read_table(with_header, 1, 0)] == [2, 3, 4]
+    without = tmp_path / "n.csv"
+    without.write_text("1,a fine film\n0,dull\n1,ok\n")
+    assert [e.label for e in read_table(without, 1, 0)] == ["1", "0", "1"]
+    assert len(read_table(with_header, 1, 0, header=False)) == 4
+
+
+def test_read_table_errors(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("label,text\npos,fine\nneg\n")
+    with pytest.raises(ValueError, match=r"t.csv:3: 1 columns, expected at least 2"):
+        read_table(path, "text", "label")
+    with pytest.raises(ValueError, match=r"t.csv:1: text column 'body': no such column"):
+        read_table(path, "body", "label")
+    with pytest.raises(ValueError, match=r"t.csv: text column 'text' is a column name, which"):
+        read_table(path, "text", "label", header=False)
+    with pytest.raises(ValueError, match=r"t.csv.missing: file not found"):
+        read_table(tmp_path / "t.csv.missing", 0, 1)
+    (tmp_path / "bin.csv").write_bytes(b"label,text\npos,\xff\n")
+    with pytest.raises(ValueError, match=r"bin.csv:2: not UTF-8"):
+        read_table(tmp_path / "bin.csv", 1, 0)

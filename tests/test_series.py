@@ -1,0 +1,271 @@
+"""Tests of the forecasting building blocks: :mod:`rnnkit.data.series` (CSV reading, column
+selection, splits, standardisation, windows), :mod:`rnnkit.baselines` and
+:func:`rnnkit.plots.plot_forecast`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from rnnkit.baselines import (
+    arima_forecasts,
+    fit_arima,
+    holdout_forecast,
+    mae,
+    mse,
+    naive,
+    seasonal_naive,
+)
+from rnnkit.data.series import (
+    SeriesTable,
+    Standardizer,
+    informer_split,
+    make_windows,
+    read_series_csv,
+    select_columns,
+    split_bounds,
+)
+from rnnkit.plots import plot_forecast
+
+
+def write(tmp_path, text: str, name: str = "s.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------ reading
+def test_read_ett_head(data_dir, tmp_path):
+    table = read_series_csv(data_dir / "ett/ETTh1.csv")
+    assert table.values.shape == (17420, 7)
+    assert table.values.dtype == np.float64
+    assert table.columns == ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    assert table.dates[0] == "2016-07-01 00:00:00"
+    assert table.values[0, -1] == pytest.approx(30.5310001373291)
+    assert table.values[1, 0] == pytest.approx(5.692999839782715)
+
+
+def test_read_classic_sets(data_dir):
+    airline = read_series_csv(data_dir / "classic_ts/Airline.csv")
+    assert airline.columns == ["Passengers"] and airline.values.shape == (144, 1)
+    assert airline.dates[:2] == ["1949-01", "1949-02"]
+    assert airline.values[:3, 0].tolist() == [112, 118, 132]
+    # YEAR holds numbers but is the time index, not a feature
+    sunspots = read_series_csv(data_dir / "classic_ts/sunspots.csv")
+    assert sunspots.columns == ["SUNACTIVITY"] and sunspots.values.shape == (309, 1)
+    assert sunspots.dates[0] == "1700" and sunspots.values[-1, 0] == pytest.approx(2.9)
+    forced = read_series_csv(data_dir / "classic_ts/sunspots.csv", date_column=None)
+    assert forced.columns == ["YEAR", "SUNACTIVITY"] and forced.dates is None
+
+
+def test_date_column_choices(tmp_path):
+    path = write(tmp_path, "a,b,c\n1,2,x\n3,4,y\n")
+    table = read_series_csv(path, date_column="c")
+    assert table.columns == ["a", "b"] and table.dates == ["x", "y"]
+    assert read_series_csv(write(tmp_path, "a,b\n1,2\n3,4\n", "n.csv")).columns == ["a", "b"]
+    with pytest.raises(ValueError, match=r"--date-column 'zz'.*available: a, b, c"):
+        read_series_csv(path, date_column="zz")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date,OT\nd1,1.5\nd2,abc\n", r"s\.csv:3: column 'OT': expected a number, got 'abc'"),
+        ("date,OT\nd1,1.5\nd2,\n", r"s\.csv:3: column 'OT': expected a number, got ''"),
+        ("date,OT\nd1,nan\nd2,1\n", r"s\.csv:2: column 'OT': expected a number, got 'nan'"),
+        ("date,a,b\nd1,1,2\nd2,3\n", r"s\.csv:3: expected 3 columns, got 2"),
+        ("date,OT\nd1,1.5\n", r"1 data row\(s\), expected at least 2"),
+        ("", r"empty file"),
+        ("a,a\n1,2\n3,4\n", r"column name 'a' appears twice"),
+    ],
+)
+def test_read_errors_name_file_and_line(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        read_series_csv(write(tmp_path, text))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="file not found"):
+        read_series_csv(tmp_path / "nope.csv")
+
+
+# ------------------------------------------------------------------ columns and splits
+def table_of(columns):
+    return SeriesTable(np.zeros((3, len(columns))), list(columns), None, "t.csv")
+
+
+def test_select_columns():
+    table = table_of(["HUFL", "HULL", "OT"])
+    assert select_columns(table, "OT", "target") == ([2], [2])
+    assert select_columns(table, None, "target") == ([2], [2])  # the last column by default
+    assert select_columns(table, "HULL", "target") == ([1], [1])
+    assert select_columns(table, "OT", "all") == ([0, 1, 2], [0, 1, 2])
+    with pytest.raises(ValueError, match=r"--target 'XX'.*available: HUFL, HULL, OT"):
+        select_columns(table, "XX")
+    with pytest.raises(ValueError, match="--features 'some'"):
+        select_columns(table, "OT", "some")
+
+
+def test_split_bounds_counts_and_fractions():
+    assert split_bounds(17420, "8640,2880,2880") == [(0, 8640), (8640, 11520), (11520, 14400)]
+    assert informer_split(17420) == [(0, 8640), (8640, 11520), (11520, 14400)]
+    # 0.7 / 0.1 rounded down, the test part takes the rest
+    assert split_bounds(1001, "0.7,0.1,0.2") == [(0, 700), (700, 800), (800, 1001)]
+    assert split_bounds(1000, [0.5, 0.0, 0.25]) == [(0, 500), (500, 500), (500, 750)]
+
+
+@pytest.mark.parametrize(
+    "spec", ["8640,2880", "a,b,c", "0.7,0.2,0.2", "9000,9000,9000", "0,10,10", "0.5,-0.1,0.2"]
+)
+def test_split_bounds_errors_name_the_option(spec):
+    with pytest.raises(ValueError, match="--split"):
+        split_bounds(17420, spec)
+
+
+def test_informer_split_needs_enough_rows():
+    with pytest.raises(ValueError, match="--split"):
+        informer_split(10000)
+
+
+# ------------------------------------------------------------------ standardizer
+def test_standardizer_uses_train_rows_only():
+    rng = np.random.default_rng(0)
+    values = np.c_[rng.normal(3, 2, 100), np.full(100, 7.0)]
+    values[80:] += 1000  # test rows far away: must not move the statistics
+    scaler = Standardizer.fit(values[:80])
+    np.testing.assert_allclose(scaler.mean, [values[:80, 0].mean(), 7.0])
+    np.testing.assert_allclose(scaler.std, [values[:80, 0].std(), 1.0])  # constant -> std 1
+    z = scaler.transform(values)
+    np.testing.assert_allclose(z[:80].mean(axis=0), [0, 0], atol=1e-12)
+    np.testing.assert_allclose(z[:80, 0].std(), 1.0)
+    assert z[80:, 0].mean() > 100
+    np.testing.assert_allclose(scaler.inverse_transform(z), values)
+    # one column's statistics for a target-only array
+    np.testing.assert_allclose(scaler.inverse_transform(z[:, [1]], columns=[1]), values[:, [1]])
+    again = Standardizer.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(again.transform(values), z)
+
+
+# ------------------------------------------------------------------ windows
+def test_windows_by_hand():
+    values = np.arange(20, dtype=float).reshape(10, 2)  # row r = (2r, 2r+1)
+    X, Y = make_windows(values, window=3, horizon=2, start=5, end=9,
+                        input_columns=[0, 1], target_columns=[1])  # fmt: skip
+    assert X.dtype == np.float32 and Y.dtype == np.float32
+    assert X.shape == (3, 3, 2) and Y.shape == (3, 2, 1)  # origins 5, 6, 7
+    np.testing.assert_array_equal(X[0], values[2:5])  # inputs reach back before start
+    np.testing.assert_array_equal(Y[0, :, 0], [11, 13])  # first target row is start (row 5)
+    np.testing.assert_array_equal(Y[-1, :, 0], [15, 17])  # last target row is end - 1 (row 8)
+    # the first split cannot reach back: its first target row is `window`
+    X0, Y0 = make_windows(values, 3, 2, 0, 5, [0], [0])
+    assert Y0[0, 0, 0] == values[3, 0] and len(X0) == 1
+    with pytest.raises(ValueError, match="no window fits"):
+        make_windows(values, 3, 5, 5, 9, [0], [0])
+    with pytest.raises(ValueError, match="--window"):
+        make_windows(values, 0, 1, 5, 9, [0], [0])
+
+
+def test_etth1_informer_window_counts(data_dir):
+    table = read_series_csv(data_dir / "ett/ETTh1.csv")
+    bounds = informer_split(len(table))
+    inputs, targets = select_columns(table, "OT", "target")
+    counts = []
+    for start, end in bounds:
+        X, Y = make_windows(table.values, 96, 24, start, end, inputs, targets)
+        assert X.shape[1:] == (96, 1) and Y.shape[1:] == (24, 1)
+        first = max(start, 96)
+        assert Y[0, 0, 0] == np.float32(table.values[first, 6])
+        assert X[0, -1, 0] == np.float32(table.values[first - 1, 6])
+        assert Y[-1, -1, 0] == np.float32(table.values[end - 1, 6])
+        counts.append(len(X))
+    assert counts == [8521, 2857, 2857]  # Informer's ETTh1 lengths for seq_len 96, pred_len 24
+    inputs, targets = select_columns(table, "OT", "all")
+    X, Y = make_windows(table.values, 96, 24, *bounds[2], inputs, targets)
+    assert X.shape == (2857, 96, 7) and Y.shape == (2857, 24, 7)
+
+
+# ------------------------------------------------------------------ baselines
+def test_naive_and_seasonal_naive_by_hand():
+    history = np.array([1.0, 2, 3, 4, 5, 6, 7])
+    np.testing.assert_array_equal(naive(history, 3), [7, 7, 7])
+    np.testing.assert_array_equal(seasonal_naive(history, 5, 3), [5, 6, 7, 5, 6])
+    windows = np.stack([history, 10 * history])[:, :, None]  # (N, T, C)
+    np.testing.assert_array_equal(naive(windows, 2)[:, :, 0], [[7, 7], [70, 70]])
+    np.testing.assert_array_equal(seasonal_naive(windows, 2, 2)[:, :, 0], [[6, 7], [60, 70]])
+    with pytest.raises(ValueError, match="--season"):
+        seasonal_naive(history, 2, 8)
+
+
+def test_metrics_by_hand():
+    assert mse([1, 2, 3], [1, 4, 0]) == pytest.approx((0 + 4 + 9) / 3)
+    assert mae([1, 2, 3], [1, 4, 0]) == pytest.approx((0 + 2 + 3) / 3)
+    with pytest.raises(ValueError, match="shapes differ"):
+        mse([1, 2], [1, 2, 3])
+
+
+def ar1(n: int, phi: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.zeros(n)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + rng.normal()
+    return x
+
+
+def test_holdout_forecast_methods_by_hand():
+    series = np.arange(1.0, 13.0)
+    np.testing.assert_array_equal(holdout_forecast(series, 3, "naive"), [9, 9, 9])
+    np.testing.assert_array_equal(holdout_forecast(series, 3, "seasonal_naive", 4), [6, 7, 8])
+    with pytest.raises(ValueError, match="--method"):
+        holdout_forecast(series, 3, "prophet")
+    with pytest.raises(ValueError, match="--season"):
+        holdout_forecast(series, 3, "seasonal_naive")
+
+
+def test_arima_beats_naive_on_ar1():
+    # y_t = 0.5 y_{t-1} + e, var e = 1: the best one-step forecast 0.5 y_{t-1} has MSE 1, the
+    # naive one E(y_t - y_{t-1})^2 = 2 / (1 + 0.5) = 4/3
+    series = ar1(800, 0.5, seed=3)
+    fitted = fit_arima(series[:200])  # order by AIC
+    order = fitted.model.order
+    assert order[1] == 0 and order[0] + order[2] >= 1  # KPSS: stationary; not white noise
+    windows = np.lib.stride_tricks.sliding_window_view(series[200:], 21)  # (580, 21)
+    history, truth = windows[:, :20], windows[:, 20:]
+    forecast = arima_forecasts(series[:200], history, horizon=1, order=order)
+    assert forecast.shape == (580, 1)
+    arima_mse, naive_mse = mse(truth, forecast), mse(truth, naive(history, 1))
+    assert arima_mse < 0.85 * naive_mse
+    assert arima_mse == pytest.approx(1.0, abs=0.2)
+    # hold-out setting: the last 5 points from everything before them
+    tail = holdout_forecast(series[:305], 5, "arima", order=(1, 0, 0))
+    expected = fit_arima(series[:300], order=(1, 0, 0), max_points=None).forecast(5)
+    np.testing.assert_allclose(tail, expected)
+
+
+def test_arima_window_forecasts_equal_statsmodels_per_window():
+    # the affine shortcut must give what statsmodels gives window by window (d = 1 here)
+    series = np.cumsum(ar1(260, 0.4, seed=5))
+    windows = np.lib.stride_tricks.sliding_window_view(series[200:], 12)  # 49 windows > T + 1
+    forecast = arima_forecasts(series[:200], windows, horizon=3, order=(1, 1, 0))
+    fitted = fit_arima(series[:200], order=(1, 1, 0))
+    for k in (0, 20, 48):
+        np.testing.assert_allclose(forecast[k], fitted.apply(windows[k]).forecast(3), atol=1e-8)
+    single = arima_forecasts(series[:200], windows[7], horizon=3, order=(1, 1, 0))
+    np.testing.assert_allclose(single, forecast[7], atol=1e-8)
+
+
+# ------------------------------------------------------------------ plot
+def test_plot_forecast(tmp_path):
+    history = np.sin(np.arange(40) / 3)
+    truth = np.sin(np.arange(40, 52) / 3)
+    path = plot_forecast(history, truth, {"naive": naive(history, 12), "good": truth + 0.05},
+                         tmp_path / "out" / "f.png", title="sine")  # fmt: skip
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100
+    assert len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 10  # not blank
+    with pytest.raises(ValueError, match="has 3 steps"):
+        plot_forecast(history, truth, {"short": truth[:3]}, tmp_path / "g.png")
+    with pytest.raises(ValueError, match="at least one forecast"):
+        plot_forecast(history, truth, {}, tmp_path / "h.png")
