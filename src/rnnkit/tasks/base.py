@@ -54,12 +54,18 @@ class Recipe:
         options: option values (anything not given takes the task's default).
         files: options naming data files, as paths relative to the data directory.
         anchor: the published result to reach, in words.
+        bars: ``metrics.json`` key -> the value to reach (at least, or at most for losses,
+            errors and perplexities); a key ``"test_mse|horizon=24"`` holds for that variant
+            of the sweep only. ``benchmarks/run_recipes.py`` reports each as met or not.
+        sweep: option -> values; the recipe runs once per value (e.g. forecast horizons).
     """
 
     name: str
     options: Mapping[str, Any]
     files: Mapping[str, str]
     anchor: str = ""
+    bars: Mapping[str, float] = field(default_factory=dict)
+    sweep: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 class Task:
