@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.data.readers import _lines
+from rnnkit.data.readers import iter_lines
 
 __all__ = ["TaggedSentence", "read_conll"]
 
@@ -82,7 +82,7 @@ def read_conll(
     start = 0
     columns: int | None = None
     token_at = tag_at = 0
-    for number, line in _lines(path):
+    for number, line in iter_lines(path):
         text = line.strip(_ASCII_BLANKS)
         if not text or text.startswith("-DOCSTART-"):
             if tokens:  # a blank line (or a document break) ends the sentence

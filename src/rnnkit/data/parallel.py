@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from rnnkit.data.readers import decode_line, raw_lines
+
 __all__ = ["ParallelCorpus", "SentencePair", "find_pair_files", "read_parallel"]
 
 PathLike = str | os.PathLike[str]
@@ -47,37 +49,9 @@ class ParallelCorpus(NamedTuple):
     """How many non-empty pairs ``max_length`` removed (0 without ``max_length``)."""
 
 
-def _raw_lines(path: Path) -> list[bytes]:
-    """The undecoded lines of a file (split on ``\\n`` only, the final newline ending the last
-    line rather than starting an empty one)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected a text file") from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
-    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
-    # Split on \n only: bytes.splitlines would also split on \r alone, and str.splitlines on
-    # \x0b, \x1c, U+2028 ..., any of which would shift every later line out of alignment.
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    return lines
-
-
 def _tokens(raw: bytes, path: Path, number: int, lowercase: bool) -> list[str]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"{path}:{number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
-            f"{err.start + 1})"
-        ) from None
-    if lowercase:
-        text = text.lower()
-    return text.split()
+    text = decode_line(raw, path, number)
+    return (text.lower() if lowercase else text).split()
 
 
 def read_parallel(
@@ -110,7 +84,7 @@ def read_parallel(
     ):
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
     src_path, tgt_path = Path(src_path), Path(tgt_path)
-    src_lines, tgt_lines = _raw_lines(src_path), _raw_lines(tgt_path)
+    src_lines, tgt_lines = raw_lines(src_path), raw_lines(tgt_path)
     if len(src_lines) != len(tgt_lines):
         raise ValueError(
             f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}: "

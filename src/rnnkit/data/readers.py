@@ -21,7 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LabeledLine", "read_labeled_lines", "read_text_lines"]
+__all__ = [
+    "LabeledLine",
+    "decode_line",
+    "iter_lines",
+    "raw_lines",
+    "read_labeled_lines",
+    "read_text_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,10 @@ class LabeledLine:
     line: int
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, decoded line without its end)`` of a UTF-8 file."""
+def raw_lines(path: Path) -> list[bytes]:
+    """The undecoded lines of a file: split on ``\n`` only (``str.splitlines`` would also
+    split on ``\x0b``, ``\x1c``, U+2028, ... and shift every later line), a UTF-8 byte order
+    mark dropped, the final newline ending the last line rather than starting an empty one."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -43,21 +52,29 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise ValueError(f"{path}: is a directory, expected a text file") from None
     except OSError as err:
         raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a UTF-8 byte order mark
-    # Split on \n only: str.splitlines would also split on \x0b, \x1c, U+2028, ...
-    raw_lines = data.split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()  # the final newline ends the last line; it does not start a new one
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(
-                f"{path}:{number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
-                f"{err.start + 1})"
-            ) from None
-        yield number, text.removesuffix("\r")
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def decode_line(raw: bytes, path: Path, number: int) -> str:
+    """One raw line as text without its ``\r``; ``ValueError`` naming ``FILE:LINE`` and the
+    bad byte if it is not UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}:{number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
+            f"{err.start + 1})"
+        ) from None
+    return text.removesuffix("\r")
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, decoded line without its end)`` of a UTF-8 file."""
+    for number, raw in enumerate(raw_lines(path), start=1):
+        yield number, decode_line(raw, path, number)
 
 
 def read_labeled_lines(path: str | os.PathLike[str]) -> list[LabeledLine]:
@@ -69,7 +86,7 @@ def read_labeled_lines(path: str | os.PathLike[str]) -> list[LabeledLine]:
     """
     path = Path(path)
     examples = []
-    for number, line in _lines(path):
+    for number, line in iter_lines(path):
         fields = line.strip().split(maxsplit=1)
         if not fields:  # e.g. a trailing empty line
             continue
@@ -92,7 +109,7 @@ def read_text_lines(path: str | os.PathLike[str]) -> list[str]:
     """
     path = Path(path)
     texts = []
-    for number, line in _lines(path):
+    for number, line in iter_lines(path):
         text = line.strip()
         if not text:
             raise ValueError(f"{path}:{number}: blank line, expected a text")

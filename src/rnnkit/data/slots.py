@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from rnnkit.data.conll import TaggedSentence
-from rnnkit.data.readers import _lines
+from rnnkit.data.readers import iter_lines
 
 __all__ = ["read_seq_pairs"]
 
@@ -26,7 +26,7 @@ __all__ = ["read_seq_pairs"]
 def _split_lines(path: Path) -> list[list[str]]:
     """The whitespace-separated fields of each line; a blank line is an error."""
     rows = []
-    for number, line in _lines(path):
+    for number, line in iter_lines(path):
         fields = line.split()
         if not fields:
             raise ValueError(f"{path}:{number}: blank line, expected one sentence a line")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import _lines
+from rnnkit.data.readers import iter_lines
 from rnnkit.data.sequences import SequenceSet
 
 __all__ = ["read_ts"]
@@ -105,7 +105,7 @@ def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
     in_data = False
     features: list[np.ndarray] = []
     labels: list[str] = []
-    for number, raw in _lines(path):
+    for number, raw in iter_lines(path):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
