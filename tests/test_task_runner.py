@@ -1,0 +1,125 @@
+"""The task plumbing shared by every task: options declared once, recipes, the data directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from rnnkit.data.datadir import ENV_VAR, data_file, resolve_data_dir
+from rnnkit.tasks import TASKS, available_tasks, get_task
+from rnnkit.tasks.base import Recipe, Task
+from rnnkit.tasks.options import COMMON, Option, check_config, flag, option_name
+from rnnkit.tasks.runner import make_config
+
+
+def _parser(*options: Option) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    group = parser.add_argument_group("g")
+    for option in options:
+        option.add_to(group)
+    return parser
+
+
+def test_an_option_parses_checks_and_helps_from_one_declaration() -> None:
+    size = Option("hidden_size", 128, "positive_int", "units")
+    rate = Option("dropout", 0.0, "fraction", "dropout")
+    cell = Option("cell", "lstm", "choice", "cell", choices=("rnn", "lstm"))
+    bidirectional = flag("bidirectional", False, "both ways")
+    parser = _parser(size, rate, cell, bidirectional)
+    given = parser.parse_args(["--hidden-size", "7", "--no-bidirectional"])
+    assert (given.hidden_size, given.dropout, given.cell, given.bidirectional) == (
+        7,
+        None,
+        None,
+        False,
+    )
+    for bad in (["--hidden-size", "0"], ["--dropout", "1"], ["--dropout", "nan"], ["--cell", "x"]):
+        with pytest.raises((argparse.ArgumentError, SystemExit)):
+            parser.parse_args(bad)
+    assert size.valid(3) and not size.valid(0) and not size.valid(True) and not size.valid("3")
+    assert rate.valid(0.5) and not rate.valid(1.0) and not rate.valid(float("inf"))
+    assert "default: 128" in parser.format_help() and "--no-bidirectional" in parser.format_help()
+    nullable = Option("patience", None, "positive_int", "p", nullable=True)
+    assert nullable.valid(None) and not size.valid(None)
+    assert option_name("min_freq") == "--min-freq"
+
+
+def test_check_config_names_the_source_and_the_option() -> None:
+    options = (Option("layers", 1, "positive_int", ""), Option("lr", 0.1, "positive_float", ""))
+    check_config({"layers": 2, "lr": 0.5}, options, "config.json")
+    with pytest.raises(ValueError, match=r"^config.json: --layers must be a positive integer, got"):
+        check_config({"layers": "2", "lr": 0.5}, options, "config.json")
+    with pytest.raises(ValueError, match=r"config\.json: missing options lr"):
+        check_config({"layers": 2}, options, "config.json")
+
+
+class _Toy(Task):
+    name = "classify"  # make_config only needs the options and the recipes
+    task_options = (Option("train", None, "file", "data", "data", True),)
+    common_defaults: ClassVar = {"epochs": 3}
+    recipes: ClassVar = {
+        "toy": Recipe("toy", {"hidden_size": 7}, {"train": "toy/train.txt"}, "a bar")
+    }
+
+
+def test_make_config_layers_defaults_recipe_and_given_options(tmp_path: Path) -> None:
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "train.txt").write_text("a b\n")
+    task = _Toy()
+    names = [option.name for option in task.options()]
+    assert names[0] == "train" and set(names[1:]) == {option.name for option in COMMON}
+    config = make_config(task, {"layers": 2}, recipe="toy", data_dir=str(tmp_path))
+    assert config["recipe"] == "toy" and config["epochs"] == 3
+    assert (config["hidden_size"], config["layers"]) == (7, 2)
+    assert config["train"] == str((tmp_path / "toy" / "train.txt").resolve())
+    assert (
+        make_config(task, {"hidden_size": 9}, recipe="toy", data_dir=str(tmp_path))["hidden_size"]
+        == 9
+    )
+    with pytest.raises(ValueError, match="unknown options for classify: --nope"):
+        make_config(task, {"nope": 1})
+    with pytest.raises(ValueError, match="--recipe other: unknown recipe of classify"):
+        make_config(task, {}, recipe="other", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="--data-dir goes with --recipe"):
+        make_config(task, {}, data_dir=str(tmp_path))
+    (tmp_path / "toy" / "train.txt").unlink()
+    with pytest.raises(ValueError, match=r"train.txt: file not found in the data directory"):
+        make_config(task, {}, recipe="toy", data_dir=str(tmp_path))
+
+
+def test_the_data_directory_comes_from_the_option_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with pytest.raises(ValueError, match=f"give --data-dir DIR or set {ENV_VAR}"):
+        resolve_data_dir()
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    assert resolve_data_dir() == tmp_path
+    assert resolve_data_dir(tmp_path / "..") == tmp_path / ".."
+    with pytest.raises(ValueError, match="--data-dir /nonexistent: directory not found"):
+        resolve_data_dir("/nonexistent")
+    monkeypatch.setenv(ENV_VAR, "/nonexistent")
+    with pytest.raises(ValueError, match=rf"\${ENV_VAR} /nonexistent: directory not found"):
+        resolve_data_dir()
+    with pytest.raises(ValueError, match=r"expected mnist/x\.gz"):
+        data_file(tmp_path, "mnist/x.gz")
+
+
+def test_every_available_task_declares_consistent_options_and_recipes(data_dir: Path) -> None:
+    assert "classify" in available_tasks() and set(available_tasks()) <= set(TASKS)
+    for name in available_tasks():
+        task = get_task(name)
+        assert task.name == name
+        options = task.options()
+        assert len({option.name for option in options}) == len(options), name
+        for option in options:
+            assert option.valid(option.default), (name, option.name)
+        for recipe_name, recipe in task.recipes.items():
+            assert recipe.name == recipe_name
+            config = make_config(task, {}, recipe=recipe_name, data_dir=str(data_dir))
+            assert config["recipe"] == recipe_name
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        get_task("nope")
