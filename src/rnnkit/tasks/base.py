@@ -231,7 +231,9 @@ class Task:
     def example_inputs(
         self, model: nn.Module, config: Mapping[str, Any], artifacts: Mapping[str, Any]
     ) -> tuple[Tensor, ...]:
-        """Inputs of ``model.forward`` for ``rnnkit export`` to trace and check."""
+        """Inputs of ``model.forward`` for ``rnnkit export`` to trace and check: batch-first
+        tensors with time on dimension 1, and a 1-D integer tensor for ``lengths`` (the export
+        check builds a second input of another batch size and length by that convention)."""
         raise ValueError(f"rnnkit export is not available for task {self.name!r}")
 
 
