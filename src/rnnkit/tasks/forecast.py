@@ -1,0 +1,763 @@
+"""Time-series forecasting (many-to-many): the next ``--horizon`` rows from the last ``--window``.
+
+::
+
+    rnnkit train forecast --series ETTh1.csv --target OT --window 96 --horizon 24 --out runs/ett
+    rnnkit train forecast --series Airline.csv --split 120,12,12 --horizon 12 --season 12 ...
+    rnnkit train forecast --recipe etth1-uni --horizon 48 --data-dir ../shared/data --out runs/e
+
+Data: a CSV file with a header row, an optional date column (``--date-column``, by default
+told from the first column) and numbers everywhere else. ``--target COL`` is forecast from
+its own past (univariate; default: the last column); ``--features all`` forecasts every
+column from every column (multivariate). ``--split`` cuts the rows into train, validation
+and test parts in time order, by counts (``8640,2880,2880``), fractions (``0.7,0.1,0.2``) or
+``informer`` (the ETTh split). Each column is standardised with the mean and standard
+deviation of the TRAINING rows only; a split's windows may read up to ``--window`` rows of
+the split before it (the known past), as in Informer.
+
+Models (``--model``): ``direct`` (default for ``--horizon`` > 1) reads the window with a
+recurrent encoder and a multi-output linear head gives all ``H`` steps at once; ``seq2seq``
+is an encoder–decoder that feeds each forecast step back (optional ``--attention``);
+``nextstep`` (default for ``--horizon 1``) predicts the next row at every step of the window
+and is rolled out for longer horizons. ``--residual last`` (default) adds the forecast to
+the window's last value, so the network learns the change from a naive forecast (``season``:
+from the value one ``--season`` earlier).
+
+Metrics: MSE and MAE on the standardised scale (``test_mse``, ``test_mae``, as Informer
+reports them) and in the original units (``test_mse_original``, ``test_mae_original``).
+With ``--baselines all`` (default) the naive, seasonal-naive (with ``--season``) and ARIMA
+forecasts of the same test windows are scored too (``test_mse_naive``, ...), and
+``test_mse_ratio_to_best_baseline`` is the model's MSE over the best of them. When the test
+part holds a single forecast (the customary hold-out of Airline or sunspots) ARIMA is fitted
+to every row before it; otherwise it is fitted to the training rows and run on each window.
+
+``rnnkit predict RUN --input CSV`` forecasts the ``H`` rows after the last ``--window`` rows
+of CSV (one line per step, the target columns comma-separated, original units);
+``rnnkit evaluate RUN --data CSV`` scores every window of CSV.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit import baselines
+from rnnkit.data.series import (
+    SeriesTable,
+    Standardizer,
+    informer_split,
+    make_windows,
+    read_series_csv,
+    select_columns,
+    split_bounds,
+)
+from rnnkit.plots import plot_forecast
+from rnnkit.structures.classifier import SequenceClassifier
+from rnnkit.structures.seq2seq import Seq2Seq
+from rnnkit.structures.tagger import SequenceTagger
+from rnnkit.tasks.base import Prepared, Recipe, Task
+from rnnkit.tasks.options import Option, option_name
+
+__all__ = ["TASK", "ForecastTask", "Forecaster", "Windows", "forecast_metrics"]
+
+MODELS = ("auto", "direct", "seq2seq", "nextstep")
+RESIDUALS = ("none", "last", "season")
+SPLITS = ("train", "valid", "test")
+
+
+# ---------------------------------------------------------------------- the model
+class Forecaster(nn.Module):
+    """A recurrent forecaster ``(B, W, F_in)`` window → ``(B, H, F_out)`` next rows.
+
+    ``ŷ = base(x) + net(x)``: ``base`` is 0 (``residual="none"``), the window's last value of
+    each target column (``"last"``, the naive forecast) or the value one ``season`` earlier
+    (``"season"``), so the network learns a correction to a classic forecast.
+
+    Args:
+        kind: ``"direct"`` (a :class:`SequenceClassifier` regressor with ``H·F_out``
+            outputs), ``"seq2seq"`` (a numeric :class:`Seq2Seq`) or ``"nextstep"`` (a
+            :class:`SequenceTagger` regressor, rolled out; needs inputs = targets).
+        input_size, output_size, window, horizon: ``F_in``, ``F_out``, ``W``, ``H``.
+        target_index: the position of each target column among the input columns.
+        residual, season: see above.
+        cell, hidden_size, num_layers, dropout: the recurrent network.
+        attention: the seq2seq decoder's attention.
+        teacher_forcing: the seq2seq decoder's teacher-forcing ratio in training.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        input_size: int,
+        output_size: int,
+        window: int,
+        horizon: int,
+        target_index: list[int],
+        residual: str = "last",
+        season: int | None = None,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        attention: str = "none",
+        teacher_forcing: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if residual == "season" and (season is None or season > window):
+            raise ValueError(f"residual='season' needs 1 <= season <= window, got {season}")
+        if kind == "nextstep" and target_index != list(range(input_size)):
+            raise ValueError("the nextstep model needs the inputs to be the target columns")
+        self.kind, self.window, self.horizon = kind, window, horizon
+        self.output_size, self.residual, self.season = output_size, residual, season
+        self.teacher_forcing = teacher_forcing
+        self.register_buffer("target_index", torch.tensor(target_index), persistent=False)
+        recurrent = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout)
+        self.net: nn.Module
+        if kind == "direct":
+            self.net = SequenceClassifier(
+                output_size=horizon * output_size, task="regression", input_size=input_size,
+                **recurrent,
+            )  # fmt: skip
+        elif kind == "seq2seq":
+            self.net = Seq2Seq(
+                src_input_size=input_size, tgt_output_size=output_size, attention=attention,
+                **recurrent,
+            )  # fmt: skip
+        elif kind == "nextstep":
+            self.net = SequenceTagger(
+                output_size=output_size, task="regression", input_size=input_size, **recurrent
+            )
+        else:
+            raise ValueError(f"kind must be one of direct, seq2seq, nextstep, got {kind!r}")
+
+    def base(self, x: Tensor, horizon: int | None = None) -> Tensor:
+        """The classic forecast the network corrects, ``(B, H, F_out)``."""
+        horizon = horizon or self.horizon
+        targets = x.index_select(2, self.target_index)  # (B, W, F_out)
+        B, W, F_out = targets.shape
+        if self.residual == "none":
+            return targets.new_zeros(B, horizon, F_out)
+        if self.residual == "last" or self.kind == "nextstep":
+            return targets[:, -1:].expand(B, horizon, F_out)
+        steps = W - self.season + torch.arange(horizon, device=x.device) % self.season
+        return targets[:, steps]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The forecast ``(B, H, F_out)`` of each window ``x (B, W, F_in)``."""
+        if self.kind == "nextstep":
+            return self._roll_out(x, self.horizon)
+        base = self.base(x)
+        B = x.shape[0]
+        if self.kind == "direct":
+            return base + self.net(x).view(B, self.horizon, self.output_size)
+        lengths = torch.full((B,), x.shape[1], dtype=torch.long, device=x.device)
+        start = x.index_select(2, self.target_index)[:, -1] - base[:, 0]  # (B, F_out)
+        return base + self.net.forecast(x, lengths, self.horizon, start=start).logits
+
+    def _roll_out(self, x: Tensor, horizon: int) -> Tensor:
+        steps = []
+        for _ in range(horizon):
+            change = self.net(x)[:, -1:]  # (B, 1, F)
+            step = (x[:, -1:] if self.residual != "none" else 0) + change
+            steps.append(step)
+            x = torch.cat([x[:, 1:], step], dim=1)
+        return torch.cat(steps, dim=1)
+
+    def loss(self, x: Tensor, y: Tensor, **_: Any) -> Tensor:
+        """Mean squared error of the forecast of ``y (B, H, F_out)`` (the next-step model:
+        of every step's next row, the window's own and the first of ``y``)."""
+        if self.kind == "direct":
+            return F.mse_loss(self(x), y)
+        if self.kind == "nextstep":
+            following = torch.cat([x[:, 1:], y[:, :1]], dim=1)  # (B, W, F)
+            change = following - x if self.residual != "none" else following
+            return self.net.loss(x, change)
+        base = self.base(x)
+        B = x.shape[0]
+        lengths = torch.full((B,), x.shape[1], dtype=torch.long, device=x.device)
+        change = y - base
+        start = x.index_select(2, self.target_index)[:, -1:] - base[:, :1]  # (B, 1, F_out)
+        tgt_in = torch.cat([start, change[:, :-1]], dim=1)
+        ratio = self.teacher_forcing if self.training else 0.0
+        predicted = self.net(x, lengths, tgt_in, teacher_forcing_ratio=ratio).logits
+        return F.mse_loss(predicted, change)
+
+
+# ---------------------------------------------------------------------- data
+@dataclass
+class Windows:
+    """The forecast windows of one split, standardised: ``x (N, W, F_in)``, ``y (N, H, F_out)``.
+
+    ``origins`` are the row indices of each forecast's first step; ``scale`` the target
+    columns' standard deviations (errors in original units); ``history`` the target columns
+    in original units of every row before the split's end and ``train_end`` the end of the
+    training rows (for the baselines).
+    """
+
+    x: Tensor
+    y: Tensor
+    origins: np.ndarray
+    scale: Tensor
+    source: str
+    history: np.ndarray
+    train_end: int
+    forecasts: dict[str, np.ndarray] = field(default_factory=dict)  # baselines, original units
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+class Batches:
+    """Re-iterable batches ``{"x", "y", "scale"}`` (``scale``: the target columns' standard
+    deviations, for errors in original units), shuffled each pass with ``generator``."""
+
+    def __init__(
+        self, windows: Windows, batch_size: int, generator: torch.Generator | None = None
+    ) -> None:
+        self.windows, self.batch_size, self.generator = windows, batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.windows) / self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        n = len(self.windows)
+        order = (
+            torch.randperm(n, generator=self.generator)
+            if self.generator is not None
+            else torch.arange(n)
+        )
+        for start in range(0, n, self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            yield {
+                "x": self.windows.x[chosen],
+                "y": self.windows.y[chosen],
+                "scale": self.windows.scale,
+            }
+
+
+def _bounds(config: Mapping[str, Any], rows: int) -> list[tuple[int, int]]:
+    if config["split"] == "informer":
+        return informer_split(rows)
+    return split_bounds(rows, config["split"])
+
+
+def _read(config: Mapping[str, Any], path: str) -> SeriesTable:
+    date_column = config["date_column"]
+    return read_series_csv(path, None if date_column == "none" else date_column)
+
+
+def _columns(table: SeriesTable, names: list[str]) -> np.ndarray:
+    """The named columns of ``table`` (a file of a run must have the run's columns)."""
+    missing = [name for name in names if name not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{table.source}: no column {missing[0]!r}; the run was trained on "
+            f"{', '.join(names)} (the file has {', '.join(table.columns)})"
+        )
+    return table.values[:, [table.columns.index(name) for name in names]]
+
+
+def _windows(
+    values: np.ndarray,
+    config: Mapping[str, Any],
+    scaler: Mapping[str, Any],
+    bounds: list[tuple[int, int]],
+    split: int,
+    where: str,
+) -> Windows:
+    """Standardised windows with targets in rows ``[start, end)`` of ``values`` (the run's
+    columns, original units)."""
+    names = scaler["columns"]
+    inputs = [names.index(c) for c in scaler["inputs"]]
+    targets = [names.index(c) for c in scaler["targets"]]
+    standard = Standardizer(scaler["mean"], scaler["std"]).transform(values)
+    start, end = bounds[split]
+    try:
+        x, y = make_windows(
+            standard, config["window"], config["horizon"], start, end, inputs, targets
+        )
+    except ValueError as err:
+        raise ValueError(f"{err} ({where})") from None
+    first = max(start, config["window"])
+    origins = np.arange(first, first + len(x))
+    return Windows(
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+        origins,
+        _scale(scaler),
+        where,
+        values[:end, targets],
+        bounds[0][1],
+    )
+
+
+def _scale(scaler: Mapping[str, Any]) -> Tensor:
+    names = scaler["columns"]
+    return torch.tensor(
+        [scaler["std"][names.index(c)] for c in scaler["targets"]], dtype=torch.float32
+    )
+
+
+def forecast_metrics(model: nn.Module, batches: Any) -> dict[str, float]:
+    """MSE and MAE over every forecast value, standardised and in original units (the
+    errors times each target column's ``scale``); ``loss`` is the standardised MSE."""
+    squared = absolute = squared_original = absolute_original = 0.0
+    count = 0
+    for batch in batches:
+        error = model(batch["x"]) - batch["y"]  # (B, H, F)
+        original = error * batch["scale"]
+        squared += float((error**2).sum())
+        absolute += float(error.abs().sum())
+        squared_original += float((original**2).sum())
+        absolute_original += float(original.abs().sum())
+        count += error.numel()
+    if count == 0:
+        raise ValueError("no windows to evaluate")
+    mse = squared / count
+    return {
+        "loss": mse,
+        "mse": mse,
+        "mae": absolute / count,
+        "mse_original": squared_original / count,
+        "mae_original": absolute_original / count,
+    }
+
+
+def _predict(model: nn.Module, windows: Windows, batch_size: int) -> np.ndarray:
+    """The model's standardised forecasts ``(N, H, F_out)`` of ``windows``."""
+    model.eval()
+    with torch.no_grad():
+        parts = [model(windows.x[i : i + batch_size]) for i in range(0, len(windows), batch_size)]
+    return torch.cat(parts).numpy().astype(np.float64)
+
+
+# ---------------------------------------------------------------------- baselines
+def baseline_forecasts(
+    windows: Windows, config: Mapping[str, Any], arima: bool = True
+) -> dict[str, np.ndarray]:
+    """Naive, seasonal-naive (with ``--season``) and ARIMA (if ``arima``) forecasts
+    ``(N, H, F_out)`` of ``windows``, in original units; naive and seasonal naive from the
+    window the model reads, ARIMA as the module docstring says."""
+    horizon, season = config["horizon"], config["season"]
+    rows = windows.origins[:, None] + np.arange(-config["window"], 0)  # (N, W)
+    past = windows.history[rows]  # (N, W, F_out): the targets' past, original units
+    found = {"naive": baselines.naive(past, horizon)}
+    if season is not None:
+        found["seasonal_naive"] = baselines.seasonal_naive(past, horizon, season)
+    if not arima:
+        return found
+    columns = range(past.shape[2])
+    if len(windows) == 1:
+        # The customary hold-out: one forecast from every row before it, order by AIC.
+        origin = int(windows.origins[0])
+        arima = [
+            baselines.holdout_forecast(
+                windows.history[: origin + horizon, c], horizon, "arima", season=season
+            )
+            for c in columns
+        ]
+        found["arima"] = np.stack(arima, axis=-1)[None]  # (1, H, F_out)
+    else:
+        arima = [
+            baselines.arima_forecasts(
+                windows.history[: windows.train_end, c], past[..., c], horizon
+            )
+            for c in columns
+        ]
+        found["arima"] = np.stack(arima, axis=-1)
+    return found
+
+
+# ---------------------------------------------------------------------- the task
+class ForecastTask(Task):
+    """Forecasting the next rows of a numeric series from a window of its past."""
+
+    name = "forecast"
+    summary = "time-series forecasting (CSV; univariate or multivariate; direct or seq2seq)"
+    task_options = (
+        Option("series", None, "file", "the CSV file of the series (a header row)", "data", True),
+        Option(
+            "date_column",
+            "auto",
+            "text",
+            "the date column's name, 'none', or 'auto' (the first column if it is not numeric "
+            "or is named like date/Month/YEAR)",
+            "data",
+        ),
+        Option("target", None, "text", "the column to forecast; default: the last", "data", True),
+        Option(
+            "features",
+            "target",
+            "choice",
+            "inputs and outputs: the target only, or all columns (multivariate)",
+            "data",
+            choices=("target", "all"),
+        ),
+        Option("window", 96, "positive_int", "input steps of each forecast", "data"),
+        Option("horizon", 24, "positive_int", "steps forecast", "data"),
+        Option(
+            "split",
+            "0.7,0.1,0.2",
+            "text",
+            "train,valid,test parts in time order: row counts, fractions or 'informer'",
+            "data",
+        ),
+        Option(
+            "season",
+            None,
+            "positive_int",
+            "steps per season (seasonal naive, seasonal ARIMA, --residual season)",
+            "data",
+            True,
+        ),
+        Option(
+            "baselines",
+            "all",
+            "choice",
+            "classic forecasts scored on the test windows: naive, seasonal naive and ARIMA "
+            "(all), the first two (naive), or none",
+            "data",
+            choices=("all", "naive", "none"),
+        ),
+        Option(
+            "model",
+            "auto",
+            "choice",
+            "direct: multi-output head; seq2seq: encoder-decoder; nextstep: next-row model "
+            "rolled out; auto: nextstep for --horizon 1, else direct",
+            choices=MODELS,
+        ),
+        Option(
+            "residual",
+            "last",
+            "choice",
+            "forecast the change from the window's last value, from one season earlier, or "
+            "the values themselves",
+            choices=RESIDUALS,
+        ),
+        Option(
+            "attention",
+            "none",
+            "choice",
+            "seq2seq decoder attention",
+            choices=("none", "bahdanau", "luong-general"),
+        ),
+        Option("teacher_forcing", 0.5, "fraction", "seq2seq: teacher-forcing ratio in training"),
+    )
+    common_defaults: ClassVar[Mapping[str, Any]] = {"hidden_size": 64, "epochs": 20, "patience": 5}
+    monitor = ("valid_loss", "min")
+    shown_metrics = ("mae", "mse_original")
+    examples = """\
+  rnnkit train forecast --series ETTh1.csv --target OT --window 96 --horizon 24 --out runs/ett
+  rnnkit train forecast --series ETTh1.csv --features all --split informer --out runs/ett-m
+  rnnkit train forecast --series Airline.csv --split 120,12,12 --window 36 --horizon 12 \\
+      --season 12 --out runs/airline
+  rnnkit train forecast --recipe etth1-uni --horizon 48 --data-dir ../shared/data --out runs/e
+  rnnkit predict runs/ett --input recent.csv"""
+
+    def check(self, config: Mapping[str, Any], where: str) -> None:
+        if config["series"] is None:
+            raise ValueError(f"{option_name('series')} is required")
+        season = config["season"]
+        if config["residual"] == "season" and season is None:
+            raise ValueError(f"{option_name('residual')} season needs {option_name('season')}")
+        if season is not None and season > config["window"]:
+            raise ValueError(
+                f"{option_name('season')} {season}: must not exceed "
+                f"{option_name('window')} {config['window']}"
+            )
+        if config["split"] != "informer":
+            split_bounds(10**9, config["split"])  # the spelling; the sizes are checked later
+
+    def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        return ("scaler",)
+
+    def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
+        table = _read(config, config["series"])
+        bounds = _bounds(config, len(table))
+        if bounds[1][0] == bounds[1][1]:
+            raise ValueError(f"--split {config['split']}: the validation part must not be empty")
+        if artifacts is None:
+            inputs, targets = select_columns(table, config["target"], config["features"])
+            used = sorted(set(inputs) | set(targets))
+            names = [table.columns[i] for i in used]
+            start, end = bounds[0]
+            standard = Standardizer.fit(table.values[start:end][:, used])
+            artifacts = {
+                "scaler": {
+                    "columns": names,
+                    "inputs": [table.columns[i] for i in inputs],
+                    "targets": [table.columns[i] for i in targets],
+                    **standard.to_dict(),
+                }
+            }
+        scaler = artifacts["scaler"]
+        values = _columns(table, scaler["columns"])
+        splits = [
+            _windows(values, config, scaler, bounds, i, f"{option_name('split')} {name} part")
+            for i, name in enumerate(SPLITS)
+        ]
+        for windows, (start, end) in zip(splits, bounds, strict=True):
+            windows.source = f"{table.source} rows {start}-{end - 1}"
+        info = {
+            name: f"{len(w)} windows of {config['window']} -> {config['horizon']} steps, {w.source}"
+            for name, w in zip(SPLITS, splits, strict=True)
+        }
+        return Prepared(*splits, artifacts=dict(artifacts), info=info)
+
+    def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
+        return build_model(config, artifacts)
+
+    def batches(
+        self,
+        config: Mapping[str, Any],
+        examples: Windows,
+        generator: torch.Generator | None = None,
+    ) -> Batches:
+        return Batches(examples, config["batch_size"], generator)
+
+    def loss(self, model: nn.Module, batch: Any) -> Tensor:
+        return model.loss(batch["x"], batch["y"])
+
+    def evaluate(self, model: nn.Module, batches: Any) -> dict[str, float]:
+        return forecast_metrics(model, batches)
+
+    def final_metrics(
+        self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Any
+    ) -> dict[str, Any]:
+        metrics = super().final_metrics(model, prepared, config, log)
+        metrics.pop("valid_loss", None)
+        metrics.pop("test_loss", None)
+        if config["baselines"] == "none":
+            return metrics
+        scaler = prepared.artifacts["scaler"]
+        test: Windows = prepared.test
+        target_index = [scaler["columns"].index(c) for c in scaler["targets"]]
+        standard = Standardizer(scaler["mean"], scaler["std"])
+        found = baseline_forecasts(test, config, arima=config["baselines"] == "all")
+        test.forecasts = found
+        truth = test.y.numpy().astype(np.float64)
+        scores = {}
+        for method, forecast in found.items():
+            standardised = standard.transform(forecast, target_index)
+            scores[method] = baselines.mse(truth, standardised)
+            metrics[f"test_mse_{method}"] = scores[method]
+            metrics[f"test_mae_{method}"] = baselines.mae(truth, standardised)
+        best = min(scores, key=scores.get)
+        metrics["test_best_baseline"] = best
+        metrics["test_mse_ratio_to_best_baseline"] = metrics["test_mse"] / scores[best]
+        log(
+            "baselines (test mse): "
+            + ", ".join(f"{m} {s:.4f}" for m, s in scores.items())
+            + f"; model {metrics['test_mse']:.4f}"
+        )
+        return metrics
+
+    def write_plots(
+        self,
+        plots_dir: Path,
+        rows: list[dict[str, Any]],
+        model: nn.Module,
+        prepared: Prepared,
+        config: Mapping[str, Any],
+    ) -> list[Path]:
+        """``forecast_K.png``: the forecast of the (first) target against the truth, in
+        original units, for up to 3 test windows spread over the test part, with the
+        baselines' forecasts of the same window."""
+        test: Windows = prepared.test
+        scaler = prepared.artifacts["scaler"]
+        target = (
+            scaler["targets"].index(config["target"])
+            if config["target"] in scaler["targets"]
+            else len(scaler["targets"]) - 1
+        )
+        column = scaler["columns"].index(scaler["targets"][target])
+        mean, std = scaler["mean"][column], scaler["std"][column]
+        count = min(3, len(test))
+        chosen = np.unique(np.linspace(0, len(test) - 1, count).round().astype(int))
+        forecasts = _predict(model, test, config["batch_size"])[chosen, :, target] * std + mean
+        paths = []
+        for k, (i, forecast) in enumerate(zip(chosen, forecasts, strict=True), start=1):
+            origin = int(test.origins[i])
+            shown = min(origin, max(config["window"], 2 * config["horizon"]))
+            history = test.history[origin - shown : origin, target]
+            truth = test.y[i, :, target].numpy() * std + mean
+            lines = {f"{_model_kind(config)} model": forecast}
+            lines.update({name: f[i, :, target] for name, f in test.forecasts.items()})
+            title = (
+                f"{scaler['targets'][target]}: {config['horizon']} steps from row {origin} "
+                f"(test window {i + 1} of {len(test)})"
+            )
+            paths.append(plot_forecast(history, truth, lines, plots_dir / f"forecast_{k}.png",
+                                       title))  # fmt: skip
+        return paths
+
+    # ------------------------------------------------------------------ using a run
+    def evaluate_file(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        data: str | None,
+    ) -> dict[str, Any]:
+        """MSE and MAE (standardised and original units) of every window of ``data`` (a CSV
+        with the run's columns; default: the run's test part)."""
+        if data is None:
+            windows = self.prepare(config, artifacts).test
+        else:
+            table = _read(config, data)
+            values = _columns(table, artifacts["scaler"]["columns"])
+            bounds = [(0, 0), (0, 0), (0, len(values))]
+            windows = _windows(values, config, artifacts["scaler"], bounds, 2, str(data))
+            windows.source = str(data)
+        metrics = forecast_metrics(model, Batches(windows, config["batch_size"]))
+        metrics.pop("loss")
+        return {"data": windows.source, "windows": len(windows), **metrics}
+
+    def predict_file(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        input_path: str,
+    ) -> list[str]:
+        """The ``--horizon`` rows after the last ``--window`` rows of ``input_path``: one line
+        per step, the target columns comma-separated, in original units."""
+        scaler = artifacts["scaler"]
+        table = _read(config, input_path)
+        values = _columns(table, scaler["columns"])
+        window = config["window"]
+        if len(values) < window:
+            raise ValueError(
+                f"{input_path}: {len(values)} rows, the run reads {option_name('window')} "
+                f"{window} rows"
+            )
+        names = scaler["columns"]
+        inputs = [names.index(c) for c in scaler["inputs"]]
+        targets = [names.index(c) for c in scaler["targets"]]
+        standard = Standardizer(scaler["mean"], scaler["std"])
+        x = standard.transform(values[-window:])[:, inputs]
+        model.eval()
+        with torch.no_grad():
+            forecast = model(torch.tensor(x[None], dtype=torch.float32))[0].numpy()
+        original = standard.inverse_transform(forecast.astype(np.float64), targets)  # (H, F)
+        return [",".join(f"{v:.6g}" for v in row) for row in original]
+
+    def example_inputs(
+        self, model: nn.Module, config: Mapping[str, Any], artifacts: Mapping[str, Any]
+    ) -> tuple[Tensor, ...]:
+        width = len(artifacts["scaler"]["inputs"])
+        generator = torch.Generator().manual_seed(0)
+        return (torch.randn(3, config["window"], width, generator=generator),)
+
+
+def _model_kind(config: Mapping[str, Any]) -> str:
+    if config["model"] != "auto":
+        return config["model"]
+    return "nextstep" if config["horizon"] == 1 else "direct"
+
+
+def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Forecaster:
+    """The forecaster ``config`` describes, for the run's columns."""
+    scaler = artifacts["scaler"]
+    inputs, targets = scaler["inputs"], scaler["targets"]
+    missing = [c for c in targets if c not in inputs]
+    if missing:
+        raise ValueError(f"target column {missing[0]!r} is not among the input columns")
+    return Forecaster(
+        _model_kind(config),
+        input_size=len(inputs),
+        output_size=len(targets),
+        window=config["window"],
+        horizon=config["horizon"],
+        target_index=[inputs.index(c) for c in targets],
+        residual=config["residual"],
+        season=config["season"],
+        cell=config["cell"],
+        hidden_size=config["hidden_size"],
+        num_layers=config["layers"],
+        dropout=config["dropout"],
+        attention=config["attention"],
+        teacher_forcing=config["teacher_forcing"],
+    )
+
+
+HORIZONS = (24, 48, 168, 336, 720)
+LSTMA_UNI = (0.114, 0.193, 0.236, 0.580, 0.683)
+LSTMA_MULTI = (0.650, 0.702, 1.212, 1.424, 1.960)
+_ETT = {
+    "split": "informer",
+    "window": 96,
+    "season": 24,
+    "target": "OT",
+    "date_column": "date",
+    "epochs": 10,
+    "patience": 3,
+}
+
+RECIPES = {
+    "etth1-uni": Recipe(
+        "etth1-uni",
+        {**_ETT, "features": "target", "model": "direct", "residual": "last"},
+        {"series": "ett/ETTh1.csv"},
+        "Informer (AAAI 2021) Table 1, ETTh1 univariate OT: LSTMa MSE "
+        + "/".join(map(str, LSTMA_UNI))
+        + " at horizons 24/48/168/336/720",
+        {f"test_mse|horizon={h}": bar for h, bar in zip(HORIZONS, LSTMA_UNI, strict=True)},
+        {"horizon": HORIZONS},
+    ),
+    "etth1-multi": Recipe(
+        "etth1-multi",
+        {**_ETT, "features": "all", "model": "direct", "residual": "last"},
+        {"series": "ett/ETTh1.csv"},
+        "Informer (AAAI 2021) Table 2, ETTh1 multivariate: LSTMa MSE "
+        + "/".join(map(str, LSTMA_MULTI))
+        + " at horizons 24/48/168/336/720",
+        {f"test_mse|horizon={h}": bar for h, bar in zip(HORIZONS, LSTMA_MULTI, strict=True)},
+        {"horizon": HORIZONS},
+    ),
+    "airline": Recipe(
+        "airline",
+        {
+            "split": "120,12,12",
+            "window": 36,
+            "horizon": 12,
+            "season": 12,
+            "residual": "season",
+            "model": "direct",
+            "batch_size": 16,
+        },
+        {"series": "classic_ts/Airline.csv"},
+        "AirPassengers, last 12 months held out: beat seasonal naive and ARIMA (same run)",
+        {"test_mse_ratio_to_best_baseline": 0.999},
+    ),
+    "sunspots": Recipe(
+        "sunspots",
+        {
+            "split": "249,30,30",
+            "window": 60,
+            "horizon": 30,
+            "season": 11,
+            "residual": "none",
+            "model": "direct",
+            "batch_size": 16,
+            "epochs": 150,
+            "patience": 30,
+        },
+        {"series": "classic_ts/sunspots.csv"},
+        "Yearly sunspots, last 30 years held out: beat seasonal naive and ARIMA (same run)",
+        {"test_mse_ratio_to_best_baseline": 0.999},
+    ),
+}
+
+TASK = ForecastTask()
+TASK.recipes = RECIPES

@@ -1,0 +1,229 @@
+"""The ``forecast`` task through ``rnnkit.cli.main``: train / evaluate / predict / resume on
+slices of the real series, the baselines against hand-computed values, each recipe's data
+preparation on the shared data, and one-line errors (exit 2) for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.tasks.forecast import RECIPES, TASK, Forecaster
+from rnnkit.tasks.runner import load_run, make_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = ["--hidden-size", "8", "--batch-size", "64", "--epochs", "1"]
+ETT_ARGS = ["--window", "24", "--horizon", "6", "--split", "400,100,100", "--date-column", "date"]
+
+
+def run_cli(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+
+
+@pytest.fixture(scope="module")
+def ett(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 600 rows of ETTh1."""
+    path = tmp_path_factory.mktemp("ett") / "ett600.csv"
+    lines = (data_dir / "ett/ETTh1.csv").read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:601]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def uni_run(ett: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A univariate OT run on the slice (1 epoch, no baselines)."""
+    out = tmp_path_factory.mktemp("uni") / "run"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        argv = ["train", "forecast", "--series", str(ett), "--target", "OT", *ETT_ARGS]
+        assert main([*argv, *TINY, "--baselines", "none", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def test_univariate_run_writes_metrics_scaler_and_plots(uni_run: Path, ett: Path) -> None:
+    metrics = json.loads((uni_run / "metrics.json").read_text())
+    for key in ("test_mse", "test_mae", "test_mse_original", "test_mae_original", "valid_mse"):
+        assert np.isfinite(metrics[key]), key
+    assert "test_mse_naive" not in metrics  # --no-baselines
+    # the statistics come from the 400 training rows only
+    ot = pd.read_csv(ett)["OT"].to_numpy()
+    scaler = json.loads((uni_run / "scaler.json").read_text())
+    assert scaler["columns"] == scaler["inputs"] == scaler["targets"] == ["OT"]
+    np.testing.assert_allclose(scaler["mean"], [ot[:400].mean()])
+    np.testing.assert_allclose(scaler["std"], [ot[:400].std()])
+    # one column: the original-unit errors are the standardised ones times std (squared)
+    std = scaler["std"][0]
+    assert metrics["test_mse_original"] == pytest.approx(metrics["test_mse"] * std**2, rel=1e-4)
+    assert metrics["test_mae_original"] == pytest.approx(metrics["test_mae"] * std, rel=1e-4)
+    # test windows: targets in rows [500, 600), horizon 6 -> origins 500..594
+    assert metrics["test_examples"] == 95
+    assert {p.name for p in (uni_run / "plots").iterdir()} >= {"curves.png", "forecast_1.png"}
+
+
+def test_evaluate_and_predict_agree_with_the_model_by_hand(
+    uni_run: Path, ett: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = json.loads((uni_run / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(uni_run)]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["windows"] == 95
+    assert evaluated["mse"] == pytest.approx(metrics["test_mse"], rel=1e-5)
+
+    # the first 530 rows: predict forecasts rows 530..535 from rows 506..529
+    frame = pd.read_csv(ett)
+    head = tmp_path / "head.csv"
+    frame.iloc[:530].to_csv(head, index=False)
+    assert main(["predict", str(uni_run), "--input", str(head)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and all("," not in line for line in lines)
+    loaded = load_run(str(uni_run))
+    mean, std = frame["OT"][:400].mean(), frame["OT"][:400].std(ddof=0)
+    x = torch.tensor(((frame["OT"][506:530].to_numpy() - mean) / std)[None, :, None])
+    with torch.no_grad():
+        expected = loaded.model(x.float())[0, :, 0].numpy() * std + mean
+    np.testing.assert_allclose([float(v) for v in lines], expected, rtol=1e-4)
+
+    # evaluate --data scores every window of a file: rows 24.. of the first 60 -> 31 windows
+    part = tmp_path / "part.csv"
+    frame.iloc[:60].to_csv(part, index=False)
+    assert main(["evaluate", str(uni_run), "--data", str(part)]) == 0
+    assert json.loads(capsys.readouterr().out)["windows"] == 60 - 24 - 6 + 1
+
+
+def test_resume_equals_a_straight_run(ett: Path, tmp_path: Path) -> None:
+    argv = ["train", "forecast", "--series", str(ett), *ETT_ARGS, *TINY[:4], "--baselines", "none"]
+    assert main([*argv, "--epochs", "2", "--out", str(tmp_path / "straight")]) == 0
+    assert main([*argv, "--epochs", "1", "--out", str(tmp_path / "resumed")]) == 0
+    assert main(["train", "forecast", "--resume", str(tmp_path / "resumed"), "--epochs", "2"]) == 0
+    straight = json.loads((tmp_path / "straight/metrics.json").read_text())
+    resumed = json.loads((tmp_path / "resumed/metrics.json").read_text())
+    assert resumed["epochs"] == 2
+    assert resumed["test_mse"] == pytest.approx(straight["test_mse"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("model", "horizon", "extra"),
+    [("seq2seq", 4, ["--attention", "bahdanau"]), ("auto", 1, []), ("nextstep", 3, [])],
+)
+def test_multivariate_models_predict_every_column(
+    ett: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    horizon: int,
+    extra: list[str],
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "forecast", "--series", str(ett), "--features", "all", "--window", "12"]
+    argv += ["--split", "0.6,0.2,0.2", "--horizon", str(horizon), "--model", model, *extra]
+    assert main([*argv, *TINY, "--baselines", "none", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(out), "--input", str(ett)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == horizon and all(len(line.split(",")) == 7 for line in lines)
+    kind = load_run(str(out)).model.kind
+    assert kind == ("nextstep" if model == "auto" else model)
+
+
+def test_airline_baselines_by_hand(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "air"
+    argv = ["train", "forecast", "--recipe", "airline", "--data-dir", str(data_dir)]
+    assert main([*argv, *TINY, "--baselines", "naive", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    y = pd.read_csv(data_dir / "classic_ts/Airline.csv")["Passengers"].to_numpy(float)
+    mean, std = y[:120].mean(), y[:120].std()
+    truth = (y[132:] - mean) / std
+    naive = (np.full(12, y[131]) - mean) / std
+    seasonal = (y[120:132] - mean) / std
+    assert metrics["test_examples"] == 1
+    assert metrics["test_mse_naive"] == pytest.approx(np.mean((truth - naive) ** 2))
+    assert metrics["test_mse_seasonal_naive"] == pytest.approx(np.mean((truth - seasonal) ** 2))
+    assert metrics["test_mae_seasonal_naive"] == pytest.approx(np.mean(np.abs(truth - seasonal)))
+    assert "test_mse_arima" not in metrics  # --baselines naive: ARIMA's order search is slow
+    best = min(metrics[f"test_mse_{m}"] for m in ("naive", "seasonal_naive"))
+    assert metrics["test_mse_ratio_to_best_baseline"] == pytest.approx(metrics["test_mse"] / best)
+    assert (out / "plots/forecast_1.png").is_file()
+
+
+def test_residual_bases_by_hand() -> None:
+    x = torch.arange(10.0).view(1, 5, 2)  # rows (0,1) (2,3) ... (8,9)
+    common = dict(input_size=2, output_size=1, window=5, horizon=4, target_index=[1])
+    last = Forecaster("direct", residual="last", **common)
+    season = Forecaster("direct", residual="season", season=2, **common)
+    none = Forecaster("direct", residual="none", **common)
+    assert last.base(x)[0, :, 0].tolist() == [9, 9, 9, 9]
+    assert season.base(x)[0, :, 0].tolist() == [7, 9, 7, 9]
+    assert none.base(x)[0, :, 0].tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_each_recipe_prepares_the_shared_data(name: str, data_dir: Path) -> None:
+    options = {"horizon": 24} if RECIPES[name].sweep else {}
+    config = make_config(TASK, options, recipe=name, data_dir=str(data_dir))
+    prepared = TASK.prepare(config, None)
+    scaler = prepared.artifacts["scaler"]
+    if name.startswith("etth1"):
+        frame = pd.read_csv(data_dir / "ett/ETTh1.csv")
+        assert len(prepared.test) == 2880 - 24 + 1 and len(prepared.train) == 8640 - 96 - 24 + 1
+        assert prepared.test.origins[0] == 11520
+        columns = list(frame.columns[1:]) if name == "etth1-multi" else ["OT"]
+        assert scaler["columns"] == columns
+        np.testing.assert_allclose(scaler["mean"], frame[columns][:8640].mean().to_numpy())
+    else:
+        held = {"airline": 12, "sunspots": 30}[name]
+        assert len(prepared.test) == 1 and prepared.test.y.shape[1] == held
+        rows = {"airline": 144, "sunspots": 309}[name]
+        assert prepared.test.origins.tolist() == [rows - held]
+
+
+def _bad_cell(tmp_path: Path, ett: Path) -> Path:
+    lines = ett.read_text().splitlines(keepends=True)
+    lines[5] = lines[5].replace(lines[5].split(",")[3], "abc", 1)
+    path = tmp_path / "bad.csv"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("cell", "bad.csv:6: column 'MUFL': expected a number, got 'abc'"),
+        ("target", "--target 'XYZ': no such column"),
+        ("window", "--window 450"),
+        ("split", "--split '1,2'"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(
+    case: str,
+    expected: str,
+    ett: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    series = _bad_cell(tmp_path, ett) if case == "cell" else ett
+    argv = ["train", "forecast", "--series", str(series), *ETT_ARGS, "--baselines", "none"]
+    argv += ["--out", str(tmp_path / "r")]
+    argv += {
+        "cell": [],
+        "target": ["--target", "XYZ"],
+        "window": ["--window", "450"],
+        "split": ["--split", "1,2"],
+    }[case]
+    capsys.readouterr()
+    assert run_cli([*argv, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "r").exists()
