@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from rnnkit import __version__
 from rnnkit.data.datadir import ENV_VAR
-from rnnkit.tasks import TASKS, TaskInterrupted, get_task
+from rnnkit.tasks import TASK_SUMMARIES, TASKS, TaskInterrupted, get_task
 from rnnkit.tuning import tune_malloc
 
 EXAMPLES = """\
@@ -92,17 +92,18 @@ def _existing_path(text: str) -> str:
 GROUP_TITLES = {"data": "data", "model": "model", "training": "training"}
 
 
-def _add_task(tasks: Any, name: str) -> None:
-    """``rnnkit train NAME``: the task's own options, then the common ones, by group."""
-    try:
-        task = get_task(name)
-    except ValueError:
-        tasks.add_parser(name, help="(not available yet)")
+def _add_task(tasks: Any, name: str, full: bool) -> None:
+    """``rnnkit train NAME``: the task's own options, then the common ones, by group. Only
+    the task asked for (``full``) is imported: each brings its own libraries (statsmodels,
+    seqeval, sacrebleu ...), which would slow every command down."""
+    if not full:
+        tasks.add_parser(name, help=TASK_SUMMARIES[name], add_help=False)
         return
+    task = get_task(name)
     recipes = ", ".join(task.recipes) or "none"
     parser = tasks.add_parser(
         name,
-        help=task.summary,
+        help=TASK_SUMMARIES[name],
         description=f"Train a {name} model into the run directory --out, or continue one with\n"
         "--resume. Options not given take the recipe's values, then their defaults; a\n"
         "resumed run keeps its own (only --epochs and --device may change).\n\n"
@@ -127,7 +128,7 @@ def _add_task(tasks: Any, name: str) -> None:
     )
 
 
-def _add_train(commands: Any) -> None:
+def _add_train(commands: Any, task: str | None) -> None:
     train = commands.add_parser(
         "train",
         help="train a model for TASK into a run directory",
@@ -137,11 +138,20 @@ def _add_train(commands: Any) -> None:
     )
     tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
     for name in TASKS:
-        _add_task(tasks, name)
+        _add_task(tasks, name, full=name == task)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``rnnkit`` argument parser."""
+def _asked_task(argv: list[str]) -> str | None:
+    """The TASK of ``rnnkit train TASK ...`` in ``argv``, if that is the command."""
+    words = [word for word in argv if not word.startswith("-")]
+    if len(words) >= 2 and words[0] == "train" and words[1] in TASKS:
+        return words[1]
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``rnnkit`` argument parser; for ``train TASK`` only that task's options are built
+    (``argv`` tells which)."""
     parser = _Parser(
         prog="rnnkit",
         description="Recurrent neural networks done properly, on PyTorch.",
@@ -156,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=_positive_int, default=30, help="default: 30")
     demo.add_argument("--hidden-size", type=_positive_int, default=64, help="default: 64")
     demo.add_argument("--seed", type=int, default=0, help="default: 0")
-    _add_train(commands)
+    _add_train(commands, _asked_task(sys.argv[1:] if argv is None else argv))
     evaluate = commands.add_parser(
         "evaluate", help="print a run's metrics on labelled data as one JSON line"
     )
@@ -319,7 +329,7 @@ def _one_line(err: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status (0, 2 for a user mistake, 130 on Ctrl-C)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     tune_malloc()
     try:
         _run(args)

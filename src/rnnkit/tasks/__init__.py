@@ -14,9 +14,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rnnkit.tasks.base import Task
 
-__all__ = ["TASKS", "TaskInterrupted", "available_tasks", "get_task"]
+__all__ = ["TASKS", "TASK_SUMMARIES", "TaskInterrupted", "available_tasks", "get_task"]
 
 TASKS = ("classify", "forecast", "tag", "translate", "generate")
+# For `rnnkit train --help` without importing every task (each brings its own libraries).
+TASK_SUMMARIES = {
+    "classify": "sequence classification: texts, numeric sequences, images by rows, audio",
+    "forecast": "time-series forecasting from a CSV series",
+    "tag": "slot filling / NER tagging from CoNLL columns or seq.in/seq.out",
+    "translate": "sequence to sequence with attention from parallel text",
+    "generate": "next-step generation: text, piano rolls, class-conditional sequences",
+}
 
 
 class TaskInterrupted(Exception):  # noqa: N818 - it reports an interruption, it is no error
