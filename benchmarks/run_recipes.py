@@ -35,6 +35,24 @@ HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "results.md"
 LOWER_IS_BETTER = ("mse", "mae", "nll", "loss", "ppl", "perplexity", "bpc")
+# The test metrics results.md shows (when a run has them), after the ones its bars name.
+SHOWN = (
+    "test_accuracy",
+    "test_f1",
+    "test_intent_accuracy",
+    "test_bleu_beam",
+    "test_bleu_greedy",
+    "test_ppl",
+    "test_nll",
+    "test_loss",
+    "test_bpc",
+    "test_judged_accuracy",
+    "test_mse",
+    "test_mae",
+    "test_mse_naive",
+    "test_mse_seasonal_naive",
+    "test_mse_arima",
+)
 
 
 def all_recipes() -> dict[str, tuple[str, Recipe]]:
@@ -147,9 +165,10 @@ def write_markdown(results: dict[str, dict[str, Any]], path: Path) -> None:
         if entry.get("exit_status") != 0:
             result = f"failed (exit {entry.get('exit_status')})"
         else:
-            shown = {k: v for k, v in entry.get("metrics", {}).items() if k.startswith("test_")}
+            metrics = entry.get("metrics", {})
+            keys = dict.fromkeys([*bars, *SHOWN])
             result = ", ".join(
-                f"{k[5:]} {_value(v)}" for k, v in shown.items() if "examples" not in k
+                f"{k.removeprefix('test_')} {_value(metrics[k])}" for k in keys if k in metrics
             )
         bar_text = "; ".join(
             f"{metric} {'≤' if lower_is_better(metric) else '≥'} {_value(b['bar'])}: "
