@@ -110,6 +110,7 @@ def run_one(
         env["OMP_NUM_THREADS"] = str(args.threads)
     shown = "rnnkit " + shlex.join(argv)
     print(f"== {variant_key(name, variant)}: {shown}", flush=True)
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "rnnkit", *argv], env=env, check=False)
     wall = time.perf_counter() - start
@@ -123,6 +124,9 @@ def run_one(
         "anchor": recipe.anchor,
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {args.threads or 'all'} threads",
+        # other work on the machine slows a run down: the 1-minute load when it started and
+        # when it ended (about the number of cores when the run had the machine to itself)
+        "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
     metrics_path = out / "metrics.json"
     if done.returncode == 0 and metrics_path.is_file():
@@ -146,6 +150,11 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _load(entry: dict[str, Any]) -> str:
+    load = entry.get("load")
+    return f", load {load[0]}→{load[1]}" if load else ""
+
+
 def write_markdown(results: dict[str, dict[str, Any]], path: Path) -> None:
     """``results.md``: one row per recipe variant, in recipe order."""
     lines = [
@@ -154,7 +163,8 @@ def write_markdown(results: dict[str, dict[str, Any]], path: Path) -> None:
         "Written by `benchmarks/run_recipes.py` from `results.json`; rerun a recipe with",
         "`python benchmarks/run_recipes.py --data-dir DATA --only NAME`. DATA is the shared data",
         "directory, RUN the run directory. Wall time includes reading the data and the final",
-        "evaluation. A bar not met is marked **not met**.",
+        "evaluation; the load (1-minute load average at the start and end of a run) says how",
+        "busy the 2-core machine was with other work. A bar not met is marked **not met**.",
         "",
         "| recipe | command | result (test split) | bar | anchor | wall time | machine |",
         "|---|---|---|---|---|---|---|",
@@ -178,7 +188,7 @@ def write_markdown(results: dict[str, dict[str, Any]], path: Path) -> None:
         minutes = entry["wall_seconds"] / 60
         lines.append(
             f"| {key} | `{entry['command']}` | {result} | {bar_text} | {entry['anchor']} "
-            f"| {minutes:.1f} min | {entry['machine']}, {entry['date']} |"
+            f"| {minutes:.1f} min | {entry['machine']}{_load(entry)}, {entry['date']} |"
         )
     notes = HERE / "results_notes.md"
     if notes.is_file():
