@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
-from rnnkit.tasks.forecast import RECIPES, TASK, Forecaster
+from rnnkit.tasks.forecast import RECIPES, TASK, ForecastEnsemble, Forecaster
 from rnnkit.tasks.runner import load_run, make_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -138,13 +138,28 @@ def test_multivariate_models_predict_every_column(
     assert kind == ("nextstep" if model == "auto" else model)
 
 
-def test_airline_baselines_by_hand(data_dir: Path, tmp_path: Path) -> None:
+def test_airline_baselines_by_hand(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "air"
     argv = ["train", "forecast", "--recipe", "airline", "--data-dir", str(data_dir)]
     assert main([*argv, *TINY, "--baselines", "naive", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     y = pd.read_csv(data_dir / "classic_ts/Airline.csv")["Passengers"].to_numpy(float)
     mean, std = y[:120].mean(), y[:120].std()
+    # --transform log (the recipe's): the model learns standardised log values ...
+    scaler = json.loads((out / "scaler.json").read_text())
+    assert scaler["transform"] == "log"
+    np.testing.assert_allclose(scaler["mean"], [np.log(y[:120]).mean()])
+    np.testing.assert_allclose(scaler["metric_std"], [std])
+    # ... and is scored in original units over the raw training std, as the baselines are
+    head = tmp_path / "head.csv"
+    pd.read_csv(data_dir / "classic_ts/Airline.csv").iloc[:132].to_csv(head, index=False)
+    capsys.readouterr()
+    assert main(["predict", str(out), "--input", str(head)]) == 0
+    forecast = np.array([float(v) for v in capsys.readouterr().out.split()])
+    assert metrics["test_mse"] == pytest.approx(np.mean(((forecast - y[132:]) / std) ** 2), 1e-4)
+    assert metrics["test_mse_original"] == pytest.approx(np.mean((forecast - y[132:]) ** 2), 1e-4)
     truth = (y[132:] - mean) / std
     naive = (np.full(12, y[131]) - mean) / std
     seasonal = (y[120:132] - mean) / std
@@ -167,6 +182,52 @@ def test_residual_bases_by_hand() -> None:
     assert last.base(x)[0, :, 0].tolist() == [9, 9, 9, 9]
     assert season.base(x)[0, :, 0].tolist() == [7, 9, 7, 9]
     assert none.base(x)[0, :, 0].tolist() == [0, 0, 0, 0]
+
+
+def _untrained(norm: str, **options: object) -> Forecaster:
+    """A direct forecaster whose (zero-initialised) output layer got random weights."""
+    torch.manual_seed(0)
+    common = dict(input_size=2, output_size=1, window=6, horizon=3, target_index=[1])
+    model = Forecaster("direct", norm=norm, hidden_size=8, **{**common, **options}).eval()
+    torch.nn.init.normal_(model.net.head.weight)
+    torch.nn.init.normal_(model.net.head.bias)
+    return model
+
+
+@pytest.mark.parametrize("norm", ["last", "mean", "revin"])
+def test_per_window_normalisation_is_shift_equivariant(norm: str) -> None:
+    x = torch.randn(4, 6, 2, generator=torch.Generator().manual_seed(1))
+    model, plain = _untrained(norm), _untrained("none")
+    with torch.no_grad():
+        forecast, shifted = model(x), model(x + 10.0)
+        np.testing.assert_allclose(shifted.numpy(), (forecast + 10.0).numpy(), atol=1e-4)
+        if norm == "revin":  # and scale-equivariant
+            np.testing.assert_allclose(model(3 * x).numpy(), (3 * forecast).numpy(), atol=1e-4)
+        # without normalisation a shift is not simply passed on
+        assert not torch.allclose(plain(x + 10.0), plain(x) + 10.0, atol=1e-2)
+
+
+@pytest.mark.parametrize(("residual", "expected"), [("last", [11, 11, 11]), ("season", [9, 11, 9])])
+def test_an_untrained_forecaster_gives_the_classic_forecast(residual: str, expected: list) -> None:
+    x = torch.arange(12.0).view(1, 6, 2)  # the target column holds 1, 3, ..., 11
+    for norm in ("none", "mean", "revin"):
+        model = Forecaster("direct", input_size=2, output_size=1, window=6, horizon=3,
+                           target_index=[1], residual=residual, season=2, norm=norm)  # fmt: skip
+        with torch.no_grad():
+            np.testing.assert_allclose(model(x)[0, :, 0].numpy(), expected, atol=1e-4)
+
+
+def test_an_ensemble_averages_its_members(ett: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ens"
+    argv = ["train", "forecast", "--series", str(ett), *ETT_ARGS, *TINY, "--baselines", "none"]
+    assert main([*argv, "--ensemble", "3", "--out", str(out)]) == 0
+    model = load_run(str(out)).model
+    assert isinstance(model, ForecastEnsemble) and len(model.members) == 3
+    x = torch.randn(2, 24, 1)
+    with torch.no_grad():
+        members = [member(x) for member in model.members]
+        assert not torch.allclose(members[0], members[1])  # different initial weights
+        np.testing.assert_allclose(model(x).numpy(), (sum(members) / 3).numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
@@ -204,6 +265,7 @@ def _bad_cell(tmp_path: Path, ett: Path) -> Path:
         ("target", "--target 'XYZ': no such column"),
         ("window", "--window 450"),
         ("split", "--split '1,2'"),
+        ("log", "--transform log needs positive values"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(
@@ -214,6 +276,9 @@ def test_bad_input_gives_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     series = _bad_cell(tmp_path, ett) if case == "cell" else ett
+    if case == "log":  # MULL holds values <= 0
+        series = tmp_path / "two.csv"
+        pd.read_csv(ett)[["date", "MULL", "OT"]].to_csv(series, index=False)
     argv = ["train", "forecast", "--series", str(series), *ETT_ARGS, "--baselines", "none"]
     argv += ["--out", str(tmp_path / "r")]
     argv += {
@@ -221,6 +286,7 @@ def test_bad_input_gives_one_line_and_exit_2(
         "target": ["--target", "XYZ"],
         "window": ["--window", "450"],
         "split": ["--split", "1,2"],
+        "log": ["--transform", "log", "--features", "all"],
     }[case]
     capsys.readouterr()
     assert run_cli([*argv, *TINY]) == 2
