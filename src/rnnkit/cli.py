@@ -173,7 +173,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument(
         "--data",
-        type=_existing_file,
+        type=_existing_path,
         metavar="FILE",
         help="default: the run's test file, else its validation data",
     )

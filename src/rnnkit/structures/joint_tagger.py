@@ -10,7 +10,9 @@
     [mean_t h_t ; final states] ──→ linear ──→ intent logits        (B, num_intents)
 
 The loss is the tag loss (mean cross entropy over real tokens, or the CRF negative
-log-likelihood averaged over sentences) plus the intent cross entropy (mean over sentences).
+log-likelihood averaged over sentences) plus the intent cross entropy (mean over sentences
+whose intent is known: the id :data:`UNKNOWN_INTENT`, -1, marks a sentence label the model
+has no class for, e.g. one seen only in a test file, and adds no intent loss).
 Every padded position is masked, so a sentence gets the same outputs alone or padded in a
 batch.
 """
@@ -29,7 +31,10 @@ from rnnkit.structures.crf import CRF, TransitionConstraints
 from rnnkit.structures.encoder import Lengths, check_positive, checked_ids, sequence_lengths
 from rnnkit.text.embedding import Embedding
 
-__all__ = ["JointTagger"]
+__all__ = ["UNKNOWN_INTENT", "JointTagger"]
+
+#: intent id of a sentence whose label is not one of the model's classes
+UNKNOWN_INTENT = -1
 
 Reduction = Literal["mean", "sum"]
 
@@ -59,6 +64,9 @@ class JointTagger(nn.Module):
         crf: decode with a linear-chain CRF on the emissions.
         crf_constraints: hard CRF constraints, e.g. ``bio_constraints(tag_names)``.
         num_intents: number of sentence labels; enables the intent head.
+        word_dropout: in training, the probability of replacing each real word by
+            ``unk_idx`` (so the model learns what to do with words it has never seen).
+        unk_idx: the word id of unknown words; required with ``word_dropout``.
         backend: recurrent engine, ``"auto"``, ``"rnnkit"`` or ``"torch"``.
 
     Inputs of :meth:`forward`, :meth:`loss` and :meth:`predict`:
@@ -96,6 +104,8 @@ class JointTagger(nn.Module):
         crf: bool = False,
         crf_constraints: Tensor | TransitionConstraints | None = None,
         num_intents: int | None = None,
+        word_dropout: float = 0.0,
+        unk_idx: int | None = None,
         backend: str = "auto",
     ) -> None:
         super().__init__()
@@ -112,6 +122,11 @@ class JointTagger(nn.Module):
         check_positive("embedding_dim", embedding_dim)
         if crf_constraints is not None and not crf:
             raise ValueError("crf_constraints needs crf=True")
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout!r}")
+        if word_dropout > 0 and (unk_idx is None or not 0 <= unk_idx < vocab_size):
+            raise ValueError(f"word_dropout needs unk_idx in [0, {vocab_size}), got {unk_idx!r}")
+        self.word_dropout, self.unk_idx = word_dropout, unk_idx
         self.num_tags = num_tags
         self.num_intents = num_intents
         self.words = Embedding(vocab_size, embedding_dim, padding_idx, freeze=freeze_embedding)
@@ -198,6 +213,9 @@ class JointTagger(nn.Module):
         ids = checked_ids(tokens, self.words.num_embeddings, "tokens", mask)  # padding → 0
         if self.words.padding_idx is not None:
             ids = ids.masked_fill(~mask, self.words.padding_idx % self.words.num_embeddings)
+        if self.training and self.word_dropout > 0:
+            dropped = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & mask
+            ids = ids.masked_fill(dropped, self.unk_idx)
         features = self.words(ids)  # (B, T, E)
         if self.chars is not None:
             if chars is None or char_lengths is None:
@@ -252,11 +270,13 @@ class JointTagger(nn.Module):
 
         Args:
             tags: ``(B, T)`` tag ids (any value at padded steps).
-            intents: ``(B,)`` intent ids; required iff the model has an intent head.
+            intents: ``(B,)`` intent ids (:data:`UNKNOWN_INTENT` for an unknown label: no
+                intent loss); required iff the model has an intent head.
             reduction: ``"mean"``: tag cross entropy averaged over real tokens (CRF:
                 negative log-likelihood averaged over sentences) plus intent cross entropy
-                averaged over sentences. ``"sum"``: the same terms summed, so the loss of a
-                batch is the sum of its sentences' losses (padding adds nothing).
+                averaged over the sentences of known intent. ``"sum"``: the same terms
+                summed, so the loss of a batch is the sum of its sentences' losses (padding
+                adds nothing).
         """
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -279,8 +299,14 @@ class JointTagger(nn.Module):
         if intent_logits is not None:
             if not isinstance(intents, Tensor) or tuple(intents.shape) != (B,):
                 raise ValueError(f"intents must be a (B,) = ({B},) tensor of intent ids")
-            labels = checked_ids(intents.to(mask.device), self.num_intents, "intents")
-            total = total + F.cross_entropy(intent_logits, labels, reduction=reduction)
+            intents = intents.to(mask.device)
+            known = intents != UNKNOWN_INTENT  # (B,)
+            labels = checked_ids(intents, self.num_intents, "intents", known)  # unknown -> 0
+            losses = F.cross_entropy(intent_logits, labels, reduction="none")  # (B,)
+            intent_loss = (losses * known).sum()
+            if reduction == "mean":
+                intent_loss = intent_loss / known.sum().clamp(min=1)
+            total = total + intent_loss
         return total
 
     @torch.no_grad()

@@ -1,0 +1,258 @@
+"""The `tag` task end to end through ``rnnkit.cli.main``: ATIS slices (seq.in/seq.out/label),
+CoNLL files (with -DOCSTART-, Chinese characters), evaluate / predict / resume, the atis
+recipe on the real data, and bad inputs stopping with FILE:LINE before any training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.metrics.tagging import entity_scores
+from rnnkit.structures.joint_tagger import UNKNOWN_INTENT, JointTagger
+from rnnkit.tasks.runner import make_config
+from rnnkit.tasks.tag import TASK, split_text
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = ["--hidden-size", "8", "--embedding-dim", "8", "--batch-size", "16"]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def write_slice(data_dir, target, split: str, count: int):
+    """The first ``count`` sentences of an ATIS split, as a seq folder in ``target``."""
+    target.mkdir(parents=True)
+    for name in ("seq.in", "seq.out", "label"):
+        lines = (data_dir / "atis" / split / name).read_text().splitlines()[:count]
+        (target / name).write_text("\n".join(lines) + "\n")
+    return target
+
+
+@pytest.fixture
+def atis(tmp_path, data_dir):
+    root = tmp_path / "atis"
+    return {
+        split: write_slice(data_dir, root / split, split, count)
+        for split, count in (("train", 200), ("valid", 40), ("test", 40))
+    }
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+# ----------------------------------------------------------------------------- ATIS slice
+def test_atis_slice_train_evaluate_predict_resume(tmp_path, atis, capsys):
+    out = tmp_path / "run"
+    common = ["--train", atis["train"], "--valid", atis["valid"], "--test", atis["test"]]
+    status, _, err = run(
+        capsys, "train", "tag", *common, *TINY, *"--epochs 1 --char-features --out".split(), out
+    )
+    assert status == 0, err
+    metrics = read_json(out / "metrics.json")
+    for key in "test_precision test_recall test_f1 test_intent_accuracy test_accuracy".split():
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["test_examples"] == 40
+    labels = read_json(out / "labels.json")
+    assert labels["scheme"] == "BIO" and "atis_flight" in labels["intents"]
+    assert {"vocab.json", "chars.json", "model.safetensors"} <= {p.name for p in out.iterdir()}
+
+    # predict: one line per sentence, a tag per token, then the intent after a tab
+    sentences = (atis["test"] / "seq.in").read_text().splitlines()
+    status, printed, err = run(capsys, "predict", out, "--input", atis["test"] / "seq.in")
+    assert status == 0, err
+    lines = printed.splitlines()
+    assert len(lines) == len(sentences)
+    predicted_tags, predicted_intents = [], []
+    for line, sentence in zip(lines, sentences, strict=True):
+        tags, intent = line.split("\t")
+        assert len(tags.split()) == len(sentence.split())
+        assert set(tags.split()) <= set(labels["tags"]) and intent in labels["intents"]
+        predicted_tags.append(tags.split())
+        predicted_intents.append(intent)
+
+    # evaluate = seqeval's scores of exactly those predictions against the gold files
+    gold_tags = [line.split() for line in (atis["test"] / "seq.out").read_text().splitlines()]
+    gold_intents = (atis["test"] / "label").read_text().split()
+    oracle = entity_scores(gold_tags, predicted_tags)
+    status, printed, err = run(capsys, "evaluate", out, "--data", atis["test"] / "seq.in")
+    assert status == 0, err
+    shown = json.loads(printed)
+    for key in ("precision", "recall", "f1", "accuracy"):
+        assert shown[key] == pytest.approx(oracle[key])
+        assert shown[key] == pytest.approx(metrics[f"test_{key}"])
+    right = sum(p == g for p, g in zip(predicted_intents, gold_intents, strict=True))
+    assert shown["intent_accuracy"] == pytest.approx(right / len(gold_intents))
+
+    status, _, err = run(capsys, "train", "tag", "--resume", out, "--epochs", "2")
+    assert status == 0, err
+    assert read_json(out / "metrics.json")["epochs"] == 2
+    assert len((out / "log.csv").read_text().splitlines()) == 3  # header + 2 epochs
+
+
+def test_unseen_test_intent_counts_as_wrong(tmp_path, capsys):
+    # The intent is "has_x" iff the sentence holds the word x; the test adds a label never
+    # seen in training: it is scored as a miss, not an error.
+    train = tmp_path / "train"
+    train.mkdir()
+    rows = [("a x b", "O B-T O", "has_x"), ("a b c", "O O O", "no_x")] * 20
+    for name, column in (("seq.in", 0), ("seq.out", 1), ("label", 2)):
+        (train / name).write_text("".join(row[column] + "\n" for row in rows))
+    test = tmp_path / "test"
+    test.mkdir()
+    (test / "seq.in").write_text("a x b\nc b a\n")
+    (test / "seq.out").write_text("O B-T O\nO O O\n")
+    (test / "label").write_text("has_x\nnever_seen\n")
+    out = tmp_path / "run"
+    options = "--hidden-size 16 --embedding-dim 8 --epochs 30 --lr 0.02".split()
+    files = ["--train", train, "--valid", train, "--test", test]
+    status, _, err = run(capsys, "train", "tag", *files, *options, "--out", out)
+    assert status == 0, err
+    metrics = read_json(out / "metrics.json")
+    assert metrics["valid_f1"] == 1.0 and metrics["valid_intent_accuracy"] == 1.0
+    assert metrics["test_intent_accuracy"] == 0.5 and metrics["test_f1"] == 1.0
+
+    (test / "label").unlink()  # a split without labels: tags are scored, intents are not
+    status, printed, err = run(capsys, "evaluate", out, "--data", test / "seq.in")
+    assert status == 0, err
+    shown = json.loads(printed)
+    assert shown["f1"] == 1.0 and "intent_accuracy" not in shown
+
+
+def test_atis_recipe_config_and_prepare(data_dir):
+    config = make_config(TASK, {}, recipe="atis", data_dir=str(data_dir))
+    assert config["crf"] and config["char_features"] and config["format"] == "seq"
+    prepared = TASK.prepare(config, None)
+    assert (len(prepared.train), len(prepared.valid), len(prepared.test)) == (4478, 500, 893)
+    labels = prepared.artifacts["labels"]
+    train_intents = set((data_dir / "atis/train/label").read_text().split())
+    assert labels["intents"] == sorted(train_intents) and labels["scheme"] == "BIO"
+    test_intents = (data_dir / "atis/test/label").read_text().split()
+    unseen = sum(label not in train_intents for label in test_intents)
+    assert 0 < unseen == prepared.test.intents.count(UNKNOWN_INTENT)
+    first = (data_dir / "atis/test/seq.out").read_text().splitlines()[0]
+    assert prepared.test.gold_tags[0] == first.split()
+    model = TASK.build_model(config, prepared.artifacts)
+    assert model.crf is not None and model.chars is not None
+
+
+# ----------------------------------------------------------------------------- CoNLL files
+CONLL = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+
+-DOCSTART- -X- -X- O
+
+BRUSSELS NNP B-NP B-LOC
+1996-08-22 CD I-NP O
+"""
+
+
+def test_conll_with_docstart_learns_the_tags(tmp_path, capsys):
+    path = tmp_path / "train.txt"
+    path.write_text(CONLL * 5)
+    out = tmp_path / "run"
+    options = "--crf --hidden-size 16 --embedding-dim 8 --epochs 25 --lr 0.03".split()
+    files = ["--train", path, "--valid", path, "--test", path]
+    status, printed, err = run(capsys, "train", "tag", *files, *options, "--out", out)
+    assert status == 0, err
+    metrics = read_json(out / "metrics.json")
+    assert metrics["test_f1"] == 1.0 and metrics["test_examples"] == 15
+    assert "test_intent_accuracy" not in metrics
+    assert "-DOCSTART-" not in read_json(out / "vocab.json")["tokens"]
+    tags = read_json(out / "labels.json")["tags"]
+    assert tags == "B-LOC B-MISC B-ORG B-PER I-PER O".split()
+    sentences = tmp_path / "in.txt"
+    sentences.write_text("Peter Blackburn rejects German call\n")
+    status, printed, _ = run(capsys, "predict", out, "--input", sentences)
+    assert printed == "B-PER I-PER O B-MISC O\n"
+
+    # the chunk column instead of the entity column
+    options = [*TINY, "--tag-column", "2", "--epochs", "1", "--out", tmp_path / "chunks"]
+    status, _, err = run(capsys, "train", "tag", "--train", path, *options)
+    assert status == 0, err
+    assert "B-VP" in read_json(tmp_path / "chunks" / "labels.json")["tags"]
+
+
+ZH = "北\tB\n京\tE\n欢\tB\n迎\tE\n你\tS\n\n我\tS\n爱\tS\n北\tB\n京\tE\n\n天\tB\n安\tM\n门\tE\n"
+
+
+def test_chinese_characters_bmes(tmp_path, capsys):
+    path = tmp_path / "zh.txt"
+    path.write_text(ZH * 8, encoding="utf-8")
+    out = tmp_path / "run"
+    options = [*TINY, *"--tokens char --crf --char-features --epochs 2".split()]
+    status, _, err = run(
+        capsys, "train", "tag", "--train", path, "--valid", path, *options, "--out", out
+    )
+    assert status == 0, err
+    assert read_json(out / "labels.json")["scheme"] == "BMES"
+    assert "北" in read_json(out / "vocab.json")["tokens"]
+    sentences = tmp_path / "in.txt"
+    sentences.write_text("北京欢迎你\n我 爱 天安门\n", encoding="utf-8")
+    status, printed, err = run(capsys, "predict", out, "--input", sentences)
+    assert status == 0, err
+    lines = printed.splitlines()
+    assert [len(line.split()) for line in lines] == [5, 5]
+    assert all(set(line.split()) <= {"B", "M", "E", "S"} for line in lines)
+    assert split_text("我 爱\t天安门", "char") == ["我", "爱", "天", "安", "门"]
+
+
+# ----------------------------------------------------------------------------- bad input
+def bad_case(tmp_path, capsys, argv, expected: str) -> None:
+    out = tmp_path / "bad_run"
+    status, _, err = run(capsys, "train", "tag", *argv, *TINY, "--epochs", "1", "--out", out)
+    assert status == 2
+    assert err.count("\n") == 1 and expected in err, err
+    assert not out.exists()
+
+
+def test_bad_conll_column_count(tmp_path, capsys):
+    path = tmp_path / "train.txt"
+    path.write_text("EU B-ORG\nrejects O\n\nPeter NNP B-PER\n")
+    bad_case(tmp_path, capsys, ["--train", path], f"{path}:4: expected 2 columns, got 3")
+    path.write_text("EU B-ORG\n")
+    bad_case(tmp_path, capsys, ["--train", path, "--tag-column", "5"], "--tag-column 5")
+    path.write_text("EU NNP B-ORG\nrejects VBZ O\n")
+    bad_case(tmp_path, capsys, ["--train", path, "--tag-column", "1"], f"{path}:1: tag 'NNP'")
+
+
+def test_bad_seq_pairs(tmp_path, capsys, atis):
+    good = atis["valid"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "seq.in").write_text("a b c\nd e f\n")
+    (bad / "seq.out").write_text("O O O\nO O\n")
+    argv = ["--train", atis["train"], "--valid", good, "--test", bad]
+    bad_case(tmp_path, capsys, argv, f"{bad / 'seq.out'}:2: 2 tags for 3 tokens")
+    (bad / "seq.out").unlink()
+    bad_case(tmp_path, capsys, argv, f"{bad / 'seq.out'}: file not found")
+    bad_case(tmp_path, capsys, ["--train", atis["train"], "--format", "conll"], "is a directory")
+
+
+# ----------------------------------------------------------------------------- model
+def test_unknown_intent_adds_no_loss():
+    torch.manual_seed(0)
+    model = JointTagger(10, 3, embedding_dim=4, hidden_size=4, num_intents=2).eval()
+    tokens, lengths = torch.randint(1, 10, (2, 3)), torch.tensor([3, 2])
+    tags = torch.randint(3, (2, 3))
+    _, logits = model(tokens, lengths)
+    unknown = model.loss(tokens, lengths, tags, intents=torch.tensor([UNKNOWN_INTENT, 1]))
+    without = model.loss(tokens, lengths, tags, intents=torch.tensor([0, 1])) - (
+        torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]))
+    )
+    expected = without + torch.nn.functional.cross_entropy(logits[1:], torch.tensor([1]))
+    assert unknown.item() == pytest.approx(expected.item(), rel=1e-5)
