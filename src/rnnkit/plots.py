@@ -285,3 +285,50 @@ def plot_forecast(
     ax.set_title(title or "Forecast against the truth", fontsize="medium")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------ image grid
+def plot_image_grid(
+    images: Tensor | np.ndarray,
+    path: PathLike,
+    columns: int | None = None,
+    row_labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Images ``(N, H, W)`` of values in ``[0, 1]`` as one grid, ink dark on white.
+
+    The images fill the grid row by row, ``columns`` a row (default: about a square); a
+    ``row_labels[i]`` is written left of grid row ``i`` (e.g. the digit a row was asked for).
+    """
+    pixels = _numpy(images)
+    if pixels.ndim != 3 or pixels.shape[0] < 1:
+        raise ValueError(f"images must be (N, H, W) with N >= 1, got shape {pixels.shape}")
+    n, height, width = pixels.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    if columns < 1:
+        raise ValueError(f"columns must be >= 1, got {columns}")
+    rows = math.ceil(n / columns)
+    if row_labels is not None and len(row_labels) != rows:
+        raise ValueError(f"{len(row_labels)} row labels for a grid of {rows} rows")
+    gap = 2  # white pixels between the images
+    mosaic = np.zeros((rows * (height + gap) - gap, columns * (width + gap) - gap))
+    for i in range(n):
+        top, left = (i // columns) * (height + gap), (i % columns) * (width + gap)
+        mosaic[top : top + height, left : left + width] = pixels[i]
+    scale = 0.5 * max(max(height, width) / 28, 1.0)  # inches an image: 0.5 for MNIST
+    fig = Figure(figsize=(max(columns * scale + 0.6, 2.5), max(rows * scale + 0.4, 1.5)))
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels is not None:
+        ax.set_yticks([r * (height + gap) + height / 2 for r in range(rows)])
+        ax.set_yticklabels(list(row_labels))
+        ax.tick_params(axis="y", length=0)
+    else:
+        ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    fig.tight_layout()
+    return save_figure(fig, path)
