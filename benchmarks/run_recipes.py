@@ -17,6 +17,8 @@ recipe variant), from which ``benchmarks/results.md`` is rewritten.
 from __future__ import annotations
 
 import argparse
+import csv
+import fcntl
 import itertools
 import json
 import os
@@ -105,6 +107,8 @@ def run_one(
     argv.append("--overwrite")
     for key, value in variant.items():
         argv += ["--" + key.replace("_", "-"), str(value)]
+    for option, other in recipe.uses.items():  # e.g. the classifier that judges samples
+        argv += ["--" + option.replace("_", "-"), str(Path(args.runs_dir) / other)]
     env = dict(os.environ)
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
@@ -112,15 +116,20 @@ def run_one(
     print(f"== {variant_key(name, variant)}: {shown}", flush=True)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "rnnkit", *argv], env=env, check=False)
-    wall = time.perf_counter() - start
+    if args.from_runs:
+        # record a run made earlier by this command: its training time from log.csv
+        status = 0 if (out / "metrics.json").is_file() else 1
+        wall = _training_seconds(out)
+    else:
+        status = subprocess.run([sys.executable, "-m", "rnnkit", *argv], env=env).returncode
+        wall = time.perf_counter() - start
     entry: dict[str, Any] = {
         "recipe": name,
         "task": task,
         "variant": variant,
         "command": shown.replace(str(args.data_dir), "DATA").replace(str(out), "RUN"),
         "wall_seconds": round(wall, 1),
-        "exit_status": done.returncode,
+        "exit_status": status,
         "anchor": recipe.anchor,
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {args.threads or 'all'} threads",
@@ -129,7 +138,10 @@ def run_one(
         "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
     metrics_path = out / "metrics.json"
-    if done.returncode == 0 and metrics_path.is_file():
+    if args.from_runs:
+        entry["wall_seconds_kind"] = "training (epochs of log.csv), recorded from the run"
+        entry.pop("load")
+    if status == 0 and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())
         entry["metrics"] = metrics
         entry["bars"] = {
@@ -142,6 +154,14 @@ def run_one(
             for metric, bar in bars_of(recipe, variant).items()
         }
     return entry
+
+
+def _training_seconds(run: Path) -> float:
+    log = run / "log.csv"
+    if not log.is_file():
+        return 0.0
+    with log.open(encoding="utf-8") as f:
+        return round(sum(float(row.get("time") or 0) for row in csv.DictReader(f)), 1)
 
 
 def _value(value: Any) -> str:
@@ -186,14 +206,30 @@ def write_markdown(results: dict[str, dict[str, Any]], path: Path) -> None:
             for metric, b in bars.items()
         )
         minutes = entry["wall_seconds"] / 60
+        kind = " (training)" if entry.get("wall_seconds_kind") else ""
         lines.append(
             f"| {key} | `{entry['command']}` | {result} | {bar_text} | {entry['anchor']} "
-            f"| {minutes:.1f} min | {entry['machine']}{_load(entry)}, {entry['date']} |"
+            f"| {minutes:.1f} min{kind} | {entry['machine']}{_load(entry)}, {entry['date']} |"
         )
     notes = HERE / "results_notes.md"
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def record(key: str, entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Merge one entry into results.json and rewrite results.md. The file is read again just
+    before it is written, under a lock, so recipes run side by side keep each other's
+    entries."""
+    with open(HERE / ".results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
+        results[key] = entry
+        tmp = RESULTS_JSON.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, RESULTS_JSON)
+        write_markdown(results, RESULTS_MD)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="NAME", help="repeatable")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the runs")
     parser.add_argument("--list", action="store_true", help="list the recipes and stop")
+    parser.add_argument(
+        "--from-runs",
+        action="store_true",
+        help="record the runs already in --runs-dir instead of training (training time only)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -222,7 +263,6 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown recipes: {', '.join(unknown)} (see --list)")
     fixed = dict(item.split("=", 1) for item in args.set)
-    results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
     status = 0
     for name in args.only or recipes:
         task, recipe = recipes[name]
@@ -230,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             if any(str(variant.get(k)) != v for k, v in fixed.items() if k in variant):
                 continue
             entry = run_one(task, name, recipe, variant, args)
-            results[variant_key(name, variant)] = entry
-            RESULTS_JSON.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-            write_markdown(results, RESULTS_MD)
+            record(variant_key(name, variant), entry)
             met = all(b["met"] for b in entry.get("bars", {}).values())
             status |= int(entry["exit_status"] != 0 or not met)
             print(

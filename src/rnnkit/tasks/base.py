@@ -58,6 +58,8 @@ class Recipe:
             errors and perplexities); a key ``"test_mse|horizon=24"`` holds for that variant
             of the sweep only. ``benchmarks/run_recipes.py`` reports each as met or not.
         sweep: option -> values; the recipe runs once per value (e.g. forecast horizons).
+        uses: option -> the name of another recipe whose run directory the option takes
+            (``{"judge": "mnist-rows"}``); ``run_recipes.py`` passes it, a user gives it.
     """
 
     name: str
@@ -66,6 +68,7 @@ class Recipe:
     anchor: str = ""
     bars: Mapping[str, float] = field(default_factory=dict)
     sweep: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    uses: Mapping[str, str] = field(default_factory=dict)
 
 
 class Task:
