@@ -952,6 +952,7 @@ RECIPES = {
         "digits generated row by row given the class; bar: the mnist-rows classifier "
         "(--judge RUN_DIR) labels >= 90 % of 1000 samples as the digit asked for",
         bars={"test_judged_accuracy": 0.90},
+        uses={"judge": "mnist-rows"},
     ),
 }
 
