@@ -146,11 +146,11 @@ def test_airline_baselines_by_hand(
     assert main([*argv, *TINY, "--baselines", "naive", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     y = pd.read_csv(data_dir / "classic_ts/Airline.csv")["Passengers"].to_numpy(float)
-    mean, std = y[:120].mean(), y[:120].std()
+    mean, std = y[:108].mean(), y[:108].std()  # the recipe trains on 108 months
     # --transform log (the recipe's): the model learns standardised log values ...
     scaler = json.loads((out / "scaler.json").read_text())
     assert scaler["transform"] == "log"
-    np.testing.assert_allclose(scaler["mean"], [np.log(y[:120]).mean()])
+    np.testing.assert_allclose(scaler["mean"], [np.log(y[:108]).mean()])
     np.testing.assert_allclose(scaler["metric_std"], [std])
     # ... and is scored in original units over the raw training std, as the baselines are
     head = tmp_path / "head.csv"
@@ -248,6 +248,8 @@ def test_each_recipe_prepares_the_shared_data(name: str, data_dir: Path) -> None
         assert len(prepared.test) == 1 and prepared.test.y.shape[1] == held
         rows = {"airline": 144, "sunspots": 309}[name]
         assert prepared.test.origins.tolist() == [rows - held]
+        # rolling-origin validation: one forecast from each origin of the validation part
+        assert len(prepared.valid) == {"airline": 13, "sunspots": 31}[name]
 
 
 def _bad_cell(tmp_path: Path, ett: Path) -> Path:

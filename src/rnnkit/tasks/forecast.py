@@ -571,7 +571,9 @@ class ForecastTask(Task):
             "seq2seq decoder attention",
             choices=("none", "bahdanau", "luong-general"),
         ),
-        Option("teacher_forcing", 0.5, "fraction", "seq2seq: teacher-forcing ratio in training"),
+        Option(
+            "teacher_forcing", 0.5, "probability", "seq2seq: teacher-forcing ratio in training"
+        ),
         Option(
             "norm",
             "mean",
@@ -881,13 +883,22 @@ RECIPES = {
     "airline": Recipe(
         "airline",
         {
-            "split": "120,12,12",
+            # Rolling-origin validation: the 24 months before the test hold 13 forecasts
+            # (from each month of 1958 and January 1959), enough to choose by; one would not be.
+            "split": "108,24,12",
             "window": 36,
             "horizon": 12,
             "season": 12,
+            # The network learns the year-over-year change of log passengers (a correction
+            # to seasonal naive), which is what a seasonal ARIMA models.
             "residual": "season",
             "transform": "log",
-            "model": "direct",
+            "norm": "none",
+            # Chosen on the validation windows: seq2seq beat direct (0.043 vs 0.049), and
+            # five small members average away the seed-to-seed spread (0.042-0.052 alone).
+            "model": "seq2seq",
+            "hidden_size": 16,
+            "ensemble": 5,
             "batch_size": 16,
             "epochs": 200,
             "patience": 30,

@@ -73,6 +73,7 @@ _KIND_TABLE: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "positive_float": ("a number > 0", lambda v: _finite(v) and v > 0),
     "non_negative_float": ("a number >= 0", lambda v: _finite(v) and v >= 0),
     "fraction": ("a number in [0, 1)", lambda v: _finite(v) and 0 <= v < 1),
+    "probability": ("a number in [0, 1]", lambda v: _finite(v) and 0 <= v <= 1),
     "seed": ("an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
     "text": ("a non-empty string", lambda v: isinstance(v, str) and bool(v)),
     "file": ("a file path", _path_value),
@@ -87,7 +88,7 @@ def _parser_of(kind: str) -> Callable[[str], Any] | None:
     expected, ok = _KIND_TABLE[kind]
     if kind in ("positive_int", "non_negative_int", "seed"):
         return _parse_number(int, expected, ok)
-    if kind in ("positive_float", "non_negative_float", "fraction"):
+    if kind in ("positive_float", "non_negative_float", "fraction", "probability"):
         return _parse_number(float, expected, ok)
     if kind == "file":
         return _parse_file
@@ -167,7 +168,7 @@ class Option:
             group.add_argument(flag_name, choices=self.choices, default=None, help=help_text)
         else:
             metavar = {"file": "FILE", "dir": "DIR", "path": "PATH", "text": "TEXT"}.get(
-                self.kind, "X" if "float" in self.kind or self.kind == "fraction" else "N"
+                self.kind, "X" if "float" in self.kind or self.kind in ("fraction", "probability") else "N"
             )
             group.add_argument(
                 flag_name,
