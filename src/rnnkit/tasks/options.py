@@ -168,7 +168,8 @@ class Option:
             group.add_argument(flag_name, choices=self.choices, default=None, help=help_text)
         else:
             metavar = {"file": "FILE", "dir": "DIR", "path": "PATH", "text": "TEXT"}.get(
-                self.kind, "X" if "float" in self.kind or self.kind in ("fraction", "probability") else "N"
+                self.kind,
+                "X" if "float" in self.kind or self.kind in ("fraction", "probability") else "N",
             )
             group.add_argument(
                 flag_name,
