@@ -1,4 +1,5 @@
-"""Tests of the linear-chain CRF: brute-force enumeration, padding, constraints, learning."""
+"""Tests of the linear-chain CRF: brute-force enumeration, the matrix-product forward step
+against the logsumexp recursion, padding, constraints, learning."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from rnnkit.structures.crf import (
     bio_constraints,
     bio_transition_mask,
 )
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # ---------------------------------------------------------------------------------------------
 # Helpers: an independent, loop-based reference written straight from the definition.
@@ -272,6 +275,122 @@ def test_training_does_not_touch_forbidden_transitions() -> None:
     crf(emissions, tags).backward()
     assert crf.transitions.grad is not None
     assert crf.transitions.grad[0, 2] == 0  # O -> I-X
+
+
+# ---------------------------------------------------------------------------------------------
+# The matrix-product forward step against the plain logsumexp recursion
+# ---------------------------------------------------------------------------------------------
+
+
+def logsumexp_log_partition(crf: CRF, emissions: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """log Z of each sequence by the textbook recursion, one sequence at a time (differentiable).
+
+    α_0 = start + e[0], α_t[j] = logsumexp_i(α_{t-1}[i] + trans[i, j]) + e[t, j],
+    log Z = logsumexp(α + end); forbidden scores pinned as the CRF documents.
+    """
+
+    def forbid(param: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+        if allowed is None:
+            return param
+        return torch.where(allowed, param, torch.full_like(param, FORBIDDEN_SCORE))
+
+    start = forbid(crf.start_transitions, crf.allowed_start)
+    trans = forbid(crf.transitions, crf.allowed_transitions)
+    end = forbid(crf.end_transitions, crf.allowed_end)
+    out = []
+    for b, length in enumerate(lengths):
+        if length == 0:
+            out.append(emissions.new_zeros(()))
+            continue
+        alpha = start + emissions[b, 0]
+        for t in range(1, length):
+            alpha = torch.logsumexp(alpha.unsqueeze(1) + trans, dim=0) + emissions[b, t]
+        out.append(torch.logsumexp(alpha + end, dim=0))
+    return torch.stack(out)
+
+
+def big_random_crf(K: int, seed: int, scale: float, dtype: torch.dtype, constrained: bool) -> CRF:
+    generator = torch.Generator().manual_seed(seed)
+    constraints = None
+    if constrained:
+        allowed = torch.rand(K, K, generator=generator) > 0.5
+        allowed[:, 0] = False  # a tag nothing may move to: its column is all forbidden
+        start = torch.rand(K, generator=generator) > 0.3
+        end = torch.rand(K, generator=generator) > 0.3
+        start[1] = end[1] = True  # at least one allowed first and last tag
+        constraints = TransitionConstraints(allowed, start, end)
+    crf = CRF(K, constraints=constraints).to(dtype)
+    with torch.no_grad():
+        for param in crf.parameters():
+            param.copy_(scale * torch.randn(param.shape, generator=generator, dtype=dtype))
+    return crf
+
+
+def compare_with_logsumexp(
+    crf: CRF, emissions: torch.Tensor, lengths: torch.Tensor, *, rtol: float, atol: float
+) -> None:
+    """Values and gradients (emissions and every parameter) of log_partition and the reference."""
+    emissions = emissions.clone().requires_grad_()
+    weights = torch.linspace(0.5, 1.5, len(lengths), dtype=emissions.dtype)  # distinct per row
+    names, params = zip(*crf.named_parameters(), strict=True)
+    inputs = (emissions, *params)
+
+    got = crf.log_partition(emissions, lengths=lengths)
+    got_grads = torch.autograd.grad((got * weights).sum(), inputs)
+    want = logsumexp_log_partition(crf, emissions, lengths.tolist())
+    want_grads = torch.autograd.grad((want * weights).sum(), inputs)
+
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, want, rtol=rtol, atol=atol)
+    for name, g, w in zip(("emissions", *names), got_grads, want_grads, strict=True):
+        assert torch.isfinite(g).all(), name
+        torch.testing.assert_close(g, w, rtol=rtol, atol=atol, msg=name)
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1000.0])
+@pytest.mark.parametrize("seed", range(2))
+def test_forward_step_equals_logsumexp_float64(seed: int, scale: float, constrained: bool) -> None:
+    """Large magnitudes make whole columns of exp(α - m) · exp(T - c) underflow (scale 1000 does
+    even in float64); the fallback must keep log Z and its gradients exact."""
+    K, T = 7, 9
+    crf = big_random_crf(K, seed, scale, torch.float64, constrained)
+    generator = torch.Generator().manual_seed(100 + seed)
+    lengths = torch.tensor([9, 1, 5, 0, 8, 3])
+    emissions = scale * torch.randn(len(lengths), T, K, generator=generator, dtype=torch.float64)
+    compare_with_logsumexp(crf, emissions, lengths, rtol=0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+@pytest.mark.parametrize("scale", [1.0, 50.0])
+def test_forward_step_equals_logsumexp_float32(scale: float, constrained: bool) -> None:
+    """float32, where underflow starts ~87 nats below the maximum: compared with the float64
+    reference to float32 rounding of values whose magnitude is up to ~T · scale."""
+    K, T = 12, 10
+    crf = big_random_crf(K, 3, scale, torch.float64, constrained)
+    generator = torch.Generator().manual_seed(7)
+    lengths = torch.tensor([10, 4, 7, 1, 10])
+    emissions = scale * torch.randn(len(lengths), T, K, generator=generator, dtype=torch.float64)
+    got = crf.float().log_partition(emissions.float(), lengths=lengths).double()
+    want = logsumexp_log_partition(crf.double(), emissions, lengths.tolist()).detach()
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-5)
+
+
+def test_underflowing_column_is_exact() -> None:
+    """Tag 1 can only be reached from tag 1, whose α is 1000 below tag 0's: exp(α - m) is 0 for
+    every tag that may move to 1, so the product alone would give log(0)."""
+    allowed = torch.tensor([[True, False], [True, True]])  # 0 -> 1 forbidden
+    crf = CRF(2, constraints=allowed).double()
+    with torch.no_grad():
+        crf.transitions.copy_(torch.tensor([[0.5, 0.0], [-0.3, 0.2]], dtype=torch.float64))
+        crf.start_transitions.zero_()
+        crf.end_transitions.copy_(torch.tensor([0.0, 2000.0]))  # make the tag-1 path matter
+    emissions = torch.tensor([[[0.0, -1000.0], [0.1, 0.4], [0.0, 0.3]]], dtype=torch.float64)
+    lengths = torch.tensor([3])
+    # Only path ending in 1 with finite score: 1, 1, 1 (nothing may move from 0 to 1).
+    want = -1000.0 + 0.4 + 0.3 + 0.2 + 0.2 + 2000.0
+    assert crf.log_partition(emissions, lengths=lengths).item() == pytest.approx(want, abs=1e-9)
+    compare_with_logsumexp(crf, emissions, lengths, rtol=0.0, atol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -220,12 +220,13 @@ def padded_batch(sentences, chars, extra_steps=2, extra_chars=3):
     return tokens, lengths, tags, char_ids, char_lengths
 
 
-@pytest.mark.parametrize("crf", [False, True])
-def test_joint_tagger_padding_changes_nothing(crf):
+@pytest.mark.parametrize(("crf", "pooling"), [(False, "mean"), (True, "attention")])
+def test_joint_tagger_padding_changes_nothing(crf, pooling):
     torch.manual_seed(0)
     model = JointTagger(
         20, 4, embedding_dim=6, char_vocab_size=9, char_dim=3, char_hidden=4,
         hidden_size=5, num_layers=2, dropout=0.3, crf=crf, num_intents=3,
+        intent_pooling=pooling,
         crf_constraints=bio_constraints(["O", "B-X", "I-X", "B-Y"]) if crf else None,
     ).eval()  # fmt: skip
     sentences = [([3, 4, 5, 6, 7], [0, 1, 2, 0, 3]), ([8, 9], [1, 2]), ([10], [0])]
@@ -266,6 +267,28 @@ def test_joint_tagger_mean_loss_is_the_definition():
     )
 
 
+def test_attention_pooling_is_the_definition():
+    """Intent logits = W [Σ_t a_t h_t ; final states] + b, a = softmax_t(q · tanh(A h_t + c))
+    over the real words, recomputed here one sentence at a time from the encoder's outputs."""
+    torch.manual_seed(0)
+    model = JointTagger(
+        12, 3, embedding_dim=4, hidden_size=3, num_intents=2, intent_pooling="attention"
+    ).eval()
+    tokens, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
+    _, logits = model(tokens, lengths)
+    attention, query, head = model.intent_attention, model.intent_query, model.intent_head
+    for b, n in enumerate(lengths.tolist()):
+        with torch.no_grad():
+            hidden, final = model.rnn(model.words(tokens[b : b + 1, :n]))  # (1, n, 6)
+            h = hidden[0]
+            weights = torch.softmax(torch.tanh(attention(h)) @ query, dim=0)  # (n,)
+            last = torch.cat([final[0][0, 0], final[0][1, 0]])  # forward, backward final
+            want = head(torch.cat([(weights.unsqueeze(1) * h).sum(0), last]))
+        torch.testing.assert_close(logits[b], want)
+    with pytest.raises(ValueError, match="intent_pooling"):
+        JointTagger(12, 3, num_intents=2, intent_pooling="max")  # type: ignore[arg-type]
+
+
 def test_joint_tagger_pretrained_vectors_and_errors():
     vectors = torch.arange(15.0).view(5, 3)
     model = JointTagger(5, 2, pretrained=vectors, padding_idx=0, hidden_size=4)
@@ -301,11 +324,13 @@ def toy_batch(generator, batch=32):
     return tokens, lengths, tags, intents
 
 
-@pytest.mark.parametrize("crf", [False, True])
-def test_joint_tagger_learns_a_toy_task(crf):
+@pytest.mark.parametrize(("crf", "pooling"), [(False, "mean"), (True, "attention")])
+def test_joint_tagger_learns_a_toy_task(crf, pooling):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
-    model = JointTagger(12, 4, embedding_dim=16, hidden_size=32, crf=crf, num_intents=2)
+    model = JointTagger(
+        12, 4, embedding_dim=16, hidden_size=32, crf=crf, num_intents=2, intent_pooling=pooling
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     start = time.perf_counter()
     for _ in range(250):

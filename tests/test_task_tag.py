@@ -53,7 +53,13 @@ def test_atis_slice_train_evaluate_predict_resume(tmp_path, atis, capsys):
     out = tmp_path / "run"
     common = ["--train", atis["train"], "--valid", atis["valid"], "--test", atis["test"]]
     status, _, err = run(
-        capsys, "train", "tag", *common, *TINY, *"--epochs 1 --char-features --out".split(), out
+        capsys,
+        "train",
+        "tag",
+        *common,
+        *TINY,
+        *"--epochs 1 --char-features --intent-pooling attention --out".split(),
+        out,
     )
     assert status == 0, err
     metrics = read_json(out / "metrics.json")
@@ -141,6 +147,7 @@ def test_atis_recipe_config_and_prepare(data_dir):
     assert prepared.test.gold_tags[0] == first.split()
     model = TASK.build_model(config, prepared.artifacts)
     assert model.crf is not None and model.chars is not None
+    assert model.intent_attention is not None  # the recipe's intent head attends
 
 
 # ----------------------------------------------------------------------------- CoNLL files

@@ -17,6 +17,17 @@ and probability ``p(y) = exp(s(y)) / Z`` with the log-partition
 and the best path by the Viterbi recursion (the same with ``max`` in place of ``logsumexp``,
 plus back-pointers). Both are vectorised over the batch and loop over time only.
 
+The forward step is evaluated as a matrix product in the scaled (probability) domain, which
+replaces a ``(B, K, K)`` logsumexp per step by one ``(B, K) @ (K, K)`` product:
+
+    α_t[j] = log Σ_i exp(α_{t-1}[i] - m) · exp(transitions[i, j] - c_j) + m + c_j + e[t, j]
+
+with ``m = max_i α_{t-1}[i]`` per sequence and ``c_j = max_i transitions[i, j]`` (both
+constants for autograd: the value does not depend on them). Every factor is at most 1, so
+nothing overflows; an entry whose sum falls below ``tiny / eps`` of the dtype (where terms
+lost to underflow could matter) is recomputed with the logsumexp form, so the result is the
+logsumexp recursion's to rounding.
+
 Conventions:
 
 * Emissions are batch-first, ``(B, T, K)``. Which steps are real is given either by a bool
@@ -233,9 +244,12 @@ class CRF(nn.Module):
         if T == 0:
             return emissions.new_zeros(B)
         alpha = start + emissions[:, 0]  # (B, K)
+        # Column-scaled exp(transitions), computed once: every entry in [0, 1], each column's
+        # largest exactly 1; forbidden scores give exp(FORBIDDEN_SCORE - c_j) = 0.
+        column_max = transitions.detach().amax(dim=0)  # (K,) c_j
+        exp_transitions = torch.exp(transitions - column_max)  # (K_from, K_to)
         for t in range(1, T):
-            # (B, K, 1) + (K, K) -> (B, K_from, K_to), reduce over K_from
-            step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1)  # (B, K)
+            step = _log_matmul_exp(alpha, exp_transitions, column_max, transitions)  # (B, K)
             step = step + emissions[:, t]  # (B, K)
             alpha = torch.where(mask[:, t, None], step, alpha)  # (B, K)
         log_z = torch.logsumexp(alpha + end, dim=1)  # (B,)
@@ -418,6 +432,32 @@ class CRF(nn.Module):
             bad = tags[out_of_range].unique().tolist()
             raise ValueError(f"tags must lie in [0, num_tags={self.num_tags}), got {bad}")
         return tags
+
+
+def _log_matmul_exp(
+    alpha: Tensor, exp_transitions: Tensor, column_max: Tensor, transitions: Tensor
+) -> Tensor:
+    """``logsumexp_i(alpha[b, i] + transitions[i, j])``, ``(B, K)``, as a matrix product.
+
+    ``exp_transitions = exp(transitions - column_max)`` with ``column_max[j] = max_i
+    transitions[i, j]``. Rows are shifted by their maximum, so ``exp(alpha - m) @
+    exp_transitions`` has factors in [0, 1] and cannot overflow. Terms lost to underflow are
+    each below the dtype's ``tiny``; where the sum itself is below ``tiny / eps`` they could
+    matter, so those rows are recomputed exactly with logsumexp (rare: it takes a gap of
+    ~70 nats in float32 between a column's reachable tags and the best tag).
+    """
+    row_max = alpha.detach().amax(dim=1, keepdim=True)  # (B, 1) m_b
+    summed = torch.exp(alpha - row_max) @ exp_transitions  # (B, K)
+    info = torch.finfo(summed.dtype)
+    threshold = info.tiny / info.eps
+    # clamp (not where) keeps log's gradient finite at entries that are replaced below.
+    out = torch.log(summed.clamp(min=threshold)) + row_max + column_max  # (B, K)
+    underflow = (summed < threshold).any(dim=1)  # (B,)
+    if underflow.any():
+        rows = underflow.nonzero().squeeze(1)  # (R,)
+        exact = torch.logsumexp(alpha[rows].unsqueeze(2) + transitions, dim=1)  # (R, K)
+        out = out.index_put((rows,), exact)
+    return out
 
 
 def _is_integer(tensor: Tensor) -> bool:

@@ -7,7 +7,12 @@
     x_1 … x_T ──→ (bi)directional recurrent layer ──→ h_1 … h_T     (B, T, D·H)
     h_t ──→ one linear layer over all B·T steps ──→ emissions e_t   (B, T, K)
             └─ argmax per step, or CRF Viterbi over the chain ──→ slot tags
-    [mean_t h_t ; final states] ──→ linear ──→ intent logits        (B, num_intents)
+    [pool_t h_t ; final states] ──→ linear ──→ intent logits        (B, num_intents)
+
+The intent head reads the final states of the top layer and a pooling of all outputs: their
+mean (``intent_pooling="mean"``), or an attention-weighted sum (``"attention"``, as the
+intent attention of Liu & Lane 2016): ``a = softmax_t(q · tanh(W h_t + b))`` over the real
+words, ``Σ_t a_t h_t``, with a learned query ``q``.
 
 The loss is the tag loss (mean cross entropy over real tokens, or the CRF negative
 log-likelihood averaged over sentences) plus the intent cross entropy (mean over sentences
@@ -31,12 +36,14 @@ from rnnkit.structures.crf import CRF, TransitionConstraints
 from rnnkit.structures.encoder import Lengths, check_positive, checked_ids, sequence_lengths
 from rnnkit.text.embedding import Embedding
 
-__all__ = ["UNKNOWN_INTENT", "JointTagger"]
+__all__ = ["INTENT_POOLINGS", "UNKNOWN_INTENT", "JointTagger"]
 
 #: intent id of a sentence whose label is not one of the model's classes
 UNKNOWN_INTENT = -1
 
 Reduction = Literal["mean", "sum"]
+IntentPooling = Literal["mean", "attention"]
+INTENT_POOLINGS = ("mean", "attention")
 
 
 class JointTagger(nn.Module):
@@ -64,6 +71,8 @@ class JointTagger(nn.Module):
         crf: decode with a linear-chain CRF on the emissions.
         crf_constraints: hard CRF constraints, e.g. ``bio_constraints(tag_names)``.
         num_intents: number of sentence labels; enables the intent head.
+        intent_pooling: how the intent head summarises the outputs besides the final
+            states: ``"mean"`` over the real words, or ``"attention"`` with a learned query.
         word_dropout: in training, the probability of replacing each real word by
             ``unk_idx`` (so the model learns what to do with words it has never seen).
         unk_idx: the word id of unknown words; required with ``word_dropout``.
@@ -104,6 +113,7 @@ class JointTagger(nn.Module):
         crf: bool = False,
         crf_constraints: Tensor | TransitionConstraints | None = None,
         num_intents: int | None = None,
+        intent_pooling: IntentPooling = "mean",
         word_dropout: float = 0.0,
         unk_idx: int | None = None,
         backend: str = "auto",
@@ -162,9 +172,20 @@ class JointTagger(nn.Module):
         self.tag_head = nn.Linear(self.feature_size, num_tags)
         self.crf = CRF(num_tags, constraints=crf_constraints) if crf else None
         self.intent_head: nn.Linear | None = None
+        self.intent_attention: nn.Linear | None = None
+        self.intent_query: nn.Parameter | None = None
+        if intent_pooling not in INTENT_POOLINGS:
+            raise ValueError(
+                f"intent_pooling must be one of {INTENT_POOLINGS}, got {intent_pooling!r}"
+            )
         if num_intents is not None:
             check_positive("num_intents", num_intents)
             self.intent_head = nn.Linear(2 * self.feature_size, num_intents)
+            if intent_pooling == "attention":
+                self.intent_attention = nn.Linear(self.feature_size, self.feature_size)
+                # Small random query: zero would make the first steps plain mean pooling
+                # with zero gradient for W.
+                self.intent_query = nn.Parameter(0.1 * torch.randn(self.feature_size))
 
     # ------------------------------------------------------------------ encoder
 
@@ -236,10 +257,22 @@ class JointTagger(nn.Module):
             h = final[0] if isinstance(final, tuple) else final  # (L·D, B, H)
             last = h[-self.num_directions :]  # (D, B, H), the top layer
             last = last.transpose(0, 1).reshape(B, self.feature_size)  # (B, D·H)
-            # Outputs past a length are zero, so the sum runs over the real words only.
-            mean = hidden.sum(1) / valid.clamp(min=1).unsqueeze(1).to(hidden.dtype)  # (B, D·H)
-            intent_logits = self.intent_head(self.dropout(torch.cat([mean, last], 1)))
+            pooled = self._pool(hidden, valid, mask)  # (B, D·H)
+            intent_logits = self.intent_head(self.dropout(torch.cat([pooled, last], 1)))
         return emissions, intent_logits, valid, mask
+
+    def _pool(self, hidden: Tensor, valid: Tensor, mask: Tensor) -> Tensor:
+        """``(B, D·H)``: mean or attention-weighted sum of the outputs at real words."""
+        if self.intent_attention is None:
+            # Outputs past a length are zero, so the sum runs over the real words only.
+            return hidden.sum(1) / valid.clamp(min=1).unsqueeze(1).to(hidden.dtype)
+        assert self.intent_query is not None
+        scores = torch.tanh(self.intent_attention(hidden)) @ self.intent_query  # (B, T)
+        # The most negative finite value, not -inf: an empty sentence then attends evenly
+        # to its padding, whose outputs are zero, instead of producing 0/0.
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores, dim=1)  # (B, T)
+        return (weights.unsqueeze(2) * hidden).sum(1)  # (B, D·H)
 
     def forward(
         self,

@@ -38,6 +38,9 @@ error. Without ``--valid`` a seeded ``--valid-fraction`` of the training sentenc
 directions join the word vector; words are cut to 32 characters); ``--crf`` decodes with a
 linear-chain CRF whose transitions are restricted to those the scheme allows;
 ``--embeddings FILE`` starts the word vectors from a word2vec or GloVe text file.
+The intent head reads the final states plus the mean of the outputs, or with
+``--intent-pooling attention`` their attention-weighted sum (a learned query, as Liu & Lane
+2016's intent attention).
 
 ``rnnkit predict RUN --input FILE`` reads one sentence a line: tokens separated by spaces
 (``--tokens word``, the default), or, for runs trained with ``--tokens char`` (Chinese), every
@@ -64,7 +67,7 @@ from rnnkit.data.readers import read_text_lines
 from rnnkit.data.slots import read_seq_pairs
 from rnnkit.metrics.tagging import SCHEMES, detect_scheme, entity_scores
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
-from rnnkit.structures.joint_tagger import UNKNOWN_INTENT, JointTagger
+from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
 from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.options import Option, flag, option_name
 from rnnkit.text.vocab import PAD, UNK, Vocab
@@ -361,6 +364,7 @@ def build_model(
         crf=config["crf"],
         crf_constraints=_constraints(labels["tags"], labels["scheme"]) if config["crf"] else None,
         num_intents=None if intents is None else len(intents),
+        intent_pooling=config["intent_pooling"],
         word_dropout=config["word_dropout"],
         unk_idx=words.unk_index,
     )
@@ -431,6 +435,13 @@ class TagTask(Task):
         Option("char_dim", 25, "positive_int", "character vector size"),
         Option("char_hidden", 25, "positive_int", "character BiLSTM units per direction"),
         flag("crf", False, "decode with a linear-chain CRF"),
+        Option(
+            "intent_pooling",
+            "mean",
+            "choice",
+            "intent head: final states plus the mean of the outputs, or their attention sum",
+            choices=INTENT_POOLINGS,
+        ),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 20}
     monitor = ("valid_f1", "max")
@@ -622,6 +633,9 @@ RECIPES = {
             "bidirectional": True,
             "char_features": True,
             "crf": True,
+            # chosen on validation: lower valid loss (0.588 vs 0.625) and mean valid intent
+            # accuracy over epochs 11-20 (97.2 vs 96.9 %) than mean pooling
+            "intent_pooling": "attention",
             "embedding_dim": 100,
             "hidden_size": 128,
             "dropout": 0.3,
