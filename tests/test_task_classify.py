@@ -1,0 +1,497 @@
+"""The classify task end to end through ``rnnkit.cli.main``, one test per data format (text,
+table, ``.ts``, ``.npz``, IDX, audio), each recipe's pipeline on the real data (sliced where
+the whole set would be slow), and one-line errors for bad inputs of each format."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.data.idx import read_idx
+from rnnkit.tasks import runner
+from rnnkit.tasks.classify import TASK, ClassifyTask, label_order
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = ["--hidden-size", "8", "--epochs", "2", "--batch-size", "16"]
+
+
+@pytest.fixture
+def keeps_plots() -> None:
+    """Requested by the test that checks the run's pictures."""
+
+
+@pytest.fixture(autouse=True)
+def no_plots(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawing the pictures takes most of a tiny run's time; one test keeps them."""
+    if "keeps_plots" not in request.fixturenames:
+        monkeypatch.setattr(runner, "plot_curves", lambda rows, path: path)
+        monkeypatch.setattr(ClassifyTask, "write_plots", lambda *args: [])
+
+
+def run_cli(argv: list[str]) -> int:
+    """``main(argv)``'s exit status, also when argparse exits."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+
+
+def train(tmp_path: Path, *args: str, name: str = "run") -> Path:
+    """Train a tiny model with ``args`` into ``tmp_path/name``; return the run directory."""
+    out = tmp_path / name
+    assert run_cli(["train", "classify", *args, *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def metrics_of(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def evaluate(run: Path, capsys: pytest.CaptureFixture[str], *data: str) -> dict:
+    capsys.readouterr()
+    assert run_cli(["evaluate", str(run), *(["--data", data[0]] if data else [])]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def predict(run: Path, path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    capsys.readouterr()
+    assert run_cli(["predict", str(run), "--input", str(path)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def accuracy(predicted: list[str], truth: list[str]) -> float:
+    assert len(predicted) == len(truth)
+    return sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+
+
+# ---------------------------------------------------------------------- text and tables
+def dna(count: int, seed: int) -> list[tuple[str, str]]:
+    """Symbol strings whose label says whether "GC" occurs in them (a char-level task)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        text = "".join(rng.choice("ACGT") for _ in range(rng.randint(5, 12)))
+        rows.append(("gc" if "GC" in text else "none", text))
+    return rows
+
+
+def test_text_lines_with_char_tokens_train_evaluate_predict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keeps_plots: None
+) -> None:
+    rows = dna(60, seed=1)
+    train_file = tmp_path / "train.txt"
+    train_file.write_text("".join(f"{label} {text}\n" for label, text in rows[:48]))
+    test_file = tmp_path / "test.txt"
+    test_file.write_text("".join(f"{label} {text}\n" for label, text in rows[48:]))
+    run = train(tmp_path, "--train", str(train_file), "--test", str(test_file), "--tokens", "char")
+    assert (run / "plots/curves.png").is_file() and (run / "plots/gates.png").is_file()
+    vocab = json.loads((run / "vocab.json").read_text())
+    assert sorted(vocab["tokens"]) == ["A", "C", "G", "T"]
+    assert json.loads((run / "labels.json").read_text()) == ["gc", "none"]
+    metrics = metrics_of(run)
+    assert metrics["test_examples"] == 12 and metrics["valid_examples"] == 5
+    assert {"valid_loss", "valid_accuracy", "test_loss", "test_accuracy"} <= set(metrics)
+    assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"{text}\n" for _, text in rows[48:]))
+    predicted = predict(run, texts, capsys)
+    truth = [label for label, _ in rows[48:]]
+    assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+
+
+def test_numbers_in_a_label_column_are_labels_in_numeric_order() -> None:
+    assert label_order(["10", "2", "b", "2", "-1", "a", "x7"]) == ["-1", "2", "10", "a", "b", "x7"]
+
+
+@pytest.mark.parametrize("delimiter, suffix", [(",", "csv"), ("\t", "tsv")])
+def test_table_with_named_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], delimiter: str, suffix: str
+) -> None:
+    rows = [("10" if label == "gc" else "2", text) for label, text in dna(50, seed=2)]
+    table = tmp_path / f"reviews.{suffix}"
+    lines = [f"id{delimiter}stars{delimiter}review"]
+    lines += [f"{i}{delimiter}{stars}{delimiter}{text}" for i, (stars, text) in enumerate(rows)]
+    table.write_text("\n".join(lines) + "\n")
+    run = train(
+        tmp_path,
+        *("--train", str(table), "--text-column", "review", "--label-column", "stars"),
+        *("--tokens", "char"),
+    )
+    # Numbers name classes: "2" and "10", kept as written, in numeric order.
+    assert json.loads((run / "labels.json").read_text()) == ["2", "10"]
+    assert metrics_of(run)["valid_examples"] == 5
+    # Predicting needs the text column only.
+    inputs = tmp_path / f"inputs.{suffix}"
+    inputs.write_text("review\n" + "".join(f"{text}\n" for _, text in rows[:7]))
+    predicted = predict(run, inputs, capsys)
+    assert len(predicted) == 7 and set(predicted) <= {"2", "10"}
+    # The same examples with their labels: predict ignores the label column.
+    assert predict(run, table, capsys)[:7] == predicted
+    result = evaluate(run, capsys, str(table))
+    assert result["examples"] == 50
+    assert result["accuracy"] == pytest.approx(
+        accuracy(predict(run, table, capsys), [stars for stars, _ in rows])
+    )
+
+
+def test_table_without_header_by_column_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = dna(30, seed=3)
+    table = tmp_path / "plain.csv"
+    table.write_text("".join(f"{text},{label}\n" for label, text in rows))
+    args = ("--train", str(table), "--text-column", "0", "--label-column", "1", "--tokens", "char")
+    run = train(tmp_path, *args, "--no-header")
+    # --no-header: the first row is an example too.
+    assert evaluate(run, capsys, str(table))["examples"] == 30
+    assert json.loads((run / "config.json").read_text())["header"] is False
+
+
+# ---------------------------------------------------------------------- numeric sequences
+def jv_slice(source: Path, target: Path, every: int, offset: int = 0) -> list[str]:
+    """The header of a JapaneseVowels ``.ts`` file and every ``every``-th example from
+    ``offset``; returns the example lines."""
+    lines = source.read_text().splitlines()
+    start = lines.index("@data") + 1
+    examples = lines[start + offset :][::every]
+    target.write_text("\n".join(lines[:start] + examples) + "\n")
+    return examples
+
+
+def test_ts_files_variable_length(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    folder = data_dir / "japanese_vowels"
+    files = {split: tmp_path / f"jv_{split}.ts" for split in ("train", "valid", "test")}
+    # Every 9th example: the files are sorted by speaker, so each of the 9 appears.
+    train_lines = jv_slice(folder / "JapaneseVowels_TRAIN.ts", files["train"], 9)
+    jv_slice(folder / "JapaneseVowels_TRAIN.ts", files["valid"], 9, offset=4)
+    test_lines = jv_slice(folder / "JapaneseVowels_TEST.ts", files["test"], 12)
+    run = train(tmp_path, *(f"--{split}={path}" for split, path in files.items()))
+    assert json.loads((run / "labels.json").read_text()) == [str(i) for i in range(1, 10)]
+    # The scaler holds the statistics of the training frames, parsed here by hand.
+    frames = [
+        np.array([[float(v) for v in dim.split(",")] for dim in line.split(":")[:-1]]).T
+        for line in train_lines
+    ]
+    assert len({len(x) for x in frames}) > 3  # variable length for real
+    scaler = json.loads((run / "scaler.json").read_text())
+    np.testing.assert_allclose(scaler["mean"], np.concatenate(frames).mean(0), atol=1e-5)
+    np.testing.assert_allclose(scaler["std"], np.concatenate(frames).std(0), atol=1e-5)
+    metrics = metrics_of(run)
+    assert metrics["test_examples"] == len(test_lines) and metrics["valid_examples"] == 30
+    predicted = predict(run, files["test"], capsys)
+    truth = [line.rsplit(":", 1)[1] for line in test_lines]
+    assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+    assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def separable(count: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Sequences of 3 features whose label is the sign of their first feature's mean."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    seqs = []
+    for y in labels:
+        x = rng.normal(size=(int(rng.integers(3, 9)), 3))
+        x[:, 0] += 2 * y - 1
+        seqs.append(x)
+    return [x.astype(np.float32) for x in seqs], labels
+
+
+@pytest.mark.parametrize("layout", ["padded", "per_example"])
+def test_npz_layouts(tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str) -> None:
+    paths = {}
+    for split, count, seed in (("train", 60, 1), ("test", 20, 2)):
+        seqs, y = separable(count, seed)
+        paths[split] = tmp_path / f"{split}.npz"
+        if layout == "padded":
+            X = np.zeros((count, 8, 3), np.float32)
+            for i, x in enumerate(seqs):
+                X[i, : len(x)] = x
+            np.savez(paths[split], X=X, y=y, lengths=np.array([len(x) for x in seqs]))
+        else:
+            np.savez(paths[split], y=y, **{f"X_{i}": x for i, x in enumerate(seqs)})
+    truth = [str(v) for v in np.load(paths["test"])["y"]]
+    run = train(tmp_path, "--train", str(paths["train"]), "--test", str(paths["test"]))
+    assert json.loads((run / "labels.json").read_text()) == ["0", "1"]
+    metrics = metrics_of(run)
+    assert metrics["test_examples"] == 20
+    assert accuracy(predict(run, paths["test"], capsys), truth) == pytest.approx(
+        metrics["test_accuracy"]
+    )
+    assert evaluate(run, capsys, str(paths["test"]))["loss"] == pytest.approx(metrics["test_loss"])
+
+
+# ---------------------------------------------------------------------- IDX images
+def write_idx(path: Path, values: np.ndarray) -> Path:
+    """``values`` (uint8) as an IDX file: magic ``0 0 8 NDIM``, big-endian sizes, bytes."""
+    header = bytes([0, 0, 8, values.ndim]) + struct.pack(f">{values.ndim}I", *values.shape)
+    path.write_bytes(header + values.astype(np.uint8).tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def mnist_slice(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Path]:
+    """200 training and 100 test images of the real MNIST test file, in IDX files."""
+    root = tmp_path_factory.mktemp("mnist")
+    images = read_idx(data_dir / "mnist/t10k-images-idx3-ubyte.gz")[:300]
+    labels = read_idx(data_dir / "mnist/t10k-labels-idx1-ubyte.gz")[:300]
+    return {
+        "train": write_idx(root / "train-images-idx3-ubyte", images[:200]),
+        "train_labels": write_idx(root / "train-labels-idx1-ubyte", labels[:200]),
+        "test": write_idx(root / "slice-images-idx3-ubyte", images[200:]),
+        "test_labels": write_idx(root / "slice-labels-idx1-ubyte", labels[200:]),
+        "images_only": write_idx(root / "unlabelled.idx3", images[200:]),
+    }
+
+
+def test_idx_images_read_row_by_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mnist_slice: dict[str, Path]
+) -> None:
+    args = [f"--{key.replace('_', '-')}={path}" for key, path in mnist_slice.items()]
+    run = train(tmp_path, *args[:4], "--no-normalize")
+    assert json.loads((run / "num_features.json").read_text()) == 28
+    metrics = metrics_of(run)
+    assert metrics["test_examples"] == 100 and metrics["valid_examples"] == 20
+    # The labels beside the images (by MNIST's naming) when evaluating another file.
+    copy = tmp_path / "other"
+    copy.mkdir()
+    (copy / "b-images-idx3-ubyte.gz").write_bytes(gzip.compress(mnist_slice["test"].read_bytes()))
+    (copy / "b-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(mnist_slice["test_labels"].read_bytes())
+    )
+    result = evaluate(run, capsys, str(copy / "b-images-idx3-ubyte.gz"))
+    assert result["examples"] == 100
+    assert result["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    # Predicting needs the images only.
+    predicted = predict(run, mnist_slice["images_only"], capsys)
+    truth = [str(v) for v in read_idx(mnist_slice["test_labels"])]
+    assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+
+
+# ---------------------------------------------------------------------- audio
+@pytest.fixture(scope="module")
+def fsdd_slice(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """60 real FSDD recordings (digits 0-9 of one speaker, indices 2-7), linked."""
+    folder = tmp_path_factory.mktemp("fsdd")
+    for digit in range(10):
+        for index in range(2, 8):
+            name = f"{digit}_jackson_{index}.wav"
+            (folder / name).symlink_to(data_dir / "fsdd/recordings" / name)
+    return folder
+
+
+def test_audio_folder_labels_from_names_test_by_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fsdd_slice: Path
+) -> None:
+    args = ["--train", str(fsdd_slice), "--label-pattern", r"^(\d+)_"]
+    run = train(tmp_path, *args, "--test-pattern", r"_[23]\.wav$")
+    assert json.loads((run / "labels.json").read_text()) == [str(d) for d in range(10)]
+    assert len(json.loads((run / "scaler.json").read_text())["mean"]) == 60  # MFCC + deltas
+    metrics = metrics_of(run)
+    assert metrics["test_examples"] == 20 and metrics["valid_examples"] == 4
+    names = sorted(p.name for p in fsdd_slice.iterdir())
+    predicted = predict(run, fsdd_slice, capsys)
+    assert len(predicted) == 60
+    tested = [i for i, name in enumerate(names) if name.endswith(("_2.wav", "_3.wav"))]
+    truth = [names[i].split("_")[0] for i in tested]
+    assert accuracy([predicted[i] for i in tested], truth) == pytest.approx(
+        metrics["test_accuracy"]
+    )
+    assert predict(run, fsdd_slice / names[5], capsys) == [predicted[5]]
+    assert evaluate(run, capsys)["examples"] == 20
+
+
+# ---------------------------------------------------------------------- recipes
+def test_every_issue_recipe_is_there_with_its_bar() -> None:
+    bars = {name: recipe.bars for name, recipe in TASK.recipes.items()}
+    assert bars == {
+        "mnist-rows": {"test_accuracy": 0.987},
+        "japanese-vowels": {"test_accuracy": 0.98},
+        "fsdd": {"test_accuracy": 0.97},
+        "sst2": {"test_accuracy": 0.83},
+    }
+    assert all(recipe.anchor for recipe in TASK.recipes.values())
+
+
+def test_recipe_japanese_vowels_on_the_real_files(data_dir: Path) -> None:
+    config = runner.make_config(TASK, {}, recipe="japanese-vowels", data_dir=str(data_dir))
+    assert Path(config["train"]).name == "JapaneseVowels_TRAIN.ts"
+    assert config["valid"] is None and config["valid_fraction"] > 0
+    prepared = TASK.prepare(config, None)
+    assert len(prepared.train) + len(prepared.valid) == 270 and len(prepared.test) == 370
+    lengths = [len(x) for x in prepared.test.inputs]
+    assert min(lengths) == 7 and max(lengths) == 29  # variable length, unpadded
+    assert prepared.artifacts["labels"] == [str(i) for i in range(1, 10)]
+    # The held-out examples are the same for the same seed, and not in train.
+    again = TASK.prepare(config, prepared.artifacts)
+    assert all(
+        (a == b).all() for a, b in zip(again.valid.inputs, prepared.valid.inputs, strict=True)
+    )
+
+
+def test_recipe_sst2_on_the_real_files(data_dir: Path) -> None:
+    config = runner.make_config(TASK, {}, recipe="sst2", data_dir=str(data_dir))
+    prepared = TASK.prepare(config, None)
+    assert (len(prepared.train), len(prepared.valid), len(prepared.test)) == (6920, 872, 1821)
+    assert prepared.artifacts["labels"] == ["0", "1"]
+
+
+def test_recipe_mnist_rows_on_a_slice(data_dir: Path, mnist_slice: dict[str, Path]) -> None:
+    config = runner.make_config(TASK, {}, recipe="mnist-rows", data_dir=str(data_dir))
+    for key in ("train", "train_labels", "test", "test_labels"):
+        assert Path(config[key]).is_file()
+    assert (config["layers"], config["hidden_size"], config["normalize"]) == (3, 150, False)
+    sliced = {key: str(path) for key, path in mnist_slice.items() if key != "images_only"}
+    config = runner.make_config(TASK, sliced, recipe="mnist-rows", data_dir=str(data_dir))
+    prepared = TASK.prepare(config, None)
+    assert len(prepared.train) + len(prepared.valid) == 200
+    assert len(prepared.valid) == round(200 * 5000 / 60000)
+    x = prepared.test.inputs[0]
+    assert tuple(x.shape) == (28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
+
+
+def test_recipe_fsdd_split_and_labels(data_dir: Path, fsdd_slice: Path) -> None:
+    config = runner.make_config(TASK, {}, recipe="fsdd", data_dir=str(data_dir))
+    assert Path(config["train"]).is_dir()
+    config = runner.make_config(
+        TASK, {"train": str(fsdd_slice)}, recipe="fsdd", data_dir=str(data_dir)
+    )
+    prepared = TASK.prepare(config, None)
+    # The official split: indices 0-4 are test (2-4 of the slice), the others train.
+    assert prepared.test is not None and len(prepared.test) == 30
+    assert len(prepared.train) + len(prepared.valid) == 30
+    assert prepared.test.inputs[0].shape[1] == 60
+
+
+@pytest.mark.parametrize("name", ["japanese-vowels", "sst2"])
+def test_recipe_trains_with_small_overrides(tmp_path: Path, data_dir: Path, name: str) -> None:
+    overrides = ["--epochs", "1", "--hidden-size", "4", "--layers", "1"]
+    if name == "sst2":  # a slice of the 6920 sentences
+        lines = (data_dir / "sst2/stsa.binary.train").read_text().splitlines()[:200]
+        (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+        overrides += ["--train", str(tmp_path / "train.txt"), "--embedding-dim", "4"]
+    out = tmp_path / name
+    argv = ["train", "classify", "--recipe", name, "--data-dir", str(data_dir), "--out", str(out)]
+    assert run_cli([*argv, *overrides]) == 0
+    assert 0 <= metrics_of(out)["test_accuracy"] <= 1
+
+
+# ---------------------------------------------------------------------- bad inputs
+def bad_text(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "bad.txt"
+    path.write_text("pos good film\nneg\n")
+    return ["--train", str(path)], f"{path}:2: no text after the label"
+
+
+def bad_unknown_test_label(tmp: Path) -> tuple[list[str], str]:
+    train_file, test_file = tmp / "train.txt", tmp / "test.txt"
+    train_file.write_text("pos good\nneg bad\npos nice\n")
+    test_file.write_text("pos fine\nmeh so so\n")
+    return ["--train", str(train_file), "--test", str(test_file)], f"{test_file}:2: unknown label"
+
+
+def bad_table(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "bad.csv"
+    path.write_text("text,label\ngood film,1\nbad film\n")
+    return ["--train", str(path)], f"{path}:3: 1 columns, expected at least 2"
+
+
+def bad_table_header(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "bad.csv"
+    path.write_text("text,label\ngood film,1\n")
+    return ["--train", str(path), "--no-header"], "column name, which needs a header row"
+
+
+def bad_header_of_text(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "train.txt"
+    path.write_text("pos good\nneg bad\n")
+    return ["--train", str(path), "--header"], "--header: only the table format"
+
+
+def bad_ts(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "bad.ts"
+    path.write_text("@problemName x\n@classLabel true a b\n@data\n1,2:3,4:a\n1,2:3,x:b\n")
+    return ["--train", str(path)], f"{path}:5: dimension 2: 'x' is not a number"
+
+
+def bad_npz(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "bad.npz"
+    np.savez(path, X=np.zeros((4, 3, 2)))
+    return ["--train", str(path)], f"{path}: no key 'y'"
+
+
+def bad_idx(tmp: Path) -> tuple[list[str], str]:
+    images = write_idx(tmp / "x-images-idx3-ubyte", np.zeros((4, 3, 3)))
+    labels = tmp / "x-labels-idx1-ubyte"
+    labels.write_bytes(write_idx(labels, np.zeros(4)).read_bytes()[:-1])  # truncated
+    return ["--train", str(images), "--train-labels", str(labels)], f"{labels}: 11 bytes"
+
+
+def bad_idx_no_labels(tmp: Path) -> tuple[list[str], str]:
+    images = write_idx(tmp / "x-images-idx3-ubyte", np.zeros((4, 3, 3)))
+    return ["--train", str(images)], f"{images}: IDX images need their labels file"
+
+
+def bad_audio(tmp: Path) -> tuple[list[str], str]:
+    folder = tmp / "audio"
+    folder.mkdir()
+    (folder / "0_a_1.wav").write_bytes(b"")
+    (folder / "nolabel.wav").write_bytes(b"")
+    return ["--train", str(folder), "--label-pattern", r"^(\d+)_"], f"{folder / 'nolabel.wav'}"
+
+
+def bad_pattern(tmp: Path) -> tuple[list[str], str]:
+    folder = tmp / "audio"
+    folder.mkdir()
+    return ["--train", str(folder), "--test-pattern", "(["], "--test-pattern: bad regular"
+
+
+BAD = [
+    bad_text,
+    bad_unknown_test_label,
+    bad_table,
+    bad_table_header,
+    bad_header_of_text,
+    bad_ts,
+    bad_npz,
+    bad_idx,
+    bad_idx_no_labels,
+    bad_audio,
+    bad_pattern,
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[case.__name__ for case in BAD])
+def test_bad_inputs_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case
+) -> None:
+    args, expected = case(tmp_path)
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert run_cli(["train", "classify", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err, err
+    assert not out.exists()
+
+
+def test_predict_bad_input_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\n" + "".join(f"{t},{y}\n" for y, t in dna(20, seed=4)))
+    run = train(tmp_path, "--train", str(table), "--tokens", "char")
+    inputs = tmp_path / "inputs.csv"
+    inputs.write_text('text\nACGT\n""\n')
+    capsys.readouterr()
+    assert run_cli(["predict", str(run), "--input", str(inputs)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{inputs}:3: empty text" in err, err
