@@ -123,3 +123,22 @@ def test_every_available_task_declares_consistent_options_and_recipes(data_dir: 
             assert config["recipe"] == recipe_name
     with pytest.raises(ValueError, match="unknown task 'nope'"):
         get_task("nope")
+
+
+def test_batches_cover_every_example_once_in_a_seeded_order() -> None:
+    import torch
+
+    from rnnkit.data.batches import Batches, holdout
+
+    in_order = Batches(7, 3, lambda chosen: chosen)
+    assert list(in_order) == [[0, 1, 2], [3, 4, 5], [6]] and len(in_order) == 3
+    shuffled = Batches(7, 3, lambda chosen: chosen, torch.Generator().manual_seed(0))
+    first, second = list(shuffled), list(shuffled)
+    assert sorted(i for batch in first for i in batch) == list(range(7)) and first != second
+    again = Batches(7, 3, lambda chosen: chosen, torch.Generator().manual_seed(0))
+    assert list(again) == first  # the order is the generator's: part of a checkpoint
+    kept, held = holdout(20, 0.25, seed=3, source="f.txt")
+    assert len(held) == 5 and sorted(kept + held) == list(range(20))
+    assert holdout(20, 0.25, seed=3, source="f.txt") == (kept, held)
+    with pytest.raises(ValueError, match=r"f\.txt: 1 example"):
+        holdout(1, 0.5, seed=0, source="f.txt")

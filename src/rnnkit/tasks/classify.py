@@ -36,8 +36,7 @@ without labels, or an audio file or folder (one line per file, in name order).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
@@ -198,18 +198,6 @@ def _read_audio(config: Mapping[str, Any]) -> tuple[RawSplit, RawSplit | None]:
     return _from_sequences(train), (None if test is None else _from_sequences(test))
 
 
-def _holdout(count: int, fraction: float, seed: int, source: str) -> tuple[list[int], list[int]]:
-    """Seeded split of ``range(count)`` into (train, held-out) indices."""
-    held = max(1, round(count * fraction))
-    if count - held < 1:
-        raise ValueError(
-            f"{source}: {count} example(s) cannot be split into train and validation; "
-            f"give more examples or {option_name('valid')}"
-        )
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    return sorted(order[held:]), sorted(order[:held])
-
-
 def _format_of(config: Mapping[str, Any]) -> str:
     return config["format"] if config["format"] != "auto" else detect_format(config["train"])
 
@@ -233,7 +221,7 @@ def read_splits(config: Mapping[str, Any]) -> tuple[RawSplit, RawSplit, RawSplit
     if config["valid"] is not None:
         valid = _read_path(config, config["valid"], config["valid_labels"])
     else:
-        kept, held = _holdout(len(train), config["valid_fraction"], config["seed"], train.source)
+        kept, held = holdout(len(train), config["valid_fraction"], config["seed"], train.source)
         train, valid = train.subset(kept), train.subset(held)
     return train, valid, test
 
@@ -375,35 +363,23 @@ def _inputs(
     return inputs
 
 
-class Batches:
+def make_batches(
+    examples: Examples, batch_size: int, generator: torch.Generator | None = None
+) -> Batches[dict[str, Tensor]]:
     """Re-iterable padded batches ``{"x", "targets", "lengths"}``, shuffled each pass with
     ``generator`` if given."""
+    numeric = len(examples) > 0 and isinstance(examples.inputs[0], Tensor)
 
-    def __init__(
-        self, examples: Examples, batch_size: int, generator: torch.Generator | None = None
-    ) -> None:
-        self.examples, self.batch_size, self.generator = examples, batch_size, generator
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.examples) / self.batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        n = len(self.examples)
-        order = (
-            torch.randperm(n, generator=self.generator).tolist()
-            if self.generator is not None
-            else list(range(n))
+    def collate(chosen: list[int]) -> dict[str, Tensor]:
+        x, lengths = pad_sequences(
+            [examples.inputs[i] for i in chosen],
+            padding_value=0.0 if numeric else examples.pad_index,
+            dtype=torch.float32 if numeric else torch.long,
         )
-        numeric = n > 0 and isinstance(self.examples.inputs[0], Tensor)
-        for start in range(0, n, self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            x, lengths = pad_sequences(
-                [self.examples.inputs[i] for i in chosen],
-                padding_value=0.0 if numeric else self.examples.pad_index,
-                dtype=torch.float32 if numeric else torch.long,
-            )
-            targets = torch.tensor([self.examples.targets[i] for i in chosen], dtype=torch.long)
-            yield {"x": x, "targets": targets, "lengths": lengths}
+        targets = torch.tensor([examples.targets[i] for i in chosen], dtype=torch.long)
+        return {"x": x, "targets": targets, "lengths": lengths}
+
+    return Batches(len(examples), batch_size, collate, generator)
 
 
 # ---------------------------------------------------------------------- the task
@@ -545,8 +521,8 @@ class ClassifyTask(Task):
         config: Mapping[str, Any],
         examples: Examples,
         generator: torch.Generator | None = None,
-    ) -> Batches:
-        return Batches(examples, config["batch_size"], generator)
+    ) -> Batches[dict[str, Tensor]]:
+        return make_batches(examples, config["batch_size"], generator)
 
     def evaluate(self, model: nn.Module, batches: Any) -> dict[str, float]:
         return classification_metrics(model, batches)
@@ -586,7 +562,7 @@ class ClassifyTask(Task):
         else:
             raw = _read_labelled(config, data)
         examples = _encode(raw, config, artifacts, _vocab(artifacts))
-        batches = Batches(examples, config["batch_size"])
+        batches = make_batches(examples, config["batch_size"])
         metrics = classification_metrics(model, batches)
         return {"data": raw.source, "examples": len(examples), **metrics}
 
@@ -606,7 +582,7 @@ class ClassifyTask(Task):
         raw = _read_unlabelled(config, input_path, labels[0], text=vocab is not None)
         examples = _encode(raw, config, artifacts, vocab)
         predictions: list[str] = []
-        for batch in Batches(examples, config["batch_size"]):
+        for batch in make_batches(examples, config["batch_size"]):
             chosen = model.predict(batch["x"], batch["lengths"]).tolist()
             predictions.extend(labels[i] for i in chosen)
         return predictions

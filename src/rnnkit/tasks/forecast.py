@@ -49,8 +49,7 @@ of CSV (one line per step, the target columns comma-separated, original units);
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +60,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit import baselines
+from rnnkit.data.batches import Batches
 from rnnkit.data.series import (
     SeriesTable,
     Standardizer,
@@ -297,33 +297,21 @@ class Windows:
         return len(self.x)
 
 
-class Batches:
+def make_batches(
+    windows: Windows, batch_size: int, generator: torch.Generator | None = None
+) -> Batches[dict[str, Any]]:
     """Re-iterable batches ``{"x", "y", "y_original", **decoding}``, shuffled each pass with
     ``generator``."""
 
-    def __init__(
-        self, windows: Windows, batch_size: int, generator: torch.Generator | None = None
-    ) -> None:
-        self.windows, self.batch_size, self.generator = windows, batch_size, generator
+    def collate(chosen: list[int]) -> dict[str, Any]:
+        return {
+            "x": windows.x[chosen],
+            "y": windows.y[chosen],
+            "y_original": windows.y_original[chosen],
+            **windows.decoding,
+        }
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.windows) / self.batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        n = len(self.windows)
-        order = (
-            torch.randperm(n, generator=self.generator)
-            if self.generator is not None
-            else torch.arange(n)
-        )
-        for start in range(0, n, self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            yield {
-                "x": self.windows.x[chosen],
-                "y": self.windows.y[chosen],
-                "y_original": self.windows.y_original[chosen],
-                **self.windows.decoding,
-            }
+    return Batches(len(windows), batch_size, collate, generator)
 
 
 def _bounds(config: Mapping[str, Any], rows: int) -> list[tuple[int, int]]:
@@ -571,9 +559,7 @@ class ForecastTask(Task):
             "seq2seq decoder attention",
             choices=("none", "bahdanau", "luong-general"),
         ),
-        Option(
-            "teacher_forcing", 0.5, "probability", "seq2seq: teacher-forcing ratio in training"
-        ),
+        Option("teacher_forcing", 0.5, "probability", "seq2seq: teacher-forcing ratio in training"),
         Option(
             "norm",
             "mean",
@@ -672,8 +658,8 @@ class ForecastTask(Task):
         config: Mapping[str, Any],
         examples: Windows,
         generator: torch.Generator | None = None,
-    ) -> Batches:
-        return Batches(examples, config["batch_size"], generator)
+    ) -> Batches[dict[str, Any]]:
+        return make_batches(examples, config["batch_size"], generator)
 
     def loss(self, model: nn.Module, batch: Any) -> Tensor:
         return model.loss(batch["x"], batch["y"])
@@ -766,7 +752,7 @@ class ForecastTask(Task):
             bounds = [(0, 0), (0, 0), (0, len(values))]
             windows = _windows(values, config, artifacts["scaler"], bounds, 2, str(data))
             windows.source = str(data)
-        metrics = forecast_metrics(model, Batches(windows, config["batch_size"]))
+        metrics = forecast_metrics(model, make_batches(windows, config["batch_size"]))
         metrics.pop("loss")
         return {"data": windows.source, "windows": len(windows), **metrics}
 

@@ -35,7 +35,7 @@ PNG and a MIDI file, and images as a PNG grid (``--output`` names the files' ste
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.text_stream import StreamBatches, read_text, split_by_fraction, tokenize_stream
 from rnnkit.losses.sequence_loss import lengths_to_mask
@@ -54,7 +55,7 @@ from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.options import Option, flag, option_name
 from rnnkit.text.vocab import UNK, Vocab
 
-__all__ = ["TASK", "FrameBatches", "Frames", "GenerateTask", "TextStream", "detect_format"]
+__all__ = ["TASK", "Frames", "GenerateTask", "TextStream", "detect_format", "frame_batches"]
 
 FORMATS = ("auto", "text", "pianoroll", "idx")
 TOKENS = ("char", "word")
@@ -106,37 +107,23 @@ class Frames:
         return len(self.frames)
 
 
-class FrameBatches:
+def frame_batches(
+    examples: Frames, batch_size: int, generator: torch.Generator | None = None
+) -> Batches[dict[str, Tensor]]:
     """Re-iterable padded batches ``{"inputs", "targets", "lengths"}`` (and ``"condition"``):
     the targets are the frames, the inputs the frames shifted right behind a zero frame;
     shuffled each pass with ``generator`` if given."""
 
-    def __init__(
-        self, examples: Frames, batch_size: int, generator: torch.Generator | None = None
-    ) -> None:
-        self.examples, self.batch_size, self.generator = examples, batch_size, generator
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.examples) / self.batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        n = len(self.examples)
-        order = (
-            torch.randperm(n, generator=self.generator).tolist()
-            if self.generator is not None
-            else list(range(n))
-        )
-        for start in range(0, n, self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            targets, lengths = pad_sequences(
-                [self.examples.frames[i] for i in chosen], dtype=torch.float32
+    def collate(chosen: list[int]) -> dict[str, Tensor]:
+        targets, lengths = pad_sequences([examples.frames[i] for i in chosen], dtype=torch.float32)
+        batch = {"inputs": shift_right(targets), "targets": targets, "lengths": lengths}
+        if examples.conditions is not None:
+            batch["condition"] = torch.tensor(
+                [examples.conditions[i] for i in chosen], dtype=torch.long
             )
-            batch = {"inputs": shift_right(targets), "targets": targets, "lengths": lengths}
-            if self.examples.conditions is not None:
-                batch["condition"] = torch.tensor(
-                    [self.examples.conditions[i] for i in chosen], dtype=torch.long
-                )
-            yield batch
+        return batch
+
+    return Batches(len(examples), batch_size, collate, generator)
 
 
 def _text_splits(config: Mapping[str, Any]) -> dict[str, tuple[list[str], str]]:
@@ -187,13 +174,6 @@ def _read_images(path: str, labels_path: str, binarize: bool) -> tuple[list[np.n
     if binarize:  # binarized MNIST: a pixel is ink when at least half dark
         pixels = [(x >= 0.5).astype(np.float32) for x in pixels]
     return pixels, list(images.labels)
-
-
-def _holdout(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded split of ``range(count)`` into (train, held-out) indices."""
-    held = max(1, round(count * fraction))
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    return sorted(order[held:]), sorted(order[:held])
 
 
 def _image_frames(
@@ -384,9 +364,9 @@ class GenerateTask(Task):
     ) -> Prepared:
         pixels, labels = _read_images(config["train"], config["train_labels"], config["binarize"])
         if config["valid"] is None:
-            kept, held = _holdout(len(labels), config["valid_fraction"], config["seed"])
-            if not kept:
-                raise ValueError(f"{config['train']}: too few images to hold out a validation set")
+            kept, held = holdout(
+                len(labels), config["valid_fraction"], config["seed"], config["train"], "images"
+            )
             valid_pixels, valid_labels = [pixels[i] for i in held], [labels[i] for i in held]
             pixels, labels = [pixels[i] for i in kept], [labels[i] for i in kept]
             valid_source = f"{config['train']} (held out)"
@@ -437,7 +417,7 @@ class GenerateTask(Task):
             if generator is None:
                 batch_size = min(batch_size, len(examples) - 1)
             return StreamBatches(examples.ids, batch_size, config["bptt"], generator)
-        return FrameBatches(examples, config["batch_size"], generator)
+        return frame_batches(examples, config["batch_size"], generator)
 
     def stream_loss(self, model: nn.Module, chunk: Any, state: Any) -> tuple[Tensor, Any]:
         return model.loss(chunk["inputs"], chunk["targets"], state=state, return_state=True)

@@ -52,8 +52,7 @@ recall, F1, token accuracy (and intent accuracy) on a file of the run's format.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +60,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.conll import TaggedSentence, read_conll
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import read_text_lines
@@ -143,18 +143,6 @@ def _check_tags(sentences: Sequence[TaggedSentence], path: Path, per_token: bool
                 raise ValueError(f"{path}:{line}: {err}{hint}") from None
 
 
-def _holdout(count: int, fraction: float, seed: int, source: str) -> tuple[list[int], list[int]]:
-    """Seeded split of ``range(count)`` into (kept, held-out) indices."""
-    held = max(1, round(count * fraction))
-    if count - held < 1:
-        raise ValueError(
-            f"{source}: {count} sentence(s) cannot be split into train and validation; "
-            f"give {option_name('valid')}"
-        )
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    return sorted(order[held:]), sorted(order[:held])
-
-
 def read_splits(
     config: Mapping[str, Any],
 ) -> tuple[list[TaggedSentence], list[TaggedSentence], list[TaggedSentence] | None]:
@@ -164,7 +152,7 @@ def read_splits(
     if config["valid"] is not None:
         valid = read_split(config, config["valid"])
     else:
-        kept, held = _holdout(len(train), config["valid_fraction"], config["seed"], config["train"])
+        kept, held = holdout(len(train), config["valid_fraction"], config["seed"], config["train"])
         train, valid = [train[i] for i in kept], [train[i] for i in held]
     return train, valid, test
 
@@ -228,46 +216,34 @@ def encode(
     )
 
 
-class Batches:
+def make_batches(
+    examples: Sentences, batch_size: int, generator: torch.Generator | None = None
+) -> Batches[dict[str, Any]]:
     """Re-iterable padded batches, shuffled each pass with ``generator`` if given.
 
     A batch holds the model's inputs (``tokens``, ``lengths``, ``tags``, and ``chars``,
     ``char_lengths``, ``intents`` when used), ``num_tokens``, and the gold text
     (``gold_tags``, ``gold_intents``) the metrics compare predictions with.
     """
+    ex = examples
 
-    def __init__(
-        self, examples: Sentences, batch_size: int, generator: torch.Generator | None = None
-    ) -> None:
-        self.examples, self.batch_size, self.generator = examples, batch_size, generator
+    def collate(chosen: list[int]) -> dict[str, Any]:
+        tokens, lengths = pad_sequences([ex.words[i] for i in chosen], dtype=torch.long)
+        tags, _ = pad_sequences([ex.tags[i] for i in chosen], dtype=torch.long)
+        batch: dict[str, Any] = {"tokens": tokens, "lengths": lengths, "tags": tags}
+        if ex.chars is not None:
+            batch["chars"], batch["char_lengths"] = _pad_chars(
+                [ex.chars[i] for i in chosen], tokens.shape[1]
+            )
+        if ex.intents is not None:
+            batch["intents"] = torch.tensor([ex.intents[i] for i in chosen])
+        batch["num_tokens"] = int(lengths.sum())
+        batch["gold_tags"] = [ex.gold_tags[i] for i in chosen]
+        if ex.gold_intents is not None:
+            batch["gold_intents"] = [ex.gold_intents[i] for i in chosen]
+        return batch
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.examples) / self.batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        ex = self.examples
-        n = len(ex)
-        order = (
-            torch.randperm(n, generator=self.generator).tolist()
-            if self.generator is not None
-            else list(range(n))
-        )
-        for start in range(0, n, self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            tokens, lengths = pad_sequences([ex.words[i] for i in chosen], dtype=torch.long)
-            tags, _ = pad_sequences([ex.tags[i] for i in chosen], dtype=torch.long)
-            batch: dict[str, Any] = {"tokens": tokens, "lengths": lengths, "tags": tags}
-            if ex.chars is not None:
-                batch["chars"], batch["char_lengths"] = _pad_chars(
-                    [ex.chars[i] for i in chosen], tokens.shape[1]
-                )
-            if ex.intents is not None:
-                batch["intents"] = torch.tensor([ex.intents[i] for i in chosen])
-            batch["num_tokens"] = int(lengths.sum())
-            batch["gold_tags"] = [ex.gold_tags[i] for i in chosen]
-            if ex.gold_intents is not None:
-                batch["gold_intents"] = [ex.gold_intents[i] for i in chosen]
-            yield batch
+    return Batches(len(examples), batch_size, collate, generator)
 
 
 def _pad_chars(sentences: list[list[list[int]]], steps: int) -> tuple[Tensor, Tensor]:
@@ -554,8 +530,8 @@ class TagTask(Task):
         config: Mapping[str, Any],
         examples: Sentences,
         generator: torch.Generator | None = None,
-    ) -> Batches:
-        return Batches(examples, config["batch_size"], generator)
+    ) -> Batches[dict[str, Any]]:
+        return make_batches(examples, config["batch_size"], generator)
 
     def loss(self, model: nn.Module, batch: Mapping[str, Any]) -> Tensor:
         return model.loss(**model_inputs(batch))
@@ -580,7 +556,7 @@ class TagTask(Task):
             sentences = test if test is not None else valid
             source = config["test"] or config["valid"] or config["train"]
         examples = encode(sentences, artifacts, str(source))
-        metrics = tagging_metrics(model, Batches(examples, config["batch_size"]))
+        metrics = tagging_metrics(model, make_batches(examples, config["batch_size"]))
         return {"data": str(source), "examples": len(examples), **metrics}
 
     def predict_file(
@@ -601,7 +577,7 @@ class TagTask(Task):
         unlabelled = {**artifacts, "labels": {**artifacts["labels"], "intents": None}}
         examples = encode(sentences, unlabelled, str(input_path))
         outputs: list[str] = []
-        for batch in Batches(examples, config["batch_size"]):
+        for batch in make_batches(examples, config["batch_size"]):
             inputs = model_inputs(batch, ("tokens", "lengths", "chars", "char_lengths"))
             paths, intents = model.predict(**inputs)
             for b, path in enumerate(paths):

@@ -1,0 +1,69 @@
+"""Batches of a data set drawn in a seeded order, and a seeded hold-out split.
+
+Every task forms its batches the same way — a fresh order each pass from the trainer's
+generator (so the order is part of a checkpoint and a resumed run sees the same batches), the
+file order at evaluation — and differs only in how the chosen examples become tensors, which
+:class:`Batches` takes as ``collate``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+import torch
+
+__all__ = ["Batches", "holdout"]
+
+B = TypeVar("B")
+
+
+class Batches(Generic[B]):
+    """Re-iterable batches of ``count`` examples, ``batch_size`` at a time (the last may be
+    smaller): ``collate(indices)`` builds a batch from the examples at ``indices``. Shuffled
+    each pass with ``generator`` if given, in order otherwise.
+
+    Example:
+        >>> batches = Batches(5, 2, lambda chosen: chosen)
+        >>> list(batches), len(batches)
+        ([[0, 1], [2, 3], [4]], 3)
+    """
+
+    def __init__(
+        self,
+        count: int,
+        batch_size: int,
+        collate: Callable[[list[int]], B],
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.count, self.batch_size = count, batch_size
+        self.collate, self.generator = collate, generator
+
+    def __len__(self) -> int:
+        return math.ceil(self.count / self.batch_size)
+
+    def __iter__(self) -> Iterator[B]:
+        order = (
+            torch.randperm(self.count, generator=self.generator).tolist()
+            if self.generator is not None
+            else list(range(self.count))
+        )
+        for start in range(0, self.count, self.batch_size):
+            yield self.collate(order[start : start + self.batch_size])
+
+
+def holdout(
+    count: int, fraction: float, seed: int, source: str, what: str = "example(s)"
+) -> tuple[list[int], list[int]]:
+    """A seeded split of ``range(count)`` into sorted (kept, held-out) indices, ``fraction``
+    (at least one) held out; the same split for the same seed, so a resumed or evaluated run
+    rebuilds it. ``ValueError`` naming ``source`` if nothing would be left to train on."""
+    held = max(1, round(count * fraction))
+    if count - held < 1:
+        raise ValueError(
+            f"{source}: {count} {what} cannot be split into train and validation; "
+            "give more or --valid"
+        )
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(order[held:]), sorted(order[:held])
