@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from rnnkit import __version__
 from rnnkit.data.datadir import ENV_VAR
 from rnnkit.tasks import TASK_SUMMARIES, TASKS, TaskInterrupted, get_task
+from rnnkit.tasks.options import parser_of
 from rnnkit.tuning import tune_malloc
 
 EXAMPLES = """\
@@ -35,6 +36,7 @@ examples:
 'rnnkit train TASK --help' lists a task's data formats, options and recipes.
 """
 
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), exit status 2."""
 
@@ -43,49 +45,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------- value checks
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _existing_file(text: str) -> str:
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a directory, expected a file")
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text}: file not found")
-    return text
-
-
-def _existing_path(text: str) -> str:
-    if not Path(text).exists():
-        raise argparse.ArgumentTypeError(f"{text}: file or directory not found")
-    return text
+# The same parsers as the tasks' options (rnnkit.tasks.options), so a value means the same
+# thing to every command.
+_positive_int = parser_of("positive_int")
+_seed = parser_of("seed")
+_positive_float = parser_of("positive_float")
+_existing_file = parser_of("file")
+_existing_path = parser_of("path")
 
 
 # ---------------------------------------------------------------------- the parser

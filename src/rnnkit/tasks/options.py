@@ -16,7 +16,7 @@ from typing import Any
 
 from rnnkit.checks import is_int, is_number
 
-__all__ = ["COMMON", "KINDS", "Option", "check_config", "flag", "option_name"]
+__all__ = ["COMMON", "KINDS", "Option", "check_config", "flag", "option_name", "parser_of"]
 
 
 def option_name(name: str) -> str:
@@ -84,7 +84,8 @@ _KIND_TABLE: dict[str, tuple[str, Callable[[Any], bool]]] = {
 KINDS = (*_KIND_TABLE, "choice")
 
 
-def _parser_of(kind: str) -> Callable[[str], Any] | None:
+def parser_of(kind: str) -> Callable[[str], Any] | None:
+    """The command-line parser of an option kind (``None`` for flags and choices)."""
     expected, ok = _KIND_TABLE[kind]
     if kind in ("positive_int", "non_negative_int", "seed"):
         return _parse_number(int, expected, ok)
@@ -173,7 +174,7 @@ class Option:
             )
             group.add_argument(
                 flag_name,
-                type=_parser_of(self.kind),
+                type=parser_of(self.kind),
                 default=None,
                 metavar=metavar,
                 help=help_text,
