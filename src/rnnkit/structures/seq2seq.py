@@ -725,7 +725,10 @@ class Seq2Seq(nn.Module):
             return error[mask].mean()
         if isinstance(self.output, SampledSoftmax) and self.training:
             return self.output(attentional, tgt_out, mask)
-        return sequence_loss(self._project(attentional), tgt_out, mask)
+        # Only the real positions go through the output layer: with a large vocabulary it is
+        # the costliest product of a batch, and a padded position would cost as much.
+        real = self._project(attentional[mask])  # (N, V) for the N real target tokens
+        return sequence_loss(real.unsqueeze(0), tgt_out[mask].unsqueeze(0))
 
     # ---------------------------------------------------------------------------- decoding
     def _check_token_decoding(self, max_length: int | None, src: Tensor) -> int:

@@ -1,0 +1,626 @@
+"""Translation (sequence to sequence): two line-aligned files per split, one sentence a line.
+
+::
+
+    rnnkit train translate --train-src train.de --train-tgt train.en \\
+        --valid-src val.de --valid-tgt val.en --test-src test.de --test-tgt test.en --out runs/mt
+    rnnkit train translate --pair-dir data/ --src-lang de --tgt-lang en --out runs/mt
+    rnnkit train translate --recipe multi30k-de-en --data-dir ../shared/data --out runs/m30k
+    rnnkit predict runs/mt --input sentences.de --output sentences.en
+
+Files. Line ``i`` of the source file translates line ``i`` of the target file; files with
+different line counts are refused before training, naming both files and counts. Either give
+each split's two files (``--train-src/--train-tgt``, ``--valid-...``, optional ``--test-...``)
+or a directory (``--pair-dir``) where the files of split ``train`` are the one file named
+``train.*.{SRC_LANG}`` (or ``train.{SRC_LANG}``) and the one ``train.*.{TGT_LANG}``; the split
+names are ``--train-split``, ``--valid-split``, ``--test-split`` (no test files: no test).
+
+Text. Tokens are separated by whitespace (``--tokenize space``, for files tokenised already,
+like Multi30k's ``tok/``), or punctuation is split off words as well (``--tokenize punct``);
+``--lowercase`` lowercases both sides. Vocabularies hold the training tokens seen
+``--min-freq`` times; others read as ``<unk>``. ``--max-length`` drops long training pairs
+only: the validation and test sets are always scored whole.
+
+Model: a :class:`~rnnkit.structures.seq2seq.Seq2Seq` encoder–decoder (``--cell``,
+``--hidden-size``, ``--layers``, ``--embedding-dim``, ``--bidirectional`` encoder) with
+``--attention`` bahdanau, luong-dot, luong-general or none. Training batches hold sentences of
+similar source length (bucketing), in a seeded random order.
+
+Metrics. Each epoch: the validation loss per target token (``<eos>`` included) and its
+perplexity. After training (``metrics.json``), for the validation and test sets: ``loss``,
+``ppl``, and corpus BLEU of greedy decoding (``bleu_greedy``) and of beam search
+(``bleu_beam``, ``--beam-size``, GNMT length penalty ``--length-penalty``), computed by
+sacrebleu with ``tokenize="none"``: the model's tokens against the reference's tokens exactly
+as read (after ``--lowercase``/``--tokenize``), the way the published Multi30k numbers are
+computed; ``bleu_signature`` records sacrebleu's settings. ``plots/attention*.png`` show the
+attention of a few validation sentences.
+
+``rnnkit predict RUN --input FILE`` translates one source sentence a line with beam search;
+``rnnkit evaluate RUN --data FILE`` scores a source file against its target twin (``FILE``
+with the target file's suffix, e.g. ``test.de`` → ``test.en``). ``rnnkit export`` is not
+offered: the decoder steps through the target and decodes by search, which a traced graph
+would freeze to one length.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.data.bucketing import BucketBatchSampler
+from rnnkit.data.padding import pad_sequences
+from rnnkit.data.parallel import SentencePair, find_pair_files, read_parallel
+from rnnkit.data.readers import read_text_lines
+from rnnkit.metrics.translation import corpus_bleu, perplexity
+from rnnkit.plots import plot_attention
+from rnnkit.structures.seq2seq import Seq2Seq
+from rnnkit.tasks.base import Prepared, Recipe, Task
+from rnnkit.tasks.options import Option, flag, option_name
+from rnnkit.text.vocab import Vocab
+
+__all__ = ["TASK", "Batches", "Corpus", "TranslateTask", "build_model", "tokenize"]
+
+TOKENIZERS = ("space", "punct")
+ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
+SIDES = ("src", "tgt")
+BLEU_TOKENIZE = "none"  # the tokens as read; see the module docstring
+# Sentences per decoding batch: beam search runs (beam_size + 1) rows for each.
+DECODE_BATCH = 100
+PLOTTED_SENTENCES = 3
+_PUNCT = re.compile(r"\w+|[^\w\s]")
+
+
+def tokenize(tokens: Sequence[str], how: str) -> list[str]:
+    """The tokens of a whitespace-split sentence under ``--tokenize``: as they are
+    (``space``) or with punctuation split off words (``punct``: ``"dog." -> "dog", "."``)."""
+    if how == "space":
+        return list(tokens)
+    if how == "punct":
+        return [piece for token in tokens for piece in _PUNCT.findall(token)]
+    raise ValueError(f"{option_name('tokenize')}: expected one of {', '.join(TOKENIZERS)}")
+
+
+# ---------------------------------------------------------------------- data
+@dataclass
+class Corpus:
+    """One split: token lists of both sides, their ids, and where they came from."""
+
+    source_tokens: list[list[str]]
+    target_tokens: list[list[str]]
+    src: list[list[int]]
+    tgt: list[list[int]]
+    source: str
+    pad_index: int = 0
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @property
+    def references(self) -> list[str]:
+        """The target sentences as BLEU reads them (tokens joined by spaces)."""
+        return [" ".join(tokens) for tokens in self.target_tokens]
+
+
+def split_files(config: Mapping[str, Any], split: str) -> tuple[str, str] | None:
+    """The (source, target) files of ``split`` (``train``, ``valid``, ``test``), or None."""
+    if config["pair_dir"] is not None:
+        name = config[f"{split}_split"]
+        directory = Path(config["pair_dir"])
+        if split == "test" and not any(p.name.startswith(f"{name}.") for p in directory.iterdir()):
+            return None
+        try:
+            src, tgt = find_pair_files(directory, name, config["src_lang"], config["tgt_lang"])
+        except ValueError as err:
+            raise ValueError(f"{option_name('pair_dir')} {err}") from None
+        return str(src), str(tgt)
+    src, tgt = config[f"{split}_src"], config[f"{split}_tgt"]
+    return None if src is None else (src, tgt)
+
+
+def read_split(
+    config: Mapping[str, Any], files: tuple[str, str], max_length: int | None = None
+) -> tuple[list[SentencePair], int]:
+    """The sentence pairs of two files, lowercased and tokenised as the run says, and how
+    many ``max_length`` dropped."""
+    pairs, dropped = read_parallel(*files, lowercase=config["lowercase"])
+    how = config["tokenize"]
+    kept = []
+    for pair in pairs:
+        pair.source, pair.target = tokenize(pair.source, how), tokenize(pair.target, how)
+        if max_length is not None and max(len(pair.source), len(pair.target)) > max_length:
+            dropped += 1
+            continue
+        kept.append(pair)
+    return kept, dropped
+
+
+def encode(pairs: Sequence[SentencePair], vocabs: Mapping[str, Vocab], source: str) -> Corpus:
+    """The pairs as ids of the run's vocabularies."""
+    src_tokens = [pair.source for pair in pairs]
+    tgt_tokens = [pair.target for pair in pairs]
+    return Corpus(
+        src_tokens,
+        tgt_tokens,
+        [vocabs["src"].encode(tokens) for tokens in src_tokens],
+        [vocabs["tgt"].encode(tokens) for tokens in tgt_tokens],
+        source,
+        vocabs["tgt"].pad_index,
+    )
+
+
+def _vocabs(artifacts: Mapping[str, Any]) -> dict[str, Vocab]:
+    return {
+        side: Vocab.from_dict(artifacts[f"{side}_vocab"], f"{side}_vocab.json") for side in SIDES
+    }
+
+
+class Batches:
+    """Re-iterable padded batches ``{"src", "src_lengths", "tgt", "tgt_lengths",
+    "num_tokens"}`` of sentences of similar length. With ``generator`` (training) the
+    sentences are shuffled, sorted by length within pools of 50 batches and the batches
+    shuffled again, a fresh order each pass drawn from ``generator``; without, batches follow
+    the source length in a fixed order."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        batch_size: int,
+        pad_index: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.corpus, self.batch_size, self.pad_index = corpus, batch_size, pad_index
+        self.generator = generator
+        # The sort key: target length, then source length. The decoder's steps (attention,
+        # output layer) cost more than the encoder's, so target padding is the one to avoid.
+        longest = max((len(ids) for ids in corpus.src), default=0) + 1
+        self.lengths = [
+            len(tgt) * longest + len(src) for src, tgt in zip(corpus.src, corpus.tgt, strict=True)
+        ]
+
+    def __len__(self) -> int:
+        return -(-len(self.corpus) // self.batch_size)
+
+    def order(self) -> list[list[int]]:
+        """The sentence indices of each batch of this pass."""
+        if self.generator is None:
+            sampler = BucketBatchSampler(self.lengths, self.batch_size, shuffle=False)
+        else:
+            seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
+            sampler = BucketBatchSampler(self.lengths, self.batch_size, seed=seed, pool_size=50)
+        return list(sampler)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for chosen in self.order():
+            yield self.batch(chosen)
+
+    def batch(self, chosen: Sequence[int]) -> dict[str, Any]:
+        """The padded batch of sentences ``chosen``."""
+        src, src_lengths = pad_sequences([self.corpus.src[i] for i in chosen], self.pad_index)
+        tgt, tgt_lengths = pad_sequences([self.corpus.tgt[i] for i in chosen], self.pad_index)
+        tokens = int(tgt_lengths.sum()) + len(chosen)  # the predicted tokens, <eos> included
+        return {
+            "src": src,
+            "src_lengths": src_lengths,
+            "tgt": tgt,
+            "tgt_lengths": tgt_lengths,
+            "num_tokens": tokens,
+        }
+
+
+def token_nll(model: Seq2Seq, batch: Mapping[str, Tensor]) -> tuple[float, int]:
+    """The summed negative log-likelihood (nats) of a batch's target tokens, ``<eos>``
+    included, and their number."""
+    tgt_in, tgt_out, mask = model.shift_target(batch["tgt"], batch["tgt_lengths"])
+    logits, _ = model(batch["src"], batch["src_lengths"], tgt_in)
+    nll = F.cross_entropy(logits.transpose(1, 2), tgt_out, reduction="none")  # (B, T)
+    return float(nll[mask].sum()), int(mask.sum())
+
+
+def loss_metrics(model: nn.Module, batches: Any) -> dict[str, float]:
+    """Mean loss per target token and its perplexity (called without autograd)."""
+    total, count = 0.0, 0
+    for batch in batches:
+        nll, tokens = token_nll(model, batch)
+        total, count = total + nll, count + tokens
+    if count == 0:
+        raise ValueError("no sentences to evaluate")
+    return {"loss": total / count, "ppl": perplexity(total, count)}
+
+
+# ---------------------------------------------------------------------- decoding
+def translate_ids(
+    model: Seq2Seq,
+    sentences: Sequence[Sequence[int]],
+    pad_index: int,
+    beam_size: int,
+    length_penalty: float,
+) -> list[list[int]]:
+    """The model's translation (target ids, ``<eos>`` and padding removed) of each source
+    sentence, in the given order: greedy decoding with ``beam_size`` 1, else beam search.
+    Sentences are decoded in batches of similar length."""
+    model.eval()
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    out: list[list[int]] = [[] for _ in sentences]
+    with torch.no_grad():
+        for start in range(0, len(order), DECODE_BATCH):
+            chosen = order[start : start + DECODE_BATCH]
+            src, lengths = pad_sequences([sentences[i] for i in chosen], pad_index)
+            if beam_size == 1:
+                decoded = model.greedy_decode(src, lengths)
+                tokens, token_lengths = decoded.tokens, decoded.lengths
+            else:
+                beams = model.beam_search(
+                    src, lengths, beam_size=beam_size, length_penalty=length_penalty
+                )
+                tokens, token_lengths = beams.tokens[:, 0], beams.lengths[:, 0]
+            for row, i in enumerate(chosen):
+                # At most the 2·S + 10 tokens a sentence alone would get: the batch's longest
+                # source must not lengthen the others' translations.
+                limit = min(int(token_lengths[row]), 2 * len(sentences[i]) + 10)
+                ids = tokens[row, :limit].tolist()
+                if ids and ids[-1] == model.eos_index:
+                    ids = ids[:-1]
+                out[i] = ids
+    return out
+
+
+def translate_corpus(
+    model: Seq2Seq, corpus: Corpus, vocabs: Mapping[str, Vocab], beam_size: int, alpha: float
+) -> list[str]:
+    """Each source sentence's translation as one string of tokens."""
+    ids = translate_ids(model, corpus.src, vocabs["src"].pad_index, beam_size, alpha)
+    return [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
+
+
+def quiet_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> Any:
+    """:func:`corpus_bleu` of tokenised text, without sacrebleu's warning that the text looks
+    tokenised (it is, on purpose: ``tokenize="none"`` scores the tokens as given)."""
+    logger = logging.getLogger("sacrebleu")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return corpus_bleu(hypotheses, references, tokenize=BLEU_TOKENIZE)
+    finally:
+        logger.setLevel(level)
+
+
+def corpus_metrics(
+    model: Seq2Seq,
+    corpus: Corpus,
+    config: Mapping[str, Any],
+    vocabs: Mapping[str, Vocab],
+    log: Any = None,
+) -> dict[str, Any]:
+    """Loss, perplexity and greedy and beam BLEU of one split."""
+    batches = Batches(corpus, config["batch_size"], vocabs["tgt"].pad_index)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            metrics: dict[str, Any] = loss_metrics(model, batches)
+        references = corpus.references
+        for name, beam in (("greedy", 1), ("beam", config["beam_size"])):
+            hypotheses = translate_corpus(model, corpus, vocabs, beam, config["length_penalty"])
+            bleu = quiet_bleu(hypotheses, references)
+            metrics[f"bleu_{name}"] = bleu.score
+            metrics["bleu_signature"] = bleu.signature
+            if log is not None:
+                log(f"{corpus.source}: {name} {bleu}")
+    finally:
+        model.train(was_training)
+    return metrics
+
+
+# ---------------------------------------------------------------------- the task
+class TranslateTask(Task):
+    """Sequence-to-sequence translation with attention, greedy and beam decoding, BLEU."""
+
+    name = "translate"
+    summary = "translation (seq2seq with attention; greedy and beam decoding; BLEU)"
+    task_options = (
+        Option("train_src", None, "file", "training source sentences, one a line", "data", True),
+        Option("train_tgt", None, "file", "their translations, line by line", "data", True),
+        Option("valid_src", None, "file", "validation source sentences", "data", True),
+        Option("valid_tgt", None, "file", "validation translations", "data", True),
+        Option("test_src", None, "file", "test source sentences", "data", True),
+        Option("test_tgt", None, "file", "test translations", "data", True),
+        Option(
+            "pair_dir",
+            None,
+            "dir",
+            "a directory of SPLIT[.*].LANG files instead of the six file options",
+            "data",
+            True,
+        ),
+        Option("src_lang", "src", "text", "source file suffix in --pair-dir", "data"),
+        Option("tgt_lang", "tgt", "text", "target file suffix in --pair-dir", "data"),
+        Option("train_split", "train", "text", "training split name in --pair-dir", "data"),
+        Option("valid_split", "valid", "text", "validation split name in --pair-dir", "data"),
+        Option("test_split", "test", "text", "test split name in --pair-dir (optional)", "data"),
+        flag("lowercase", False, "lowercase both sides", "data"),
+        Option(
+            "tokenize",
+            "space",
+            "choice",
+            "space: split on whitespace (tokenised files); punct: split punctuation off too",
+            "data",
+            choices=TOKENIZERS,
+        ),
+        Option(
+            "max_length",
+            None,
+            "positive_int",
+            "drop training pairs longer than this on either side",
+            "data",
+            True,
+        ),
+        Option("min_freq", 2, "positive_int", "keep tokens seen this often in training", "data"),
+        Option("embedding_dim", 256, "positive_int", "token embedding size (both sides)"),
+        flag("bidirectional", True, "bidirectional encoder"),
+        Option("attention", "bahdanau", "choice", "attention", choices=ATTENTIONS),
+        Option("beam_size", 5, "positive_int", "beam search width (1: greedy)"),
+        Option(
+            "length_penalty",
+            0.0,
+            "non_negative_float",
+            "GNMT length penalty alpha of beam search",
+        ),
+    )
+    common_defaults: ClassVar[Mapping[str, Any]] = {
+        "cell": "gru",
+        "hidden_size": 256,
+        "dropout": 0.3,
+        "batch_size": 128,
+        "clip_norm": 1.0,
+    }
+    monitor = ("valid_loss", "min")
+    shown_metrics = ("ppl",)
+    examples = """\
+  rnnkit train translate --train-src train.de --train-tgt train.en --valid-src val.de \\
+      --valid-tgt val.en --test-src test.de --test-tgt test.en --out runs/mt
+  rnnkit train translate --pair-dir data/ --src-lang de --tgt-lang en --valid-split val \\
+      --out runs/mt
+  rnnkit train translate --recipe multi30k-de-en --data-dir ../shared/data --out runs/m30k
+  rnnkit predict runs/m30k --input sentences.de"""
+
+    def check(self, config: Mapping[str, Any], where: str) -> None:
+        files = [f"{split}_{side}" for split in ("train", "valid", "test") for side in SIDES]
+        if config["pair_dir"] is not None:
+            given = [name for name in files if config[name] is not None]
+            if given:
+                raise ValueError(
+                    f"{option_name(given[0])} cannot be combined with {option_name('pair_dir')}"
+                )
+            if config["src_lang"] == config["tgt_lang"]:
+                raise ValueError(f"{option_name('tgt_lang')} must differ from --src-lang")
+        else:
+            for split in ("train", "valid"):
+                if config[f"{split}_src"] is None:
+                    raise ValueError(
+                        f"{option_name(f'{split}_src')} is required (or {option_name('pair_dir')})"
+                    )
+            for split in ("train", "valid", "test"):
+                src, tgt = (option_name(f"{split}_{side}") for side in SIDES)
+                if (config[f"{split}_src"] is None) != (config[f"{split}_tgt"] is None):
+                    raise ValueError(f"{src} and {tgt} go together")
+        if config["attention"] == "luong-dot" and config["bidirectional"]:
+            raise ValueError(
+                f"{option_name('attention')} luong-dot needs encoder states of the decoder's "
+                "size: add --no-bidirectional or use luong-general"
+            )
+
+    def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        return ("src_vocab", "tgt_vocab")
+
+    def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
+        files = {split: split_files(config, split) for split in ("train", "valid", "test")}
+        if files["valid"] is None:  # pair_dir always finds one or raises
+            raise ValueError(f"{option_name('valid_src')} is required")
+        train, dropped = read_split(config, files["train"], config["max_length"])
+        if not train:
+            raise ValueError(f"{files['train'][0]}: no training pairs (--max-length?)")
+        valid, _ = read_split(config, files["valid"])
+        test = None if files["test"] is None else read_split(config, files["test"])[0]
+        if artifacts is None:
+            artifacts = {}
+            for side, index in (("src", 0), ("tgt", 1)):
+                sentences = [pair.source if side == "src" else pair.target for pair in train]
+                try:
+                    vocab = Vocab.build(sentences, min_freq=config["min_freq"])
+                except ValueError as err:
+                    raise ValueError(f"{files['train'][index]}: {err}") from None
+                artifacts[f"{side}_vocab"] = vocab.to_dict()
+        vocabs = _vocabs(artifacts)
+        splits = {
+            "train": encode(train, vocabs, files["train"][0]),
+            "valid": encode(valid, vocabs, files["valid"][0]),
+            "test": None if test is None else encode(test, vocabs, files["test"][0]),
+        }
+        info = {
+            name: f"{len(corpus)} sentence pairs from {corpus.source}"
+            for name, corpus in splits.items()
+            if corpus is not None
+        }
+        if dropped:
+            info["train"] += f" ({dropped} longer than --max-length dropped)"
+        info["vocabularies"] = f"{len(vocabs['src'])} source, {len(vocabs['tgt'])} target tokens"
+        return Prepared(splits["train"], splits["valid"], splits["test"], dict(artifacts), info)
+
+    def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
+        return build_model(config, artifacts)
+
+    def batches(
+        self,
+        config: Mapping[str, Any],
+        examples: Corpus,
+        generator: torch.Generator | None = None,
+    ) -> Batches:
+        return Batches(examples, config["batch_size"], examples.pad_index, generator)
+
+    def evaluate(self, model: nn.Module, batches: Any) -> dict[str, float]:
+        return loss_metrics(model, batches)
+
+    def final_metrics(
+        self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Any
+    ) -> dict[str, Any]:
+        """Loss, perplexity, greedy and beam BLEU of the validation and test sets."""
+        vocabs = _vocabs(prepared.artifacts)
+        metrics: dict[str, Any] = {}
+        for split, corpus in (("valid", prepared.valid), ("test", prepared.test)):
+            if corpus is None:
+                continue
+            values = corpus_metrics(model, corpus, config, vocabs, log)
+            metrics["bleu_signature"] = values.pop("bleu_signature")
+            metrics.update({f"{split}_{key}": value for key, value in values.items()})
+            metrics[f"{split}_examples"] = len(corpus)
+        metrics["bleu_tokenize"] = "none: tokens as read (after --lowercase/--tokenize)"
+        return metrics
+
+    def write_plots(
+        self,
+        plots_dir: Path,
+        rows: list[dict[str, Any]],
+        model: nn.Module,
+        prepared: Prepared,
+        config: Mapping[str, Any],
+    ) -> list[Path]:
+        """``attention.png`` (and ``attention_2.png`` ...): the greedy translation's attention
+        for the first few validation sentences of at most 20 tokens."""
+        if model.attention is None:
+            return []
+        vocabs = _vocabs(prepared.artifacts)
+        corpus: Corpus = prepared.valid
+        chosen = [i for i in range(len(corpus)) if len(corpus.src[i]) <= 20][:PLOTTED_SENTENCES]
+        paths = []
+        for n, i in enumerate(chosen, start=1):
+            src, lengths = pad_sequences([corpus.src[i]], vocabs["src"].pad_index)
+            decoded = model.greedy_decode(src, lengths)
+            T = int(decoded.lengths[0])
+            target = vocabs["tgt"].decode(decoded.tokens[0, :T], strip_specials=False)
+            weights = decoded.attention[0, :T, : len(corpus.src[i])]
+            name = "attention.png" if n == 1 else f"attention_{n}.png"
+            paths.append(plot_attention(weights, plots_dir / name, corpus.source_tokens[i], target))
+        return paths
+
+    # ------------------------------------------------------------------ using a run
+    def evaluate_file(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        data: str | None,
+    ) -> dict[str, Any]:
+        """Loss, perplexity and BLEU on the source file ``data`` and its target twin (the
+        same name with the training target file's suffix), default the run's test split
+        (else its validation split)."""
+        if data is None:
+            files = split_files(config, "test") or split_files(config, "valid")
+        else:
+            files = (data, str(_target_twin(config, Path(data))))
+        vocabs = _vocabs(artifacts)
+        pairs, _ = read_split(config, files)
+        if not pairs:
+            raise ValueError(f"{files[0]}: no sentences")
+        corpus = encode(pairs, vocabs, files[0])
+        metrics = corpus_metrics(model, corpus, config, vocabs)
+        return {"data": files[0], "examples": len(corpus), **metrics}
+
+    def predict_file(
+        self,
+        model: nn.Module,
+        config: Mapping[str, Any],
+        artifacts: Mapping[str, Any],
+        input_path: str,
+    ) -> list[str]:
+        """The beam-search translation of each line (one source sentence) of ``input_path``."""
+        vocabs = _vocabs(artifacts)
+        lines = read_text_lines(input_path)
+        sentences = []
+        for line in lines:
+            text = line.lower() if config["lowercase"] else line
+            sentences.append(vocabs["src"].encode(tokenize(text.split(), config["tokenize"])))
+        tokens = [ids or [vocabs["src"].unk_index] for ids in sentences]
+        ids = translate_ids(
+            model, tokens, vocabs["src"].pad_index, config["beam_size"], config["length_penalty"]
+        )
+        return [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
+
+
+def _target_twin(config: Mapping[str, Any], source: Path) -> Path:
+    """The target file beside ``source``: its last suffix replaced by the target side's."""
+    if config["pair_dir"] is not None:
+        src_suffix, tgt_suffix = f".{config['src_lang']}", f".{config['tgt_lang']}"
+    else:
+        src_suffix = Path(config["train_src"]).suffix
+        tgt_suffix = Path(config["train_tgt"]).suffix
+    if not src_suffix or not tgt_suffix or src_suffix == tgt_suffix:
+        raise ValueError(
+            f"--data {source}: cannot tell its target file (the training files' names do "
+            "not end in a language suffix such as .de/.en)"
+        )
+    if source.suffix != src_suffix:
+        raise ValueError(f"--data {source}: expected a source file ending in {src_suffix}")
+    twin = source.with_suffix(tgt_suffix)
+    if not twin.is_file():
+        raise ValueError(f"{twin}: file not found (the target side of --data {source})")
+    return twin
+
+
+def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Seq2Seq:
+    """The encoder–decoder ``config`` describes, sized for the run's vocabularies."""
+    vocabs = _vocabs(artifacts)
+    return Seq2Seq.from_vocabs(
+        vocabs["src"],
+        vocabs["tgt"],
+        embedding_dim=config["embedding_dim"],
+        hidden_size=config["hidden_size"],
+        cell=config["cell"],
+        num_layers=config["layers"],
+        bidirectional_encoder=config["bidirectional"],
+        dropout=config["dropout"],
+        attention=config["attention"],
+    )
+
+
+RECIPES = {
+    "multi30k-de-en": Recipe(
+        "multi30k-de-en",
+        {
+            "src_lang": "de",
+            "tgt_lang": "en",
+            "train_split": "train",
+            "valid_split": "val",
+            "test_split": "test_2016_flickr",
+            "lowercase": True,
+            "min_freq": 2,
+            "cell": "gru",
+            "attention": "bahdanau",
+            "bidirectional": True,
+            "embedding_dim": 256,
+            "hidden_size": 256,
+            "dropout": 0.3,
+            "batch_size": 128,
+            "epochs": 10,
+            "lr": 1e-3,
+            "clip_norm": 1.0,
+            "patience": 2,
+            "beam_size": 5,
+            "length_penalty": 0.6,
+        },
+        {"pair_dir": "multi30k/tok"},
+        "bentrevett/pytorch-seq2seq, de→en, lowercased: Bahdanau-attention GRU, greedy "
+        "decoding, PPL 25.6 / BLEU 28.3",
+        bars={"test_bleu_beam": 30.0},
+    ),
+}
+
+TASK = TranslateTask()
+TASK.recipes = RECIPES
