@@ -91,7 +91,9 @@ def corpus_bleu(
 
     from sacrebleu.metrics import BLEU  # imported here: only translation needs it
 
-    bleu = BLEU(tokenize=tokenize)
+    # force: with tokenize="none" the text is tokenised on purpose, so sacrebleu's warning
+    # that it looks tokenised says nothing (the score is the same)
+    bleu = BLEU(tokenize=tokenize, force=tokenize == "none")
     result = bleu.corpus_score(hypotheses, [references])
     return BleuScore(
         score=float(result.score),

@@ -44,7 +44,6 @@ would freeze to one length.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -280,18 +279,6 @@ def translate_corpus(
     return [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
 
 
-def quiet_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> Any:
-    """:func:`corpus_bleu` of tokenised text, without sacrebleu's warning that the text looks
-    tokenised (it is, on purpose: ``tokenize="none"`` scores the tokens as given)."""
-    logger = logging.getLogger("sacrebleu")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        return corpus_bleu(hypotheses, references, tokenize=BLEU_TOKENIZE)
-    finally:
-        logger.setLevel(level)
-
-
 def corpus_metrics(
     model: Seq2Seq,
     corpus: Corpus,
@@ -309,7 +296,7 @@ def corpus_metrics(
         references = corpus.references
         for name, beam in (("greedy", 1), ("beam", config["beam_size"])):
             hypotheses = translate_corpus(model, corpus, vocabs, beam, config["length_penalty"])
-            bleu = quiet_bleu(hypotheses, references)
+            bleu = corpus_bleu(hypotheses, references, tokenize=BLEU_TOKENIZE)
             metrics[f"bleu_{name}"] = bleu.score
             metrics["bleu_signature"] = bleu.signature
             if log is not None:
