@@ -118,6 +118,7 @@ def run_one(
     start = time.perf_counter()
     if args.from_runs:
         # record a run made earlier by this command: its training time from log.csv
+        _check_made_by(out, recipe, variant)
         status = 0 if (out / "metrics.json").is_file() else 1
         wall = _training_seconds(out)
     else:
@@ -154,6 +155,15 @@ def run_one(
             for metric, bar in bars_of(recipe, variant).items()
         }
     return entry
+
+
+def _check_made_by(run: Path, recipe: Recipe, variant: dict[str, Any]) -> None:
+    """Refuse to record a run whose config.json is not the recipe's (e.g. an older version)."""
+    config = json.loads((run / "config.json").read_text())
+    wanted = {**recipe.options, **variant}
+    differ = {k: (config.get(k), v) for k, v in wanted.items() if config.get(k) != v}
+    if config.get("recipe") != recipe.name or differ:
+        raise SystemExit(f"{run}: not a run of the current {recipe.name} recipe: {differ}")
 
 
 def _training_seconds(run: Path) -> float:
