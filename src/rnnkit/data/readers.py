@@ -26,6 +26,7 @@ __all__ = [
     "decode_line",
     "iter_lines",
     "raw_lines",
+    "read_bytes",
     "read_labeled_lines",
     "read_text_lines",
 ]
@@ -40,10 +41,9 @@ class LabeledLine:
     line: int
 
 
-def raw_lines(path: Path) -> list[bytes]:
-    """The undecoded lines of a file: split on ``\n`` only (``str.splitlines`` would also
-    split on ``\x0b``, ``\x1c``, U+2028, ... and shift every later line), a UTF-8 byte order
-    mark dropped, the final newline ending the last line rather than starting an empty one."""
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a text file, a UTF-8 byte order mark dropped; ``ValueError`` naming the
+    file if it is missing, a directory or unreadable."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -52,7 +52,14 @@ def raw_lines(path: Path) -> list[bytes]:
         raise ValueError(f"{path}: is a directory, expected a text file") from None
     except OSError as err:
         raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
-    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    return data.removeprefix(b"\xef\xbb\xbf")
+
+
+def raw_lines(path: Path) -> list[bytes]:
+    """The undecoded lines of a file: split on ``\n`` only (``str.splitlines`` would also
+    split on ``\x0b``, ``\x1c``, U+2028, ... and shift every later line), a UTF-8 byte order
+    mark dropped, the final newline ending the last line rather than starting an empty one."""
+    lines = read_bytes(path).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     return lines

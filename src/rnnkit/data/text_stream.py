@@ -30,6 +30,8 @@ from typing import Literal, TypeVar
 import torch
 from torch import Tensor
 
+from rnnkit.data.readers import read_bytes
+
 __all__ = ["TOKENIZATIONS", "StreamBatches", "read_text", "split_by_fraction", "tokenize_stream"]
 
 TOKENIZATIONS = ("char", "word")
@@ -46,15 +48,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
             line and column of the first bad byte) or empty.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected a text file") from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

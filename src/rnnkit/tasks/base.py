@@ -77,8 +77,6 @@ class Task:
 
     #: the name of ``rnnkit train NAME``
     name: str = ""
-    #: one line for ``rnnkit train --help``
-    summary: str = ""
     #: the task's own options (data formats, model details); :data:`COMMON` come with them
     task_options: tuple[Option, ...] = ()
     #: overrides of the common defaults, e.g. ``{"epochs": 20}``

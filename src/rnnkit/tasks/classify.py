@@ -397,7 +397,6 @@ class ClassifyTask(Task):
     """Many-to-one classification of texts, numeric sequences, images and audio."""
 
     name = "classify"
-    summary = "sequence classification (texts, numeric sequences, images by rows, audio)"
     task_options = (
         Option("train", None, "path", "training examples (a folder for audio)", "data", True),
         Option(

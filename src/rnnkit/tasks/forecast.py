@@ -490,7 +490,6 @@ class ForecastTask(Task):
     """Forecasting the next rows of a numeric series from a window of its past."""
 
     name = "forecast"
-    summary = "time-series forecasting (CSV; univariate or multivariate; direct or seq2seq)"
     task_options = (
         Option("series", None, "file", "the CSV file of the series (a header row)", "data", True),
         Option(

@@ -195,7 +195,6 @@ class GenerateTask(Task):
     """Next-step generation of text streams, piano rolls and class-conditional images."""
 
     name = "generate"
-    summary = "generation: text (char/word), piano-roll music, images by rows given a class"
     task_options = (
         Option("train", None, "file", "training text, piano-roll file or IDX images", "data", True),
         Option(

@@ -355,7 +355,6 @@ class TagTask(Task):
     """Many-to-many tagging with an optional sentence-label head."""
 
     name = "tag"
-    summary = "sequence tagging: NER, chunks, slots (+ intent), Chinese segmentation"
     task_options = (
         Option("train", None, "path", "training sentences (a file, or a seq folder)", "data", True),
         Option(

@@ -311,7 +311,6 @@ class TranslateTask(Task):
     """Sequence-to-sequence translation with attention, greedy and beam decoding, BLEU."""
 
     name = "translate"
-    summary = "translation (seq2seq with attention; greedy and beam decoding; BLEU)"
     task_options = (
         Option("train_src", None, "file", "training source sentences, one a line", "data", True),
         Option("train_tgt", None, "file", "their translations, line by line", "data", True),
