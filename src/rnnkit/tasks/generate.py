@@ -899,7 +899,10 @@ RECIPES = {
             "cell": "gru",
             "hidden_size": 200,
             "layers": 1,
-            "dropout": 0.3,
+            # Chosen on validation NLL: dropout 0.5 with weight decay 1e-5 gave 8.39, against
+            # 8.48 for dropout 0.3 alone and 8.60 for hidden 150, dropout 0.2, lr 2e-3.
+            "dropout": 0.5,
+            "weight_decay": 1e-5,
             "batch_size": 8,
             "lr": 3e-3,
             "epochs": 200,
