@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from rnnkit.cli import main
-from rnnkit.tasks.forecast import RECIPES, TASK, ForecastEnsemble, Forecaster
+from rnnkit.structures.forecaster import ForecastEnsemble, Forecaster
+from rnnkit.tasks.forecast import RECIPES, TASK
 from rnnkit.tasks.runner import load_run, make_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -23,7 +23,9 @@ from rnnkit.structures.crf import (
     bio_transition_mask,
 )
 from rnnkit.structures.encoder import InputEncoder
+from rnnkit.structures.forecaster import ForecastEnsemble, Forecaster
 from rnnkit.structures.generator import SequenceGenerator, shift_right
+from rnnkit.structures.joint_tagger import JointTagger
 from rnnkit.structures.seq2seq import (
     BeamDecoded,
     Bridge,
@@ -47,8 +49,11 @@ __all__ = [
     "Bridge",
     "DecoderState",
     "EncoderOutput",
+    "ForecastEnsemble",
+    "Forecaster",
     "GreedyDecoded",
     "InputEncoder",
+    "JointTagger",
     "LuongAttention",
     "Seq2Seq",
     "Seq2SeqOutput",
