@@ -4,6 +4,7 @@ preparation on the shared data, and one-line errors (exit 2) for bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.structures.forecaster import ForecastEnsemble, Forecaster
-from rnnkit.tasks.forecast import RECIPES, TASK
-from rnnkit.tasks.runner import load_run, make_config
+from rnnkit.tasks.forecast import RECIPES, TASK, joined
+from rnnkit.tasks.runner import _train_config, load_run, make_config
+from rnnkit.train import Trainer, seed_everything
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -113,6 +115,49 @@ def test_resume_equals_a_straight_run(ett: Path, tmp_path: Path) -> None:
     resumed = json.loads((tmp_path / "resumed/metrics.json").read_text())
     assert resumed["epochs"] == 2
     assert resumed["test_mse"] == pytest.approx(straight["test_mse"], rel=1e-6)
+
+
+def _manual_fit(config: dict, prepared: object, windows: object, epochs: int) -> torch.nn.Module:
+    """A fresh model trained by hand on ``windows`` for ``epochs`` epochs, as --refit should."""
+    train_config = dataclasses.replace(
+        _train_config(TASK, config), epochs=epochs, early_stopping_patience=None
+    )
+    seed_everything(config["seed"])
+    model = TASK.build_model(config, prepared.artifacts)
+    trainer = Trainer(model, train_config, TASK.loss)
+    trainer.fit(TASK.batches(config, windows, generator=trainer.generator))
+    return trainer.model
+
+
+def test_refit_trains_a_fresh_model_on_train_and_valid(
+    ett: Path, uni_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "refit"
+    argv = ["train", "forecast", "--series", str(ett), "--target", "OT", *ETT_ARGS, *TINY[:4]]
+    argv += ["--epochs", "3", "--baselines", "none", "--refit", "--out", str(out)]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    epochs = metrics["best_epoch"]
+    assert 1 <= epochs <= 3
+    assert metrics["refit_windows"] == 371 + 95  # train origins 24..394, valid 400..494
+    saved = load_run(str(out))
+    config, prepared = saved.config, TASK.prepare(saved.config, saved.artifacts)
+    by_hand = _manual_fit(config, prepared, joined(prepared.train, prepared.valid), epochs)
+    on_train = _manual_fit(config, prepared, prepared.train, epochs)
+    plain = load_run(str(uni_run)).model  # the same options without --refit, 1 epoch
+    for name, tensor in saved.model.state_dict().items():
+        torch.testing.assert_close(tensor, by_hand.state_dict()[name], rtol=0, atol=0)
+    differs = [
+        not torch.equal(tensor, other.state_dict()[name])
+        for other in (on_train, plain)
+        for name, tensor in saved.model.state_dict().items()
+    ]
+    assert any(differs[: len(differs) // 2]) and any(differs[len(differs) // 2 :])
+    # the saved model is the one scored: evaluate reproduces metrics.json's test_mse
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["mse"] == pytest.approx(metrics["test_mse"], rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -269,6 +314,7 @@ def _bad_cell(tmp_path: Path, ett: Path) -> Path:
         ("window", "--window 450"),
         ("split", "--split '1,2'"),
         ("log", "--transform log needs positive values"),
+        ("refit", "--refit cannot be combined with --schedule plateau"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(
@@ -290,6 +336,7 @@ def test_bad_input_gives_one_line_and_exit_2(
         "window": ["--window", "450"],
         "split": ["--split", "1,2"],
         "log": ["--transform", "log", "--features", "all"],
+        "refit": ["--refit", "--schedule", "plateau"],
     }[case]
     capsys.readouterr()
     assert run_cli([*argv, *TINY]) == 2

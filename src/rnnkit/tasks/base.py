@@ -163,6 +163,20 @@ class Task:
         include ``loss``."""
         raise NotImplementedError
 
+    def refit(
+        self,
+        model: nn.Module,
+        prepared: Prepared,
+        config: Mapping[str, Any],
+        history: Any,
+        log: Log,
+    ) -> nn.Module:
+        """The model the run keeps, after training chose ``model`` (the best epoch's weights;
+        ``history`` is the trainer's :class:`~rnnkit.train.History`). The default keeps it; a
+        task may train a fresh model on more data here (e.g. train + validation for
+        ``history.best_epoch`` epochs). The returned model is saved, scored and plotted."""
+        return model
+
     def final_metrics(
         self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Log
     ) -> dict[str, Any]:

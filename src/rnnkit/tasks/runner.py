@@ -374,11 +374,13 @@ def train(
         distributed.barrier(context)
         distributed.cleanup(context)
         return {}
-    run.save_weights(trainer.model)
+    # The task may replace the chosen model (e.g. refit it on train + validation).
+    model = task.refit(trainer.model, prepared, config, trainer.history, log)
+    run.save_weights(model)
     metrics: dict[str, Any] = {"epochs": trainer.epoch, "best_epoch": trainer.history.best_epoch}
-    metrics.update(task.final_metrics(trainer.model, prepared, config, log))
+    metrics.update(task.final_metrics(model, prepared, config, log))
     run.write_metrics(metrics)
-    _write_plots(task, run, trainer.history.rows, trainer.model, prepared, config, log)
+    _write_plots(task, run, trainer.history.rows, model, prepared, config, log)
     distributed.barrier(context)
     distributed.cleanup(context)
     shown = "  ".join(
