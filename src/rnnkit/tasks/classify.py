@@ -53,7 +53,7 @@ from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
 from rnnkit.structures.classifier import SequenceClassifier
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, flag, option_name
+from rnnkit.tasks.options import Option, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import Vocab
 
 __all__ = ["TASK", "ClassifyTask", "Examples", "label_order", "tokenize"]
@@ -398,11 +398,9 @@ class ClassifyTask(Task):
 
     name = "classify"
     task_options = (
-        Option("train", None, "path", "training examples (a folder for audio)", "data", True),
-        Option(
-            "valid", None, "file", "validation examples; default: held out of --train", "data", True
-        ),
-        Option("test", None, "file", "test examples", "data", True),
+        data_file("train", "training examples (a folder for audio)", "path"),
+        data_file("valid", "validation examples; default: held out of --train"),
+        data_file("test", "test examples"),
         Option(
             "format",
             "auto",
@@ -411,9 +409,7 @@ class ClassifyTask(Task):
             "data",
             choices=FORMATS,
         ),
-        Option("train_labels", None, "file", "IDX labels of --train", "data", True),
-        Option("valid_labels", None, "file", "IDX labels of --valid", "data", True),
-        Option("test_labels", None, "file", "IDX labels of --test", "data", True),
+        *idx_labels(),
         Option("tokens", "word", "choice", "text tokens", "data", choices=TOKENS),
         Option("min_freq", 1, "positive_int", "keep tokens seen this often in --train", "data"),
         Option(

@@ -83,7 +83,7 @@ from rnnkit.data.series import (
 from rnnkit.plots import plot_forecast
 from rnnkit.structures.forecaster import MODELS, NORMS, RESIDUALS, ForecastEnsemble, Forecaster
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, option_name
+from rnnkit.tasks.options import Option, data_file, option_name
 from rnnkit.train import History, Trainer, seed_everything
 
 __all__ = ["TASK", "ForecastTask", "Windows", "forecast_metrics"]
@@ -329,7 +329,7 @@ class ForecastTask(Task):
 
     name = "forecast"
     task_options = (
-        Option("series", None, "file", "the CSV file of the series (a header row)", "data", True),
+        data_file("series", "the CSV file of the series (a header row)"),
         Option(
             "date_column",
             "auto",

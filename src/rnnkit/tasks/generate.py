@@ -52,7 +52,7 @@ from rnnkit.losses.sequence_loss import lengths_to_mask
 from rnnkit.metrics.music import frame_nll
 from rnnkit.structures.generator import SequenceGenerator, shift_right
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, flag, option_name
+from rnnkit.tasks.options import Option, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import UNK, Vocab
 
 __all__ = ["TASK", "Frames", "GenerateTask", "TextStream", "detect_format", "frame_batches"]
@@ -196,11 +196,9 @@ class GenerateTask(Task):
 
     name = "generate"
     task_options = (
-        Option("train", None, "file", "training text, piano-roll file or IDX images", "data", True),
-        Option(
-            "valid", None, "file", "validation file; default: a fraction of --train", "data", True
-        ),
-        Option("test", None, "file", "test file; default: a fraction of --train", "data", True),
+        data_file("train", "training text, piano-roll file or IDX images"),
+        data_file("valid", "validation file; default: a fraction of --train"),
+        data_file("test", "test file; default: a fraction of --train"),
         Option(
             "format",
             "auto",
@@ -209,9 +207,7 @@ class GenerateTask(Task):
             "data",
             choices=FORMATS,
         ),
-        Option("train_labels", None, "file", "idx: the labels of --train", "data", True),
-        Option("valid_labels", None, "file", "idx: the labels of --valid", "data", True),
-        Option("test_labels", None, "file", "idx: the labels of --test", "data", True),
+        *idx_labels("idx: the labels"),
         Option("tokens", "char", "choice", "text: characters or words", "data", choices=TOKENS),
         Option("min_freq", 1, "positive_int", "text: keep tokens seen this often in train", "data"),
         Option(

@@ -16,7 +16,17 @@ from typing import Any
 
 from rnnkit.checks import is_int, is_number
 
-__all__ = ["COMMON", "KINDS", "Option", "check_config", "flag", "option_name", "parser_of"]
+__all__ = [
+    "COMMON",
+    "KINDS",
+    "Option",
+    "check_config",
+    "data_file",
+    "flag",
+    "idx_labels",
+    "option_name",
+    "parser_of",
+]
 
 
 def option_name(name: str) -> str:
@@ -186,6 +196,17 @@ def flag(name: str, default: bool, help: str, group: str = "model") -> Option:
     return Option(name, default, "flag", help, group)
 
 
+def data_file(name: str, help: str, kind: str = "file") -> Option:
+    """An optional data path option (``--train``, ``--valid``, ``--test`` ...)."""
+    return Option(name, None, kind, help, "data", nullable=True)
+
+
+def idx_labels(what: str = "IDX labels") -> tuple[Option, ...]:
+    """``--train-labels``, ``--valid-labels``, ``--test-labels``: the IDX label files that go
+    with IDX image files."""
+    return tuple(data_file(f"{split}_labels", f"{what} of --{split}") for split in SPLITS)
+
+
 def check_config(config: Mapping[str, Any], options: Iterable[Option], where: str) -> None:
     """Every option present in ``config`` and holding a valid value; ``where`` names the
     source (``options`` or a ``config.json`` path) in the one-line ``ValueError``."""
@@ -200,6 +221,8 @@ def check_config(config: Mapping[str, Any], options: Iterable[Option], where: st
                 f"{where}: {option_name(option.name)} must be {option.expected}, got {value!r}"
             )
 
+
+SPLITS = ("train", "valid", "test")
 
 # The options every task has: the recurrent network and the training loop.
 COMMON: tuple[Option, ...] = (

@@ -69,7 +69,7 @@ from rnnkit.metrics.tagging import SCHEMES, detect_scheme, entity_scores
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
 from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, flag, option_name
+from rnnkit.tasks.options import Option, data_file, flag, option_name
 from rnnkit.text.vocab import PAD, UNK, Vocab
 
 __all__ = ["TASK", "Sentences", "TagTask", "read_split", "split_text"]
@@ -356,7 +356,7 @@ class TagTask(Task):
 
     name = "tag"
     task_options = (
-        Option("train", None, "path", "training sentences (a file, or a seq folder)", "data", True),
+        data_file("train", "training sentences (a file, or a seq folder)", "path"),
         Option(
             "valid",
             None,
@@ -365,7 +365,7 @@ class TagTask(Task):
             "data",
             True,
         ),
-        Option("test", None, "path", "test sentences", "data", True),
+        data_file("test", "test sentences", "path"),
         Option(
             "format",
             "auto",

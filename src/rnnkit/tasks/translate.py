@@ -62,7 +62,7 @@ from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, flag, option_name
+from rnnkit.tasks.options import Option, data_file, flag, option_name
 from rnnkit.text.vocab import Vocab
 
 __all__ = ["TASK", "Batches", "Corpus", "TranslateTask", "build_model", "tokenize"]
@@ -312,12 +312,12 @@ class TranslateTask(Task):
 
     name = "translate"
     task_options = (
-        Option("train_src", None, "file", "training source sentences, one a line", "data", True),
-        Option("train_tgt", None, "file", "their translations, line by line", "data", True),
-        Option("valid_src", None, "file", "validation source sentences", "data", True),
-        Option("valid_tgt", None, "file", "validation translations", "data", True),
-        Option("test_src", None, "file", "test source sentences", "data", True),
-        Option("test_tgt", None, "file", "test translations", "data", True),
+        data_file("train_src", "training source sentences, one a line"),
+        data_file("train_tgt", "their translations, line by line"),
+        data_file("valid_src", "validation source sentences"),
+        data_file("valid_tgt", "validation translations"),
+        data_file("test_src", "test source sentences"),
+        data_file("test_tgt", "test translations"),
         Option(
             "pair_dir",
             None,
