@@ -142,3 +142,18 @@ def test_batches_cover_every_example_once_in_a_seeded_order() -> None:
     assert holdout(20, 0.25, seed=3, source="f.txt") == (kept, held)
     with pytest.raises(ValueError, match=r"f\.txt: 1 example"):
         holdout(1, 0.5, seed=0, source="f.txt")
+
+
+def test_a_config_without_a_later_option_reads_as_the_behaviour_before_it() -> None:
+    from rnnkit.tasks.options import fill_absent
+
+    options = (
+        Option("layers", 1, "positive_int", ""),
+        Option("norm", "mean", "choice", "", choices=("none", "mean"), absent="none"),
+    )
+    config = {"layers": 2}
+    fill_absent(config, options)
+    assert config == {"layers": 2, "norm": "none"}  # not the new default "mean"
+    check_config(config, options, "config.json")
+    with pytest.raises(ValueError, match="missing options layers"):
+        check_config({"norm": "none"}, options, "config.json")

@@ -404,6 +404,7 @@ class ForecastTask(Task):
             "per-window normalisation: subtract each window's last row or mean (revin: and "
             "divide by its std) and add it back to the forecast",
             choices=NORMS,
+            absent="none",
         ),
         Option(
             "transform",
@@ -413,12 +414,14 @@ class ForecastTask(Task):
             "original units",
             "data",
             choices=TRANSFORMS,
+            absent="none",
         ),
         Option(
             "ensemble",
             1,
             "positive_int",
             "train this many models from different initial weights and average them",
+            absent=1,
         ),
         Option(
             "refit",
@@ -426,6 +429,7 @@ class ForecastTask(Task):
             "flag",
             "after choosing the epoch count on validation, train a fresh model on train + "
             "validation for that many epochs and keep it",
+            absent=False,
         ),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {"hidden_size": 64, "epochs": 20, "patience": 5}

@@ -22,6 +22,7 @@ __all__ = [
     "Option",
     "check_config",
     "data_file",
+    "fill_absent",
     "flag",
     "idx_labels",
     "option_name",
@@ -112,6 +113,9 @@ def parser_of(kind: str) -> Callable[[str], Any] | None:
     return None
 
 
+REQUIRED = object()  # Option.absent: a config.json must hold the option
+
+
 @dataclass(frozen=True)
 class Option:
     """One option of a task.
@@ -126,6 +130,8 @@ class Option:
         choices: the values of a ``"choice"`` option.
 
     ``file``, ``dir`` and ``path`` (either) options are made absolute when a run is created.
+    ``absent``: for an option added after runs were made, the value that gives those runs'
+    behaviour; a ``config.json`` without the option reads as having it (else it is refused).
     """
 
     name: str
@@ -135,6 +141,7 @@ class Option:
     group: str = "model"
     nullable: bool = False
     choices: tuple[str, ...] = ()
+    absent: Any = REQUIRED
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -191,9 +198,23 @@ class Option:
             )
 
 
-def flag(name: str, default: bool, help: str, group: str = "model") -> Option:
+def flag(
+    name: str,
+    default: bool,
+    help: str,
+    group: str = "model",
+    absent: Any = REQUIRED,
+) -> Option:
     """A yes/no option (``--name`` / ``--no-name``)."""
-    return Option(name, default, "flag", help, group)
+    return Option(name, default, "flag", help, group, absent=absent)
+
+
+def fill_absent(config: dict[str, Any], options: Iterable[Option]) -> None:
+    """Give a ``config.json`` read back the options added since it was written, as
+    :attr:`Option.absent` says (the behaviour of the runs made before them)."""
+    for option in options:
+        if option.name not in config and option.absent is not REQUIRED:
+            config[option.name] = option.absent
 
 
 def data_file(name: str, help: str, kind: str = "file") -> Option:
@@ -211,7 +232,9 @@ def check_config(config: Mapping[str, Any], options: Iterable[Option], where: st
     """Every option present in ``config`` and holding a valid value; ``where`` names the
     source (``options`` or a ``config.json`` path) in the one-line ``ValueError``."""
     options = list(options)
-    missing = [option.name for option in options if option.name not in config]
+    missing = [
+        option.name for option in options if option.name not in config and option.absent is REQUIRED
+    ]
     if missing:
         raise ValueError(f"{where}: missing options {', '.join(missing)}")
     for option in options:

@@ -40,7 +40,7 @@ from rnnkit.runs import RunDir, RunDirError
 from rnnkit.summary import summary
 from rnnkit.tasks import TaskInterrupted, get_task
 from rnnkit.tasks.base import Prepared, Task
-from rnnkit.tasks.options import check_config, option_name
+from rnnkit.tasks.options import check_config, fill_absent, option_name
 from rnnkit.train import Callback, TrainConfig, Trainer, seed_everything
 
 __all__ = [
@@ -228,6 +228,7 @@ def _open_run(path: str) -> tuple[Task, RunDir, dict[str, Any]]:
 
 
 def _check_loaded(task: Task, config: dict[str, Any], where: str) -> None:
+    fill_absent(config, task.options())
     check_config(config, task.options(), where)
     task.check(config, where)
 

@@ -416,6 +416,7 @@ class TagTask(Task):
             "choice",
             "intent head: final states plus the mean of the outputs, or their attention sum",
             choices=INTENT_POOLINGS,
+            absent="mean",
         ),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 20}
