@@ -194,6 +194,28 @@ def test_conll_with_docstart_learns_the_tags(tmp_path, capsys):
     assert "B-VP" in read_json(tmp_path / "chunks" / "labels.json")["tags"]
 
 
+def test_pretrained_vectors_start_the_word_embedding(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    path = tmp_path / "train.txt"
+    path.write_text(CONLL * 2)
+    vectors = {"Peter": [0.5, -1.0, 2.0], "German": [1.5, 0.25, -0.75]}
+    glove = tmp_path / "vectors.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    out = tmp_path / "run"
+    options = [*TINY, "--embeddings", glove, "--freeze-embeddings", "--epochs", "1"]
+    status, _, err = run(capsys, "train", "tag", "--train", path, "--valid", path, *options,
+                         "--out", out)  # fmt: skip
+    assert status == 0, err
+    vocab = read_json(out / "vocab.json")
+    assert read_json(out / "embedding.json")["dim"] == 3  # the file's width, not --embedding-dim
+    words = load_file(out / "model.safetensors")["words.weight"]
+    index = {token: i for i, token in enumerate([*vocab["specials"], *vocab["tokens"]])}
+    for word, vector in vectors.items():  # frozen: still the file's vectors after training
+        assert words[index[word]].tolist() == vector
+    assert not words[index["<pad>"]].any()
+
+
 ZH = "北\tB\n京\tE\n欢\tB\n迎\tE\n你\tS\n\n我\tS\n爱\tS\n北\tB\n京\tE\n\n天\tB\n安\tM\n门\tE\n"
 
 

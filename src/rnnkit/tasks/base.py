@@ -36,6 +36,9 @@ class Prepared:
             JSON-able and is written to ``RUN_DIR/{name}.json`` (``vocab``, ``labels``,
             ``scaler``...). A resumed or loaded run gets them back as they were written.
         info: facts for the log (e.g. ``{"train": "4478 sentences"}``); not saved.
+        initial: starting values of a new model's parameters, by parameter name (e.g.
+            pretrained word vectors as ``"words.weight"``); copied in after the model is
+            built, so they cost no artifact file (a resumed run's checkpoint replaces them).
     """
 
     train: Any
@@ -43,6 +46,7 @@ class Prepared:
     test: Any | None
     artifacts: dict[str, Any] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
+    initial: dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

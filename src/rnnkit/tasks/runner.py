@@ -306,7 +306,9 @@ def train(
     artifacts = prepared.artifacts
 
     seed_everything(config["seed"])
-    model = task.build_model(config, artifacts).to(train_config.device)  # before DDP
+    model = task.build_model(config, artifacts)
+    _set_initial(model, prepared.initial)
+    model = model.to(train_config.device)  # before DDP
     wrapped = distributed.wrap(model, context, task.loss)
     columns = _log_columns(task)
     run_callback = RunCallback(run, columns)
@@ -393,6 +395,17 @@ def train(
     )
     log(f"done: {shown}; run directory {run.path}")
     return metrics
+
+
+def _set_initial(model: nn.Module, initial: Mapping[str, torch.Tensor]) -> None:
+    """Copy a task's starting values (e.g. pretrained vectors) into the new model."""
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in initial.items():
+            if name not in parameters or parameters[name].shape != value.shape:
+                shape = tuple(value.shape)
+                raise ValueError(f"initial value {name}: the model has no {shape} parameter")
+            parameters[name].copy_(value)
 
 
 def _progress_total(examples: Any, bptt: bool) -> int:

@@ -309,9 +309,7 @@ def _constraints(tags: Sequence[str], scheme: str) -> TransitionConstraints | No
     return bio_constraints(names, "BIO" if scheme == "BIO" else "BIOES")
 
 
-def build_model(
-    config: Mapping[str, Any], artifacts: Mapping[str, Any], pretrained: Tensor | None = None
-) -> JointTagger:
+def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> JointTagger:
     """The tagger ``config`` describes for the run's vocabularies; ``tag_names``,
     ``intent_names`` and ``tag_scheme`` are set on it for decoding."""
     words = _vocab(artifacts, "vocab")
@@ -326,7 +324,6 @@ def build_model(
         len(labels["tags"]),
         embedding_dim=embedding_dim,
         padding_idx=words.pad_index,
-        pretrained=pretrained,
         freeze_embedding=config["freeze_embeddings"],
         char_vocab_size=None if chars is None else len(chars),
         char_dim=config["char_dim"],
@@ -431,11 +428,6 @@ class TagTask(Task):
   rnnkit predict runs/atis --input sentences.txt
   rnnkit evaluate runs/atis --data atis/test/seq.in"""
 
-    def __init__(self) -> None:
-        # Pretrained vectors read by prepare for the model build_model makes next; a loaded
-        # or resumed run gets its trained vectors from its weights instead.
-        self._pretrained: Tensor | None = None
-
     def check(self, config: Mapping[str, Any], where: str) -> None:
         if config["train"] is None:
             raise ValueError(f"{option_name('train')} is required")
@@ -452,9 +444,9 @@ class TagTask(Task):
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
-        self._pretrained = None
+        initial: dict[str, Tensor] = {}
         if artifacts is None:
-            artifacts = self._build_artifacts(config, train)
+            artifacts, initial = self._build_artifacts(config, train)
         artifacts = dict(artifacts)
         sources = (config["train"], config["valid"] or config["train"], config["test"])
         encoded = [
@@ -472,12 +464,13 @@ class TagTask(Task):
         )
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
-        return Prepared(*encoded, artifacts=artifacts, info=info)
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def _build_artifacts(
         self, config: Mapping[str, Any], train: list[TaggedSentence]
-    ) -> dict[str, Any]:
-        """Vocabularies, tag set and scheme, sentence labels from the training sentences."""
+    ) -> tuple[dict[str, Any], dict[str, Tensor]]:
+        """Vocabularies, tag set and scheme, sentence labels from the training sentences;
+        and the pretrained word vectors (``--embeddings``) the new model starts from."""
         where = config["train"]
         all_tags = [s.tags for s in train]
         try:
@@ -501,6 +494,7 @@ class TagTask(Task):
             "vocab": vocab.to_dict(),
             "labels": {"tags": tags, "scheme": scheme, "intents": intents},
         }
+        initial: dict[str, Tensor] = {}
         if config["char_features"]:
             chars = Vocab.build(
                 (list(token) for s in train for token in s.tokens), specials=(PAD, UNK)
@@ -513,17 +507,18 @@ class TagTask(Task):
             loaded = Embedding.from_pretrained_file(
                 config["embeddings"], vocab, generator=generator
             )
-            self._pretrained = loaded.weight.detach().clone()
+            vectors = loaded.weight.detach().clone()
+            vectors[vocab.pad_index] = 0.0  # padding stays the zero vector
+            initial["words.weight"] = vectors
             artifacts["embedding"] = {
                 "file": config["embeddings"],
                 "dim": loaded.embedding_dim,
                 "coverage": str(loaded.coverage),
             }
-        return artifacts
+        return artifacts, initial
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
-        pretrained, self._pretrained = self._pretrained, None
-        return build_model(config, artifacts, pretrained)
+        return build_model(config, artifacts)
 
     def batches(
         self,
