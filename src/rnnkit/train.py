@@ -31,6 +31,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,7 @@ __all__ = [
     "build_optimizer",
     "default_loss",
     "default_stream_loss",
+    "evaluating",
     "seed_everything",
     "split_stream",
 ]
@@ -385,6 +387,19 @@ class _Prepared:
         return len(self.batches)  # type: ignore[arg-type]
 
 
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode (dropout off) without autograd; its training mode is restored
+    afterwards, also on an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 def default_loss(model: nn.Module, batch: Batch) -> Tensor:
     """``model.loss(**batch)`` for a dict, ``model.loss(*batch)`` for a tuple or list, else
     ``model.loss(batch)``: the ``loss`` method every rnnkit structure has."""
@@ -571,17 +586,12 @@ class Trainer:
         self, batches: Iterable[Batch], evaluate: EvaluateFn | None = None
     ) -> dict[str, float]:
         """Metrics of the model on ``batches`` in eval mode without autograd (see :meth:`fit`)."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), self._autocast():
-                prepared = _Prepared(batches, self.device)
-                if evaluate is not None:
-                    metrics = evaluate(self.model, prepared)
-                    return {name: float(value) for name, value in metrics.items()}
-                return {"loss": self._mean_loss(prepared)}
-        finally:
-            self.model.train(was_training)
+        with evaluating(self.model), self._autocast():
+            prepared = _Prepared(batches, self.device)
+            if evaluate is not None:
+                metrics = evaluate(self.model, prepared)
+                return {name: float(value) for name, value in metrics.items()}
+            return {"loss": self._mean_loss(prepared)}
 
     def _mean_loss(self, batches: Iterable[Batch]) -> float:
         """The loss averaged over examples (tokens with ``bptt``), state carried as in training."""

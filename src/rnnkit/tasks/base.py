@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.tasks.options import COMMON, Option
+from rnnkit.train import evaluating
 
 __all__ = ["Prepared", "Recipe", "Task"]
 
@@ -262,14 +263,9 @@ def evaluate_examples(
     """``task.evaluate`` over ``examples`` in eval mode without autograd, on the model's
     device; the model's training mode is restored afterwards."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            batches = (_to(batch, device) for batch in task.batches(config, examples))
-            return task.evaluate(model, batches)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        batches = (_to(batch, device) for batch in task.batches(config, examples))
+        return task.evaluate(model, batches)
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:

@@ -84,7 +84,7 @@ from rnnkit.plots import plot_forecast
 from rnnkit.structures.forecaster import MODELS, NORMS, RESIDUALS, ForecastEnsemble, Forecaster
 from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.options import Option, data_file, option_name
-from rnnkit.train import History, Trainer, seed_everything
+from rnnkit.train import History, Trainer, evaluating, seed_everything
 
 __all__ = ["TASK", "ForecastTask", "Windows", "forecast_metrics"]
 
@@ -280,8 +280,7 @@ def forecast_metrics(model: nn.Module, batches: Any) -> dict[str, float]:
 
 def _predict(model: nn.Module, windows: Windows, batch_size: int) -> np.ndarray:
     """The model's forecasts ``(N, H, F_out)`` of ``windows`` in original units."""
-    model.eval()
-    with torch.no_grad():
+    with evaluating(model):
         parts = [model(windows.x[i : i + batch_size]) for i in range(0, len(windows), batch_size)]
     return to_original(torch.cat(parts), **windows.decoding).numpy()
 
@@ -661,8 +660,7 @@ class ForecastTask(Task):
         inputs = [names.index(c) for c in scaler["inputs"]]
         recent = _transformed(values[-window:], scaler.get("transform", "none"), names, input_path)
         x = Standardizer(scaler["mean"], scaler["std"]).transform(recent)[:, inputs]
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model):
             forecast = model(torch.tensor(x[None], dtype=torch.float32))[0]
         original = to_original(forecast, **_decoding(scaler)).numpy()  # (H, F)
         return [",".join(f"{v:.6g}" for v in row) for row in original]

@@ -54,6 +54,7 @@ from rnnkit.structures.generator import SequenceGenerator, shift_right
 from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.options import Option, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import UNK, Vocab
+from rnnkit.train import evaluating
 
 __all__ = ["TASK", "Frames", "GenerateTask", "TextStream", "detect_format", "frame_batches"]
 
@@ -841,26 +842,21 @@ def judged_accuracy(
     scaler = judged.artifacts.get("scaler")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.eval()
     correct = 0
-    try:
-        with torch.no_grad():
-            for start in range(0, samples, 250):
-                n = min(250, samples - start)
-                classes = torch.arange(start, start + n) % len(labels)
-                images = sample_images(
-                    model, classes.to(device), artifacts["image"]["height"], temperature, generator
-                ).cpu()
-                if scaler is not None:
-                    mean = torch.tensor(scaler["mean"], dtype=torch.float32)
-                    images = (images - mean) / torch.tensor(scaler["std"], dtype=torch.float32)
-                lengths = torch.full((n,), images.shape[1], dtype=torch.long)
-                predicted = judged.model(images, lengths).argmax(1)
-                asked = torch.tensor([judge_labels.index(labels[c]) for c in classes.tolist()])
-                correct += int((predicted == asked).sum())
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for start in range(0, samples, 250):
+            n = min(250, samples - start)
+            classes = torch.arange(start, start + n) % len(labels)
+            images = sample_images(
+                model, classes.to(device), artifacts["image"]["height"], temperature, generator
+            ).cpu()
+            if scaler is not None:
+                mean = torch.tensor(scaler["mean"], dtype=torch.float32)
+                images = (images - mean) / torch.tensor(scaler["std"], dtype=torch.float32)
+            lengths = torch.full((n,), images.shape[1], dtype=torch.long)
+            predicted = judged.model(images, lengths).argmax(1)
+            asked = torch.tensor([judge_labels.index(labels[c]) for c in classes.tolist()])
+            correct += int((predicted == asked).sum())
     return correct / samples
 
 

@@ -64,6 +64,7 @@ from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.options import Option, data_file, flag, option_name
 from rnnkit.text.vocab import Vocab
+from rnnkit.train import evaluating
 
 __all__ = ["TASK", "Batches", "Corpus", "TranslateTask", "build_model", "tokenize"]
 
@@ -245,10 +246,9 @@ def translate_ids(
     """The model's translation (target ids, ``<eos>`` and padding removed) of each source
     sentence, in the given order: greedy decoding with ``beam_size`` 1, else beam search.
     Sentences are decoded in batches of similar length."""
-    model.eval()
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     out: list[list[int]] = [[] for _ in sentences]
-    with torch.no_grad():
+    with evaluating(model):
         for start in range(0, len(order), DECODE_BATCH):
             chosen = order[start : start + DECODE_BATCH]
             src, lengths = pad_sequences([sentences[i] for i in chosen], pad_index)
@@ -288,11 +288,8 @@ def corpus_metrics(
 ) -> dict[str, Any]:
     """Loss, perplexity and greedy and beam BLEU of one split."""
     batches = Batches(corpus, config["batch_size"], vocabs["tgt"].pad_index)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            metrics: dict[str, Any] = loss_metrics(model, batches)
+    with evaluating(model):
+        metrics: dict[str, Any] = loss_metrics(model, batches)
         references = corpus.references
         for name, beam in (("greedy", 1), ("beam", config["beam_size"])):
             hypotheses = translate_corpus(model, corpus, vocabs, beam, config["length_penalty"])
@@ -301,8 +298,6 @@ def corpus_metrics(
             metrics["bleu_signature"] = bleu.signature
             if log is not None:
                 log(f"{corpus.source}: {name} {bleu}")
-    finally:
-        model.train(was_training)
     return metrics
 
 
