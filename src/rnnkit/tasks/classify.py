@@ -53,7 +53,7 @@ from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
 from rnnkit.structures.classifier import SequenceClassifier
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, data_file, flag, idx_labels, option_name
+from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import Vocab
 
 __all__ = ["TASK", "ClassifyTask", "Examples", "label_order", "tokenize"]
@@ -398,7 +398,7 @@ class ClassifyTask(Task):
 
     name = "classify"
     task_options = (
-        data_file("train", "training examples (a folder for audio)", "path"),
+        data_file("train", "training examples (a folder for audio)", "path", required=True),
         data_file("valid", "validation examples; default: held out of --train"),
         data_file("test", "test examples"),
         Option(
@@ -456,12 +456,9 @@ class ClassifyTask(Task):
   rnnkit train classify --recipe mnist-rows --data-dir ../shared/data --out runs/mnist"""
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
-        if config["train"] is None:
-            raise ValueError(f"{option_name('train')} is required")
         if config["header"] is not None and _format_of(config) != "table":
             raise ValueError(f"{option_name('header')}: only the table format has a header row")
-        if config["valid_fraction"] == 0 and config["valid"] is None:
-            raise ValueError(f"{where}: --valid-fraction must be > 0 without --valid")
+        check_holdout(config, where)
         for pattern in ("label_pattern", "test_pattern"):
             if config[pattern] is not None:
                 import re

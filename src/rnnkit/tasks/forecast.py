@@ -328,7 +328,7 @@ class ForecastTask(Task):
 
     name = "forecast"
     task_options = (
-        data_file("series", "the CSV file of the series (a header row)"),
+        data_file("series", "the CSV file of the series (a header row)", required=True),
         Option(
             "date_column",
             "auto",
@@ -443,8 +443,6 @@ class ForecastTask(Task):
   rnnkit predict runs/ett --input recent.csv"""
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
-        if config["series"] is None:
-            raise ValueError(f"{option_name('series')} is required")
         season = config["season"]
         if config["residual"] == "season" and season is None:
             raise ValueError(f"{option_name('residual')} season needs {option_name('season')}")

@@ -52,7 +52,7 @@ from rnnkit.losses.sequence_loss import lengths_to_mask
 from rnnkit.metrics.music import frame_nll
 from rnnkit.structures.generator import SequenceGenerator, shift_right
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, data_file, flag, idx_labels, option_name
+from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import UNK, Vocab
 from rnnkit.train import evaluating
 
@@ -197,7 +197,7 @@ class GenerateTask(Task):
 
     name = "generate"
     task_options = (
-        data_file("train", "training text, piano-roll file or IDX images"),
+        data_file("train", "training text, piano-roll file or IDX images", required=True),
         data_file("valid", "validation file; default: a fraction of --train"),
         data_file("test", "test file; default: a fraction of --train"),
         Option(
@@ -255,12 +255,9 @@ class GenerateTask(Task):
   rnnkit generate runs/digits --condition 7 --count 16 --output sevens"""
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
-        if config["train"] is None:
-            raise ValueError(f"{option_name('train')} is required")
         kind = _format_of(config)
         if kind == "text":
-            if config["valid"] is None and config["valid_fraction"] == 0:
-                raise ValueError(f"{where}: --valid-fraction must be > 0 without --valid")
+            check_holdout(config, where)
             share = config["valid_fraction"] * (config["valid"] is None) + config[
                 "test_fraction"
             ] * (config["test"] is None)
@@ -279,8 +276,7 @@ class GenerateTask(Task):
                     raise ValueError(
                         f"{option_name(name + '_labels')} is required with --format idx"
                     )
-            if config["valid"] is None and config["valid_fraction"] == 0:
-                raise ValueError(f"{where}: --valid-fraction must be > 0 without --valid")
+            check_holdout(config, where)
         elif config["judge"] is not None:
             raise ValueError(f"{option_name('judge')}: only image runs (--format idx) are judged")
 

@@ -21,6 +21,7 @@ __all__ = [
     "KINDS",
     "Option",
     "check_config",
+    "check_holdout",
     "data_file",
     "fill_absent",
     "flag",
@@ -130,6 +131,8 @@ class Option:
         choices: the values of a ``"choice"`` option.
 
     ``file``, ``dir`` and ``path`` (either) options are made absolute when a run is created.
+    ``required``: a (nullable) data path a run cannot do without; not given, it stops the
+    run with ``--name is required``.
     ``absent``: for an option added after runs were made, the value that gives those runs'
     behaviour; a ``config.json`` without the option reads as having it (else it is refused).
     """
@@ -142,6 +145,7 @@ class Option:
     nullable: bool = False
     choices: tuple[str, ...] = ()
     absent: Any = REQUIRED
+    required: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -217,9 +221,21 @@ def fill_absent(config: dict[str, Any], options: Iterable[Option]) -> None:
             config[option.name] = option.absent
 
 
-def data_file(name: str, help: str, kind: str = "file") -> Option:
-    """An optional data path option (``--train``, ``--valid``, ``--test`` ...)."""
-    return Option(name, None, kind, help, "data", nullable=True)
+def data_file(
+    name: str,
+    help: str,
+    kind: str = "file",
+    required: bool = False,
+) -> Option:
+    """A data path option (``--train``, ``--valid``, ``--test`` ...), absent unless given."""
+    return Option(name, None, kind, help, "data", nullable=True, required=required)
+
+
+def check_holdout(config: Mapping[str, Any], where: str) -> None:
+    """Without ``--valid`` the validation examples are held out of ``--train``: a
+    ``--valid-fraction`` of 0 would leave none."""
+    if config["valid"] is None and config["valid_fraction"] == 0:
+        raise ValueError(f"{where}: --valid-fraction must be > 0 without --valid")
 
 
 def idx_labels(what: str = "IDX labels") -> tuple[Option, ...]:
@@ -238,7 +254,11 @@ def check_config(config: Mapping[str, Any], options: Iterable[Option], where: st
     if missing:
         raise ValueError(f"{where}: missing options {', '.join(missing)}")
     for option in options:
+        if option.name not in config:  # an option added later; fill_absent gives its value
+            continue
         value = config[option.name]
+        if option.required and value is None:
+            raise ValueError(f"{option_name(option.name)} is required")
         if not option.valid(value):
             raise ValueError(
                 f"{where}: {option_name(option.name)} must be {option.expected}, got {value!r}"

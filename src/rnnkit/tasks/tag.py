@@ -69,7 +69,7 @@ from rnnkit.metrics.tagging import SCHEMES, detect_scheme, entity_scores
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
 from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
 from rnnkit.tasks.base import Prepared, Recipe, Task
-from rnnkit.tasks.options import Option, data_file, flag, option_name
+from rnnkit.tasks.options import Option, check_holdout, data_file, flag
 from rnnkit.text.vocab import PAD, UNK, Vocab
 
 __all__ = ["TASK", "Sentences", "TagTask", "read_split", "split_text"]
@@ -353,7 +353,7 @@ class TagTask(Task):
 
     name = "tag"
     task_options = (
-        data_file("train", "training sentences (a file, or a seq folder)", "path"),
+        data_file("train", "training sentences (a file, or a seq folder)", "path", required=True),
         Option(
             "valid",
             None,
@@ -429,10 +429,7 @@ class TagTask(Task):
   rnnkit evaluate runs/atis --data atis/test/seq.in"""
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
-        if config["train"] is None:
-            raise ValueError(f"{option_name('train')} is required")
-        if config["valid_fraction"] == 0 and config["valid"] is None:
-            raise ValueError(f"{where}: --valid-fraction must be > 0 without --valid")
+        check_holdout(config, where)
 
     def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         names = ("vocab", "labels")
