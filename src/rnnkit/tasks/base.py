@@ -18,9 +18,10 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.tasks.options import COMMON, Option
+from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
 
-__all__ = ["Prepared", "Recipe", "Task"]
+__all__ = ["Prepared", "Recipe", "Task", "evaluate_examples", "vocab_artifact"]
 
 Batch = Any
 Log = Callable[[str], None]
@@ -255,6 +256,11 @@ class Task:
         tensors with time on dimension 1, and a 1-D integer tensor for ``lengths`` (the export
         check builds a second input of another batch size and length by that convention)."""
         raise ValueError(f"rnnkit export is not available for task {self.name!r}")
+
+
+def vocab_artifact(artifacts: Mapping[str, Any], name: str = "vocab") -> Vocab:
+    """The vocabulary a run keeps as the artifact ``name`` (``RUN_DIR/{name}.json``)."""
+    return Vocab.from_dict(artifacts[name], f"{name}.json")
 
 
 def evaluate_examples(

@@ -52,7 +52,7 @@ from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
 from rnnkit.structures.classifier import SequenceClassifier
-from rnnkit.tasks.base import Prepared, Recipe, Task
+from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import Vocab
 
@@ -384,7 +384,7 @@ def make_batches(
 
 # ---------------------------------------------------------------------- the task
 def _vocab(artifacts: Mapping[str, Any]) -> Vocab | None:
-    return Vocab.from_dict(artifacts["vocab"], "vocab.json") if "vocab" in artifacts else None
+    return vocab_artifact(artifacts) if "vocab" in artifacts else None
 
 
 def _width(artifacts: Mapping[str, Any]) -> int:

@@ -51,7 +51,7 @@ from rnnkit.data.text_stream import StreamBatches, read_text, split_by_fraction,
 from rnnkit.losses.sequence_loss import lengths_to_mask
 from rnnkit.metrics.music import frame_nll
 from rnnkit.structures.generator import SequenceGenerator, shift_right
-from rnnkit.tasks.base import Prepared, Recipe, Task
+from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import UNK, Vocab
 from rnnkit.train import evaluating
@@ -329,7 +329,7 @@ class GenerateTask(Task):
             train_tokens = splits["train"][0]
             vocab = Vocab.build([train_tokens], min_freq=config["min_freq"], specials=[UNK])
             artifacts = {"vocab": vocab.to_dict()}
-        vocab = Vocab.from_dict(artifacts["vocab"], "vocab.json")
+        vocab = vocab_artifact(artifacts)
         streams = {
             name: TextStream(_encode_text(tokens, vocab), where)
             for name, (tokens, where) in splits.items()
@@ -489,7 +489,7 @@ class GenerateTask(Task):
             prepared = self.prepare(config, artifacts)
             examples = prepared.test if prepared.test is not None else prepared.valid
         elif kind == "text":
-            vocab = Vocab.from_dict(artifacts["vocab"], "vocab.json")
+            vocab = vocab_artifact(artifacts)
             tokens = tokenize_stream(read_text(data), config["tokens"])
             examples = TextStream(_encode_text(tokens, vocab), data)
             if len(examples) < 2:
@@ -616,7 +616,7 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Sequ
         "dropout": config["dropout"],
     }
     if "vocab" in artifacts:
-        vocab = Vocab.from_dict(artifacts["vocab"], "vocab.json")
+        vocab = vocab_artifact(artifacts)
         return SequenceGenerator(len(vocab), embedding_dim=config["embedding_dim"], **common)
     if "roll" in artifacts:
         return SequenceGenerator(
@@ -704,7 +704,7 @@ def generate_text(
 ) -> list[str]:
     """``count`` texts: ``prime`` followed by ``length`` sampled tokens each. Without a prime
     the model starts after a line end (or its commonest token), which is not shown."""
-    vocab = Vocab.from_dict(artifacts["vocab"], "vocab.json")
+    vocab = vocab_artifact(artifacts)
     unit = config["tokens"]
     if prime:
         tokens = tokenize_stream(prime, unit)

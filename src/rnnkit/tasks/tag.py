@@ -68,7 +68,7 @@ from rnnkit.data.slots import read_seq_pairs
 from rnnkit.metrics.tagging import SCHEMES, detect_scheme, entity_scores
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
 from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
-from rnnkit.tasks.base import Prepared, Recipe, Task
+from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag
 from rnnkit.text.vocab import PAD, UNK, Vocab
 
@@ -179,10 +179,6 @@ class Sentences:
         return len(self.words)
 
 
-def _vocab(artifacts: Mapping[str, Any], name: str) -> Vocab:
-    return Vocab.from_dict(artifacts[name], f"{name}.json")
-
-
 def _char_ids(word: str, chars: Vocab) -> list[int]:
     return chars.encode(list(word[:MAX_WORD_CHARS]))
 
@@ -193,8 +189,8 @@ def encode(
     source: str,
 ) -> Sentences:
     """Word, character, tag and intent ids of ``sentences`` with the run's vocabularies."""
-    words = _vocab(artifacts, "vocab")
-    chars = _vocab(artifacts, "chars") if "chars" in artifacts else None
+    words = vocab_artifact(artifacts, "vocab")
+    chars = vocab_artifact(artifacts, "chars") if "chars" in artifacts else None
     labels = artifacts["labels"]
     tag_index = {tag: i for i, tag in enumerate(labels["tags"])}
     outside = tag_index.get("O", 0)  # an unseen gold tag counts as O in the loss only
@@ -312,9 +308,9 @@ def _constraints(tags: Sequence[str], scheme: str) -> TransitionConstraints | No
 def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> JointTagger:
     """The tagger ``config`` describes for the run's vocabularies; ``tag_names``,
     ``intent_names`` and ``tag_scheme`` are set on it for decoding."""
-    words = _vocab(artifacts, "vocab")
+    words = vocab_artifact(artifacts, "vocab")
     labels = artifacts["labels"]
-    chars = _vocab(artifacts, "chars") if "chars" in artifacts else None
+    chars = vocab_artifact(artifacts, "chars") if "chars" in artifacts else None
     embedding_dim = config["embedding_dim"]
     if "embedding" in artifacts:
         embedding_dim = int(artifacts["embedding"]["dim"])
@@ -584,10 +580,12 @@ class TagTask(Task):
     ) -> tuple[Tensor, ...]:
         generator = torch.Generator().manual_seed(0)
         lengths = torch.tensor([7, 5, 3])
-        tokens = torch.randint(2, len(_vocab(artifacts, "vocab")), (3, 7), generator=generator)
+        words = len(vocab_artifact(artifacts, "vocab"))
+        tokens = torch.randint(2, words, (3, 7), generator=generator)
         if "chars" not in artifacts:
             return tokens, lengths
-        chars = torch.randint(2, len(_vocab(artifacts, "chars")), (3, 7, 4), generator=generator)
+        letters = len(vocab_artifact(artifacts, "chars"))
+        chars = torch.randint(2, letters, (3, 7, 4), generator=generator)
         char_lengths = torch.full((3, 7), 4, dtype=torch.long)
         return tokens, lengths, chars, char_lengths
 

@@ -61,7 +61,7 @@ from rnnkit.data.readers import read_text_lines
 from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
-from rnnkit.tasks.base import Prepared, Recipe, Task
+from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.options import Option, data_file, flag, option_name
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
@@ -157,9 +157,7 @@ def encode(pairs: Sequence[SentencePair], vocabs: Mapping[str, Vocab], source: s
 
 
 def _vocabs(artifacts: Mapping[str, Any]) -> dict[str, Vocab]:
-    return {
-        side: Vocab.from_dict(artifacts[f"{side}_vocab"], f"{side}_vocab.json") for side in SIDES
-    }
+    return {side: vocab_artifact(artifacts, f"{side}_vocab") for side in SIDES}
 
 
 class Batches:
