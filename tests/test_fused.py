@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnkit.cells import fused
+from rnnkit.cells.common import BatchSizes
 
 PROBE = (
     "import warnings, torch, rnnkit\n"
@@ -48,16 +49,16 @@ def test_switched_off_by_the_environment(tmp_path) -> None:
 
 @pytest.mark.skipif(fused.KERNELS is None, reason="no fused kernels on this machine")
 def test_refuses_memory_it_cannot_read_as_rows() -> None:
-    rows, H = 3, 4
-    cell = torch.zeros(rows, H)
-    strided = torch.zeros(rows, 8 * H)[:, ::2]  # (rows, 4H) but not contiguous
+    T, B, H = 2, 3, 4
+    sizes = BatchSizes(None, T, B)
+    states = torch.zeros(T + 1, B, H)
+    strided = torch.zeros(T, B, 8 * H)[:, :, ::2]  # (T, B, 4H) but not contiguous
     with pytest.raises(ValueError, match="contiguous float32"):
-        fused.lstm_forward_step(
-            strided, torch.zeros(rows, 4 * H), cell, torch.zeros(3, H),
-            torch.zeros(rows, 4 * H), cell.clone(), cell.clone(),
-        )  # fmt: skip
+        fused.lstm_forward_loop(
+            strided, torch.zeros(4 * H, H), torch.zeros(3, H), sizes, states, states.clone(), None
+        )
     with pytest.raises(ValueError, match="contiguous float32"):
-        fused.lstm_forward_step(
-            torch.zeros(rows, 4 * H, dtype=torch.float64), torch.zeros(rows, 4 * H), cell,
-            torch.zeros(3, H), torch.zeros(rows, 4 * H), cell.clone(), cell.clone(),
+        fused.lstm_forward_loop(
+            torch.zeros(T, B, 4 * H, dtype=torch.float64), torch.zeros(4 * H, H),
+            torch.zeros(3, H), sizes, states, states.clone(), None,
         )  # fmt: skip

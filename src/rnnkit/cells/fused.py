@@ -27,15 +27,18 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-_SOURCE = Path(__file__).with_name("fused_steps.c")
+_HERE = Path(__file__).parent
+_SOURCES = [_HERE / "fused_steps.c", _HERE / "time_loops.c"]
+_HEADERS = [_HERE / "kernel_math.h"]
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
-    "lstm_forward_step": [_INT, _INT] + [_PTR] * 7,
-    "lstm_backward_step": [_INT, _INT] + [_PTR] * 8,
     "gru_forward_step": [_INT, _INT] + [_PTR] * 7,
     "gru_backward_step": [_INT, _INT] + [_PTR] * 9,
+    "lstm_forward_loop": [_INT] * 4 + [_PTR] * 7,
+    "lstm_backward_loop": [_INT] * 4 + [_PTR] * 9,
 }
+_RETURNS = {"lstm_forward_loop": ctypes.c_int, "lstm_backward_loop": ctypes.c_int}
 
 
 def _cache_dir() -> Path:
@@ -60,7 +63,7 @@ def _build() -> ctypes.CDLL | None:
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
-    source = _SOURCE.read_bytes()
+    source = b"".join(path.read_bytes() for path in _SOURCES + _HEADERS)
     key = source + " ".join(_FLAGS).encode() + compiler.encode() + _cpu_features()
     digest = hashlib.sha1(key).hexdigest()
     library = _cache_dir() / f"fused_steps-{digest[:16]}.so"
@@ -72,7 +75,7 @@ def _build() -> ctypes.CDLL | None:
         os.close(handle)
         try:
             subprocess.run(
-                [compiler, *_FLAGS, str(_SOURCE), "-o", partial, "-lm"],
+                [compiler, *_FLAGS, *map(str, _SOURCES), "-o", partial, "-lm"],
                 check=True, capture_output=True, timeout=120,
             )  # fmt: skip
             os.replace(partial, library)
@@ -82,7 +85,7 @@ def _build() -> ctypes.CDLL | None:
     lib = ctypes.CDLL(str(library))
     for name, argtypes in _SIGNATURES.items():
         function = getattr(lib, name)
-        function.argtypes, function.restype = argtypes, None
+        function.argtypes, function.restype = argtypes, _RETURNS.get(name)
     return lib
 
 
@@ -124,28 +127,6 @@ def _ptr(tensor: Tensor) -> int:
     return tensor.data_ptr()
 
 
-def lstm_forward_step(recurrent, projected, cell_prev, peephole, act, cell, hidden) -> None:
-    """Equations (1)–(5) of the LSTM for one step, in one pass (see ``fused_steps.c``):
-    ``a_t = recurrent + projected``; ``peephole`` is ``(3, H)``, zeros for a plain LSTM."""
-    rows, hidden_size = cell_prev.shape
-    KERNELS.lstm_forward_step(
-        rows, hidden_size, _ptr(recurrent), _ptr(projected), _ptr(cell_prev), _ptr(peephole),
-        _ptr(act), _ptr(cell), _ptr(hidden),
-    )  # fmt: skip
-
-
-def lstm_backward_step(
-    act, cell, cell_prev, peephole, grad_recurrent, grad_out, grad_cell, grad_pre
-) -> None:
-    """Equations (B5)–(B2) of the LSTM for one step, in one pass: δh_t = grad_recurrent +
-    grad_out; ``grad_cell`` is updated in place from δc_t to δc_{t-1}."""
-    rows, hidden_size = cell.shape
-    KERNELS.lstm_backward_step(
-        rows, hidden_size, _ptr(act), _ptr(cell), _ptr(cell_prev), _ptr(peephole),
-        _ptr(grad_recurrent), _ptr(grad_out), _ptr(grad_cell), _ptr(grad_pre),
-    )  # fmt: skip
-
-
 def gru_forward_step(recurrent, projected, input_n, hidden_prev, act, recurrent_n, hidden) -> None:
     """Equations (2)–(4) of the GRU for one step, in one pass."""
     rows, hidden_size = hidden_prev.shape
@@ -167,3 +148,58 @@ def gru_backward_step(
         _ptr(grad_recurrent), _ptr(grad_direct), _ptr(grad_out),
         _ptr(grad_pre_recurrent), _ptr(grad_input_n), _ptr(grad_direct_out),
     )  # fmt: skip
+
+
+# A loop whose steps each do fewer multiply-adds than this runs on one thread: the barrier that
+# ends every step of a multi-threaded loop would cost more than the second thread saves.
+_PARALLEL_LOOP_WORK = 1 << 16
+
+
+def _threads(work_per_step: int) -> int:
+    return torch.get_num_threads() if work_per_step >= _PARALLEL_LOOP_WORK else 1
+
+
+def _batch_sizes(sizes, steps: int) -> Tensor:
+    return torch.tensor([sizes[t] for t in range(steps)], dtype=torch.int32)
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        raise MemoryError("rnnkit: out of memory for the packed recurrent weights")
+
+
+def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, act) -> None:
+    """Equations (1)–(5) of the LSTM for every step (``time_loops.c``): ``gates_x (T, B, 4H)``
+    is the input half of a_t, ``hidden``/``cell`` ``(T+1, B, H)`` hold the initial state at
+    index 0 and receive the rest; ``act (T, B, 4H)`` receives i, f, g, o unless ``None``;
+    ``peephole`` is ``(3, H)``, zeros for a plain LSTM; ``sizes`` a :class:`BatchSizes`."""
+    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    steps = _batch_sizes(sizes, T)
+    _check(
+        KERNELS.lstm_forward_loop(
+            T, B, H, _threads(B * 4 * H * H), _ptr_int(steps), _ptr(weight_hh),
+            _ptr(gates_x), _ptr(peephole), _ptr(hidden), _ptr(cell),
+            None if act is None else _ptr(act),
+        )
+    )  # fmt: skip
+
+
+def lstm_backward_loop(weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates) -> None:
+    """Equations (B5)–(B1) of the LSTM for every step, backward (``time_loops.c``): ``dh``,
+    ``dc`` ``(B, H)`` hold δh_T, δc_T (the final state's gradients) on entry and δh_0, δc_0 on
+    return; ``grad_gates (T, B, 4H)`` receives δa_t (rows past a sequence's end untouched)."""
+    T, B, H = grad_y.shape
+    steps = _batch_sizes(sizes, T)
+    _check(
+        KERNELS.lstm_backward_loop(
+            T, B, H, _threads(B * 4 * H * H), _ptr_int(steps), _ptr(weight_hh),
+            _ptr(peephole), _ptr(act), _ptr(cell), _ptr(grad_y), _ptr(dh), _ptr(dc),
+            _ptr(grad_gates),
+        )
+    )  # fmt: skip
+
+
+def _ptr_int(tensor: Tensor) -> int:
+    if not tensor.is_contiguous() or tensor.dtype != torch.int32:
+        raise ValueError("fused kernels need contiguous int32 batch sizes")  # an engine bug
+    return tensor.data_ptr()

@@ -25,9 +25,12 @@ and after the loop, over all steps at once: δW_hh = Σ_t δa_tᵀ h_{t-1}, δW_
 δb = Σ_t δa_t, δx_t = δa_t W_ih, δp_i = Σ δa_i ⊙ c_{t-1}, δp_f = Σ δa_f ⊙ c_{t-1},
 δp_o = Σ δa_o ⊙ c_t.
 
-Every factor that multiplies δh_t or δc_t above depends only on the forward pass, so the
-backward computes all of them for all steps in a few large (multi-threaded) operations before
-the loop; the loop itself is then five element-wise products and one matrix product a step.
+Where the compiled kernels are available (float32 on the CPU, see ``fused.py``), both loops
+run in C (``time_loops.c``: the same equations, with their numbers, one call per sequence).
+Otherwise they run with PyTorch operations below: every factor that multiplies δh_t or δc_t
+depends only on the forward pass, so the backward computes all of them for all steps in a few
+large operations before the loop, and the loop itself is then five element-wise products and
+one matrix product a step.
 """
 
 from __future__ import annotations
@@ -77,15 +80,12 @@ def lstm_forward(
     cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
     hidden[0] = h0
     cell[0] = c0
-    if fused.usable(x):  # (1)–(5) in one pass after the product
+    if fused.usable(x):  # the whole loop in compiled code (time_loops.c)
         # the kernel takes zeros for "no peepholes" rather than branching
         peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
-        acts = sizes.steps(gates if save else gates.expand(T, -1, -1))
-        h_prev, c_prev, a_x = sizes.steps(hidden), sizes.steps(cell), sizes.steps(gates_x)
-        h, c = sizes.steps(hidden, 1), sizes.steps(cell, 1)
-        for t in range(T):
-            recurrent = linear(h_prev[t], weight_hh)  # (b, 4H)
-            fused.lstm_forward_step(recurrent, a_x[t], c_prev[t], peep, acts[t], c[t], h[t])
+        fused.lstm_forward_loop(
+            gates_x, weight_hh.contiguous(), peep, sizes, hidden, cell, gates if save else None
+        )
         return (gates if save else None), hidden, cell
     if peephole is not None:
         peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
@@ -153,24 +153,15 @@ def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, gra
     return grad_gates, dh, dc
 
 
-@without_gc
 def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
-    """:func:`lstm_backward` with (B5)–(B2) of each step fused into one kernel call."""
+    """:func:`lstm_backward` with the whole loop in compiled code (``time_loops.c``)."""
     T, B, H = grad_y.shape
     grad_gates = gates.new_zeros(T, B, 4 * H) if sizes.variable else torch.empty_like(gates)
-    weight_hh_t = weight_hh.t().contiguous()  # (H, 4H): δh_{t-1} = δa_t W_hh
     peep = peephole.contiguous() if peephole is not None else gates.new_zeros(3, H)
-    b = sizes[T - 1]
-    dh = grad_h_n[:b]  # δh_t of the b sequences still running at t, except δy_t (the kernel's)
-    dc = grad_c_n[:b].clone()
-    acts, da, dy = sizes.steps(gates), sizes.steps(grad_gates), sizes.steps(grad_y)
-    c_prev, c = sizes.steps(cell), sizes.steps(cell, 1)
-    for t in range(T - 1, -1, -1):
-        fused.lstm_backward_step(acts[t], c[t], c_prev[t], peep, dh, dy[t], dc, da[t])
-        dh = linear(da[t], weight_hh_t)  # (B1)
-        rows = sizes[t - 1] if t > 0 else B
-        dh = sizes.grow(dh, rows, grad_h_n)
-        dc = sizes.grow(dc, rows, grad_c_n)
+    dh, dc = grad_h_n.clone(), grad_c_n.clone()
+    fused.lstm_backward_loop(
+        weight_hh.contiguous(), peep, gates, cell, sizes, grad_y, dh, dc, grad_gates
+    )
     return grad_gates, dh, dc
 
 
