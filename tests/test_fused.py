@@ -33,13 +33,13 @@ def test_builds_into_the_cache_directory(tmp_path) -> None:
     if "kernels True" not in result.stdout:
         pytest.skip(f"no C compiler here: {result.stderr.strip()[:200]}")
     built = [path.name for path in (tmp_path / "rnnkit").iterdir()]
-    assert len(built) == 1 and built[0].startswith("fused_steps-"), built  # no partial file
+    assert len(built) == 1 and built[0].startswith("time_loops-"), built  # no partial file
 
 
 def test_without_a_compiler_it_warns_and_falls_back(tmp_path) -> None:
     result = run_probe(tmp_path, CC=str(tmp_path / "no-such-compiler"))
     assert "kernels False" in result.stdout and "shape (2, 5, 4)" in result.stdout
-    assert "could not build the fused step kernels" in result.stderr
+    assert "could not build the compiled time loops" in result.stderr
 
 
 def test_switched_off_by_the_environment(tmp_path) -> None:

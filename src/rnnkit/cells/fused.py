@@ -1,14 +1,17 @@
-"""Fused element-wise step kernels (``fused_steps.c``), compiled on first use, with a fallback.
+"""The compiled time loops of the three cells (``*_loops.c``), built on first use, with a fallback.
 
-A step of an LSTM or GRU is one matrix product and a dozen element-wise operations. At the
-sizes recurrent nets are trained at, PyTorch runs each of those operations as a separate pass
-over memory on one thread, and they cost more than the product. ``fused_steps.c`` does them in
-one vectorised loop. It is compiled here, once per machine, with the C compiler that builds
-Python extensions (``cc``), into ``~/.cache/rnnkit`` (or ``$RNNKIT_CACHE``), and loaded with
-ctypes; no PyTorch headers are needed, so it builds in about a second.
+A step of a recurrent layer is one small matrix product and a few element-wise operations;
+called from Python, each costs microseconds of dispatch, and at the sizes recurrent nets are
+trained at that is most of a step. ``lstm_loops.c``, ``gru_loops.c`` and ``rnn_loops.c`` run
+each cell's whole loop over time in one call (forward, and backward through time), on the
+shared machinery of ``time_loop.h``: a register-tiled product over packed W_hh fused with the
+cell's equations, threads from the OpenMP runtime PyTorch has already loaded. They are
+compiled here, once per machine, with the C compiler that builds Python extensions (``cc``),
+into ``~/.cache/rnnkit`` (or ``$RNNKIT_CACHE``), and loaded with ctypes; no PyTorch headers
+are needed, so the build takes a few seconds.
 
 Where there is no compiler, the build fails, or ``RNNKIT_KERNELS=off``, :data:`KERNELS` is
-``None`` and the engines use the same equations written with PyTorch operations.
+``None`` and the engines run the same equations with PyTorch operations, a step at a time.
 """
 
 from __future__ import annotations
@@ -28,17 +31,18 @@ import torch
 from torch import Tensor
 
 _HERE = Path(__file__).parent
-_SOURCES = [_HERE / "fused_steps.c", _HERE / "time_loops.c"]
-_HEADERS = [_HERE / "kernel_math.h"]
+_SOURCES = [_HERE / "lstm_loops.c", _HERE / "gru_loops.c", _HERE / "rnn_loops.c"]
+_HEADERS = [_HERE / "kernel_math.h", _HERE / "time_loop.h"]
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
-    "gru_forward_step": [_INT, _INT] + [_PTR] * 7,
-    "gru_backward_step": [_INT, _INT] + [_PTR] * 9,
     "lstm_forward_loop": [_INT] * 4 + [_PTR] * 7,
     "lstm_backward_loop": [_INT] * 4 + [_PTR] * 9,
+    "gru_forward_loop": [_INT] * 4 + [_PTR] * 7,
+    "gru_backward_loop": [_INT] * 4 + [_PTR] * 9,
+    "rnn_forward_loop": [_INT] * 5 + [_PTR] * 4,
+    "rnn_backward_loop": [_INT] * 5 + [_PTR] * 6,
 }
-_RETURNS = {"lstm_forward_loop": ctypes.c_int, "lstm_backward_loop": ctypes.c_int}
 
 
 def _cache_dir() -> Path:
@@ -66,7 +70,7 @@ def _build() -> ctypes.CDLL | None:
     source = b"".join(path.read_bytes() for path in _SOURCES + _HEADERS)
     key = source + " ".join(_FLAGS).encode() + compiler.encode() + _cpu_features()
     digest = hashlib.sha1(key).hexdigest()
-    library = _cache_dir() / f"fused_steps-{digest[:16]}.so"
+    library = _cache_dir() / f"time_loops-{digest[:16]}.so"
     if not library.exists():
         library.parent.mkdir(parents=True, exist_ok=True)
         # Build beside the target and rename: a concurrent or interrupted build never leaves a
@@ -85,7 +89,7 @@ def _build() -> ctypes.CDLL | None:
     lib = ctypes.CDLL(str(library))
     for name, argtypes in _SIGNATURES.items():
         function = getattr(lib, name)
-        function.argtypes, function.restype = argtypes, _RETURNS.get(name)
+        function.argtypes, function.restype = argtypes, ctypes.c_int
     return lib
 
 
@@ -98,7 +102,7 @@ def _load() -> ctypes.CDLL | None:
         return _build()
     except (OSError, subprocess.SubprocessError) as error:
         warnings.warn(
-            f"rnnkit: could not build the fused step kernels ({error}); using PyTorch "
+            f"rnnkit: could not build the compiled time loops ({error}); using PyTorch "
             "operations instead (slower at small sizes, same results)",
             RuntimeWarning,
             stacklevel=2,
@@ -125,29 +129,6 @@ def _ptr(tensor: Tensor) -> int:
     ):
         raise ValueError("fused kernels need contiguous float32 tensors")  # an engine bug
     return tensor.data_ptr()
-
-
-def gru_forward_step(recurrent, projected, input_n, hidden_prev, act, recurrent_n, hidden) -> None:
-    """Equations (2)–(4) of the GRU for one step, in one pass."""
-    rows, hidden_size = hidden_prev.shape
-    KERNELS.gru_forward_step(
-        rows, hidden_size, _ptr(recurrent), _ptr(projected), _ptr(input_n), _ptr(hidden_prev),
-        _ptr(act), _ptr(recurrent_n), _ptr(hidden),
-    )  # fmt: skip
-
-
-def gru_backward_step(
-    act, recurrent_n, hidden_prev, grad_recurrent, grad_direct, grad_out,
-    grad_pre_recurrent, grad_input_n, grad_direct_out,
-) -> None:  # fmt: skip
-    """Equations (B4)–(B1) of the GRU for one step, in one pass: δh_t = grad_recurrent +
-    grad_direct + grad_out."""
-    rows, hidden_size = hidden_prev.shape
-    KERNELS.gru_backward_step(
-        rows, hidden_size, _ptr(act), _ptr(recurrent_n), _ptr(hidden_prev),
-        _ptr(grad_recurrent), _ptr(grad_direct), _ptr(grad_out),
-        _ptr(grad_pre_recurrent), _ptr(grad_input_n), _ptr(grad_direct_out),
-    )  # fmt: skip
 
 
 # A loop whose steps each do fewer multiply-adds than this runs on one thread: the barrier that
@@ -203,3 +184,64 @@ def _ptr_int(tensor: Tensor) -> int:
     if not tensor.is_contiguous() or tensor.dtype != torch.int32:
         raise ValueError("fused kernels need contiguous int32 batch sizes")  # an engine bug
     return tensor.data_ptr()
+
+
+def gru_forward_loop(gates_x, weight_hh, bias_hh, sizes, hidden, act, recurrent_n) -> None:
+    """Equations (1)–(4) of the GRU for every step (``gru_loops.c``): ``gates_x (T, B, 3H)`` is
+    a_t = W_ih x_t + b_ih, ``bias_hh (3H)`` (zeros for none); ``hidden (T+1, B, H)`` holds h_0
+    and receives the rest; ``act (T, B, 3H)`` and ``recurrent_n (T, B, H)`` receive r, z, n
+    and u_n unless ``None``."""
+    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
+    _check(
+        KERNELS.gru_forward_loop(
+            T, B, H, _threads(B * 3 * H * H), _ptr_int(steps),
+            _ptr(weight_hh), _ptr(gates_x), _ptr(bias_hh), _ptr(hidden),
+            None if act is None else _ptr(act),
+            None if recurrent_n is None else _ptr(recurrent_n),
+        )
+    )  # fmt: skip
+
+
+def gru_backward_loop(
+    weight_hh, act, recurrent_n, hidden, sizes, grad_y, dh, grad_gates_h, grad_gates_x
+) -> None:
+    """Equations (B4)–(B1) of the GRU for every step, backward (``gru_loops.c``): ``dh (B, H)``
+    holds δh_T on entry and δh_0 on return; ``grad_gates_h``/``grad_gates_x`` ``(T, B, 3H)``
+    receive δu_t and δa_t (rows past a sequence's end untouched)."""
+    T, B, H = grad_y.shape
+    steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
+    _check(
+        KERNELS.gru_backward_loop(
+            T, B, H, _threads(B * 3 * H * H), _ptr_int(steps),
+            _ptr(weight_hh), _ptr(act), _ptr(recurrent_n), _ptr(hidden), _ptr(grad_y),
+            _ptr(dh), _ptr(grad_gates_h), _ptr(grad_gates_x),
+        )
+    )  # fmt: skip
+
+
+def rnn_forward_loop(gates_x, weight_hh, relu, sizes, hidden) -> None:
+    """Equations (1)–(2) of the vanilla RNN for every step (``rnn_loops.c``): ``gates_x
+    (T, B, H)`` = W_ih x_t + b, ``hidden (T+1, B, H)`` holds h_0 and receives the rest."""
+    T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
+    steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
+    _check(
+        KERNELS.rnn_forward_loop(
+            T, B, H, _threads(B * H * H), int(relu), _ptr_int(steps),
+            _ptr(weight_hh), _ptr(gates_x), _ptr(hidden),
+        )
+    )  # fmt: skip
+
+
+def rnn_backward_loop(weight_hh, relu, hidden, sizes, grad_y, dh, grad_pre) -> None:
+    """Equations (B2)–(B1) of the vanilla RNN for every step, backward (``rnn_loops.c``):
+    ``dh (B, H)`` holds δh_T on entry and δh_0 on return; ``grad_pre (T, B, H)`` receives δa_t
+    (rows past a sequence's end untouched)."""
+    T, B, H = grad_y.shape
+    steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
+    _check(
+        KERNELS.rnn_backward_loop(
+            T, B, H, _threads(B * H * H), int(relu), _ptr_int(steps),
+            _ptr(weight_hh), _ptr(hidden), _ptr(grad_y), _ptr(dh), _ptr(grad_pre),
+        )
+    )  # fmt: skip

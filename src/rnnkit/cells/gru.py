@@ -58,6 +58,18 @@ def gru_forward(
     H = weight_hh.shape[1]
     store = torch.zeros if sizes.variable else torch.empty
     gates_x = input_projection(x, weight_ih, bias_ih)  # (1) a_t for all t, (T, B, 3H)
+    steps = T if save else 1  # the backward needs every step's gates; inference one
+    gates = store(steps, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
+    recurrent_n = store(steps, B, H, dtype=x.dtype, device=x.device)  # u_n
+    hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
+    hidden[0] = h0
+    if fused.usable(x):  # the whole loop in compiled code (gru_loops.c)
+        bias = bias_hh.contiguous() if bias_hh is not None else x.new_zeros(3 * H)
+        fused.gru_forward_loop(
+            gates_x, weight_hh.contiguous(), bias, sizes, hidden,
+            gates if save else None, recurrent_n if save else None,
+        )  # fmt: skip
+        return (gates, recurrent_n, hidden) if save else (None, None, hidden)
     # The recurrent product is added to [a_r + b_hr, a_z + b_hz, b_hn]; a_n is kept apart
     # because r_t multiplies only the recurrent part of the candidate (3).
     input_n = gates_x[:, :, 2 * H :].clone()  # a_n, (T, B, H)
@@ -66,20 +78,6 @@ def gru_forward(
     else:
         gates_x[:, :, : 2 * H] += bias_hh[: 2 * H]
         gates_x[:, :, 2 * H :] = bias_hh[2 * H :]
-    steps = T if save else 1  # the backward needs every step's gates; inference one
-    gates = store(steps, B, 3 * H, dtype=x.dtype, device=x.device)  # r, z, n
-    recurrent_n = store(steps, B, H, dtype=x.dtype, device=x.device)  # u_n
-    hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
-    hidden[0] = h0
-    if fused.usable(x):  # (1)–(4) in one pass after the product
-        per_step = (lambda v: v) if save else (lambda v: v.expand(T, -1, -1))
-        acts, u_n = sizes.steps(per_step(gates)), sizes.steps(per_step(recurrent_n))
-        h_prev, h = sizes.steps(hidden), sizes.steps(hidden, 1)
-        a_x, a_n = sizes.steps(gates_x), sizes.steps(input_n)
-        for t in range(T):
-            recurrent = linear(h_prev[t], weight_hh)  # (b, 3H)
-            fused.gru_forward_step(recurrent, a_x[t], a_n[t], h_prev[t], acts[t], u_n[t], h[t])
-        return (gates, recurrent_n, hidden) if save else (None, None, hidden)
     for t in range(T):
         b = sizes[t]
         step = t if save else 0
@@ -134,34 +132,15 @@ def gru_backward(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     return grad_gates_h, grad_gates_x, grad_h0
 
 
-@without_gc
 def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
-    """:func:`gru_backward` with (B4)–(B2) of each step fused into one kernel call."""
+    """:func:`gru_backward` with the whole loop in compiled code (``gru_loops.c``)."""
     T, B, H = grad_y.shape
     new = gates.new_zeros if sizes.variable else gates.new_empty
-    grad_gates_h = new(T, B, 3 * H)  # δu_t
-    grad_input_n = new(T, B, H)  # δa_n
-    weight_hh_t = weight_hh.t().contiguous()  # (H, 3H): δh_{t-1} gets δu_t W_hh
-    b = sizes[T - 1]
-    # δh_t of the b sequences still running at t comes in three parts, which the kernel adds:
-    # through W_hh (or from the final state), through (4) directly, and from the output y_t.
-    no_direct = grad_h_n.new_zeros(B, H)  # rows joining at their last step: no direct path yet
-    dh_recurrent, dh_direct = grad_h_n[:b], no_direct[:b]
-    acts, u_n, h_prev = sizes.steps(gates), sizes.steps(u_n), sizes.steps(hidden)
-    du, da_n, dy = sizes.steps(grad_gates_h), sizes.steps(grad_input_n), sizes.steps(grad_y)
-    for t in range(T - 1, -1, -1):
-        direct = dh_direct.new_empty(sizes[t], H)
-        fused.gru_backward_step(
-            acts[t], u_n[t], h_prev[t], dh_recurrent, dh_direct, dy[t], du[t], da_n[t], direct
-        )
-        dh_recurrent = linear(du[t], weight_hh_t)  # (B1) through W_hh
-        rows = sizes[t - 1] if t > 0 else B
-        dh_recurrent = sizes.grow(dh_recurrent, rows, grad_h_n)
-        dh_direct = sizes.grow(direct, rows, no_direct)
-    dh = dh_recurrent + dh_direct
-    # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t.
-    grad_gates_x = grad_gates_h.clone()
-    grad_gates_x.view(T, B, 3, H)[:, :, 2] = grad_input_n
+    grad_gates_h, grad_gates_x = new(T, B, 3 * H), new(T, B, 3 * H)  # δu_t, δa_t
+    dh = grad_h_n.clone()
+    fused.gru_backward_loop(
+        weight_hh.contiguous(), gates, u_n, hidden, sizes, grad_y, dh, grad_gates_h, grad_gates_x
+    )
     return grad_gates_h, grad_gates_x, dh
 
 

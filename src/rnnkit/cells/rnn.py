@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     check_cell_input,
@@ -56,6 +57,10 @@ def rnn_forward(
     store = torch.zeros if sizes.variable else torch.empty
     hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)
     hidden[0] = h0
+    if fused.usable(x):  # the whole loop in compiled code (rnn_loops.c)
+        relu = nonlinearity == "relu"
+        fused.rnn_forward_loop(gates_x, weight_hh.contiguous(), relu, sizes, hidden)
+        return hidden
     for t in range(T):
         b = sizes[t]
         pre = linear(hidden[t, :b], weight_hh, add=gates_x[t, :b])  # (1)
@@ -64,6 +69,32 @@ def rnn_forward(
         else:
             torch.clamp(pre, min=0, out=hidden[t + 1, :b])  # (2) relu
     return hidden
+
+
+@without_gc
+def rnn_backward(weight_hh, hidden, sizes, nonlinearity, grad_y, grad_h_n):
+    """The backward loop, equations (B2)–(B1), with PyTorch operations: returns δa for every
+    step ``(T, B, H)`` and δh_0."""
+    T, B = grad_y.shape[:2]
+    h = hidden[1:]
+    # g'(a_t) for all steps at once (B2); becomes δa_t in place in the loop.
+    if nonlinearity == "tanh":
+        grad_pre = 1 - h * h
+        if sizes.variable:  # rows past a sequence's end hold h = 0, where 1 - h² is not 0
+            grad_pre.mul_(sizes.mask(h.device))
+    else:
+        grad_pre = (h > 0).to(h.dtype)
+    weight_hh_t = weight_hh.t().contiguous()  # (H, H): δh_{t-1} = δa_t W_hh
+    b = sizes[T - 1]
+    dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
+    for t in range(T - 1, -1, -1):
+        b = sizes[t]
+        da = grad_pre[t, :b].mul_(dh)  # (B2)
+        grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
+        dh = linear(da, weight_hh_t, add=grad_out)  # (B1)
+        rows = sizes[t - 1] if t > 0 else B
+        dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+    return grad_pre, dh
 
 
 class RNNFunction(torch.autograd.Function):
@@ -88,29 +119,20 @@ class RNNFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    @without_gc
     def backward(ctx, grad_y, grad_h_n):
         x, weight_ih, weight_hh, hidden = ctx.saved_tensors
         sizes: BatchSizes = ctx.sizes
         T, B, H = grad_y.shape
-        h = hidden[1:]
-        # g'(a_t) for all steps at once (B2); becomes δa_t in place in the loop.
-        if ctx.nonlinearity == "tanh":
-            grad_pre = 1 - h * h
-            if sizes.variable:  # rows past a sequence's end hold h = 0, where 1 - h² is not 0
-                grad_pre.mul_(sizes.mask(h.device))
+        if fused.usable(hidden):  # the whole loop in compiled code (rnn_loops.c)
+            new = hidden.new_zeros if sizes.variable else hidden.new_empty
+            grad_pre, dh = new(T, B, H), grad_h_n.contiguous().clone()
+            relu = ctx.nonlinearity == "relu"
+            fused.rnn_backward_loop(
+                weight_hh.contiguous(), relu, hidden, sizes, grad_y.contiguous(), dh, grad_pre
+            )
         else:
-            grad_pre = (h > 0).to(h.dtype)
-        weight_hh_t = weight_hh.t().contiguous()  # (H, H): δh_{t-1} = δa_t W_hh
-        b = sizes[T - 1]
-        dh = grad_h_n[:b] + grad_y[T - 1, :b]  # δh_t of the b sequences still running at t
-        for t in range(T - 1, -1, -1):
-            b = sizes[t]
-            da = grad_pre[t, :b].mul_(dh)  # (B2)
-            grad_out = grad_y[t - 1, :b] if t > 0 else None  # δh_{t-1} also gets δy_{t-1}
-            dh = linear(da, weight_hh_t, add=grad_out)  # (B1)
-            rows = sizes[t - 1] if t > 0 else B
-            dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
+            nonlinearity = ctx.nonlinearity
+            grad_pre, dh = rnn_backward(weight_hh, hidden, sizes, nonlinearity, grad_y, grad_h_n)
 
         flat = grad_pre.view(T * B, H)
         need = ctx.needs_input_grad

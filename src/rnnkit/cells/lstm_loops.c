@@ -1,0 +1,91 @@
+/* The LSTM's time loops in C, equations (1)-(5) and (B5)-(B1) of lstm.py, on the drivers of
+ * time_loop.h. gates_x (T, B, 4H) is W_ih x_t + b for every step; peephole (3, H) holds the
+ * input, forget and output gates' diagonal weights (zeros for a plain LSTM, so no branches);
+ * hidden and cell are (T+1, B, H) with h_0, c_0 at index 0; act (T, B, 4H) receives the
+ * activated gates i, f, g, o for the backward, or is NULL for inference.
+ *
+ * The equations are functions of one sequence with restrict pointers, called once a row: GCC
+ * vectorises a loop over several arrays only when it knows they do not overlap.
+ */
+#include "time_loop.h"
+
+/* Equations (1)-(5) for n units: pre = W_hh h_{t-1} as 4 vectors (i, f, g, o); ax, act point
+ * at gate i of a row of 4H (gate q at +qH); peephole at unit 0 of (3, H). */
+#define LSTM_FORWARD(KEEP)                                                                     \
+    for (int l = 0; l < n; l++) {                                                              \
+        float i = sigmoid(pre[l] + ax[l] + p_i[l] * c_prev[l]);                  /* (1), (2) */ \
+        float f = sigmoid(pre[LANES + l] + ax[H + l] + p_f[l] * c_prev[l]);                    \
+        float g = tanh_approx(pre[2 * LANES + l] + ax[2 * H + l]);                             \
+        float c_t = f * c_prev[l] + i * g;                                       /* (3) */      \
+        float o = sigmoid(pre[3 * LANES + l] + ax[3 * H + l] + p_o[l] * c_t);    /* (4) */      \
+        c[l] = c_t;                                                                            \
+        h[l] = o * tanh_approx(c_t);                                             /* (5) */      \
+        if (KEEP) { act[l] = i; act[H + l] = f; act[2 * H + l] = g; act[3 * H + l] = o; }      \
+    }
+
+__attribute__((noinline)) static void lstm_forward_row(
+    int n, int H, const float *R pre, const float *R ax, const float *R c_prev,
+    const float *R peephole, float *R act, float *R c, float *R h) {
+    const float *p_i = peephole, *p_f = peephole + H, *p_o = peephole + 2 * H;
+    if (act) {
+        LSTM_FORWARD(1)
+    } else {
+        LSTM_FORWARD(0)
+    }
+}
+
+static void lstm_forward_units(const Loop *L, int t, int64_t row, int j, int n,
+                               const float *pre) {
+    int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
+    int64_t gate_at = 4 * (t * BH + row * L->H) + j;                   /* (t, row, i_j) */
+    lstm_forward_row(n, L->H, pre, L->gates_x + gate_at, L->cell + at, L->peephole + j,
+                     L->act ? L->act + gate_at : NULL, L->cell + at + BH, L->hidden + at + BH);
+}
+
+/* Equations (B5)-(B2) for units j0 … j1-1 of one sequence: δh_t = dh + dy; dc holds δc_t and
+ * becomes δc_{t-1}; da receives δa_t. */
+__attribute__((noinline)) static void lstm_backward_row(
+    int j0, int j1, int H, const float *R g4, const float *R c, const float *R c_prev,
+    const float *R peephole, const float *R dh, const float *R dy, float *R dc, float *R da) {
+    const float *p_i = peephole, *p_f = peephole + H, *p_o = peephole + 2 * H;
+    for (int j = j0; j < j1; j++) {
+        float i = g4[j], f = g4[H + j], g = g4[2 * H + j], o = g4[3 * H + j];
+        float dh_t = dh[j] + dy[j];
+        float tanh_c = tanh_approx(c[j]);
+        float da_o = dh_t * tanh_c * o * (1.0f - o);                              /* (B5) */
+        float dc_t = dc[j] + dh_t * o * (1.0f - tanh_c * tanh_c) + da_o * p_o[j]; /* (B4) */
+        float da_i = dc_t * g * i * (1.0f - i);                                   /* (B3) */
+        float da_f = dc_t * c_prev[j] * f * (1.0f - f);
+        float da_g = dc_t * i * (1.0f - g * g);
+        dc[j] = dc_t * f + da_i * p_i[j] + da_f * p_f[j];                         /* (B2) */
+        da[j] = da_i; da[H + j] = da_f; da[2 * H + j] = da_g; da[3 * H + j] = da_o;
+    }
+}
+
+static void lstm_backward_units(const Loop *L, int t, int64_t row, int j0, int j1) {
+    int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
+    lstm_backward_row(j0, j1, L->H, L->act + 4 * at, L->cell + at + BH, L->cell + at,
+                      L->peephole, L->dh + row * L->H, L->grad_y + at, L->dc + row * L->H,
+                      L->grad_gates + 4 * at);
+}
+
+int lstm_forward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
+                      const float *gates_x, const float *peephole, float *hidden, float *cell,
+                      float *act) {
+    Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh,
+              .gates_x = gates_x, .peephole = peephole, .hidden = hidden, .cell = cell,
+              .act = act};
+    return run_forward(&L, threads, lstm_forward_units);
+}
+
+/* act, cell from the forward; grad_y (T, B, H) = δy. dh, dc (B, H): the final state's
+ * gradients on entry, the initial state's on return. grad_gates (T, B, 4H) receives δa_t
+ * (rows past a sequence's end are left as they are: zeros from the caller). */
+int lstm_backward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
+                       const float *peephole, const float *act, const float *cell,
+                       const float *grad_y, float *dh, float *dc, float *grad_gates) {
+    Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh,
+              .peephole = peephole, .act = (float *)act, .cell = (float *)cell,
+              .grad_y = grad_y, .dh = dh, .dc = dc, .grad_gates = grad_gates};
+    return run_backward(&L, threads, lstm_backward_units, 0);
+}
