@@ -55,10 +55,10 @@ def test_refuses_memory_it_cannot_read_as_rows() -> None:
     strided = torch.zeros(T, B, 8 * H)[:, :, ::2]  # (T, B, 4H) but not contiguous
     with pytest.raises(ValueError, match="contiguous float32"):
         fused.lstm_forward_loop(
-            strided, torch.zeros(4 * H, H), torch.zeros(3, H), sizes, states, states.clone(), None
+            strided, torch.zeros(4 * H, H), torch.zeros(3, H), sizes, states, states.clone(), False
         )
     with pytest.raises(ValueError, match="contiguous float32"):
         fused.lstm_forward_loop(
             torch.zeros(T, B, 4 * H, dtype=torch.float64), torch.zeros(4 * H, H),
-            torch.zeros(3, H), sizes, states, states.clone(), None,
+            torch.zeros(3, H), sizes, states, states.clone(), False,
         )  # fmt: skip

@@ -36,7 +36,7 @@ _HEADERS = [_HERE / "kernel_math.h", _HERE / "time_loop.h"]
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
-    "lstm_forward_loop": [_INT] * 4 + [_PTR] * 7,
+    "lstm_forward_loop": [_INT] * 5 + [_PTR] * 6,
     "lstm_backward_loop": [_INT] * 4 + [_PTR] * 9,
     "gru_forward_loop": [_INT] * 4 + [_PTR] * 7,
     "gru_backward_loop": [_INT] * 4 + [_PTR] * 9,
@@ -149,28 +149,27 @@ def _check(status: int) -> None:
         raise MemoryError("rnnkit: out of memory for the packed recurrent weights")
 
 
-def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, act) -> None:
-    """Equations (1)–(5) of the LSTM for every step (``time_loops.c``): ``gates_x (T, B, 4H)``
-    is the input half of a_t, ``hidden``/``cell`` ``(T+1, B, H)`` hold the initial state at
-    index 0 and receive the rest; ``act (T, B, 4H)`` receives i, f, g, o unless ``None``;
-    ``peephole`` is ``(3, H)``, zeros for a plain LSTM; ``sizes`` a :class:`BatchSizes`."""
+def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, keep: bool) -> None:
+    """Equations (1)–(5) of the LSTM for every step (``lstm_loops.c``): ``gates_x (T, B, 4H)``
+    is the input half of a_t and, if ``keep``, receives the activated gates i, f, g, o in its
+    place; ``hidden``/``cell`` ``(T+1, B, H)`` hold the initial state at index 0 and receive
+    the rest; ``peephole`` is ``(3, H)``, zeros for a plain LSTM."""
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
-    steps = _batch_sizes(sizes, T)
+    steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     _check(
         KERNELS.lstm_forward_loop(
-            T, B, H, _threads(B * 4 * H * H), _ptr_int(steps), _ptr(weight_hh),
+            T, B, H, _threads(B * 4 * H * H), int(keep), _ptr_int(steps), _ptr(weight_hh),
             _ptr(gates_x), _ptr(peephole), _ptr(hidden), _ptr(cell),
-            None if act is None else _ptr(act),
         )
     )  # fmt: skip
 
 
 def lstm_backward_loop(weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates) -> None:
-    """Equations (B5)–(B1) of the LSTM for every step, backward (``time_loops.c``): ``dh``,
+    """Equations (B5)–(B1) of the LSTM for every step, backward (``lstm_loops.c``): ``dh``,
     ``dc`` ``(B, H)`` hold δh_T, δc_T (the final state's gradients) on entry and δh_0, δc_0 on
     return; ``grad_gates (T, B, 4H)`` receives δa_t (rows past a sequence's end untouched)."""
     T, B, H = grad_y.shape
-    steps = _batch_sizes(sizes, T)
+    steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     _check(
         KERNELS.lstm_backward_loop(
             T, B, H, _threads(B * 4 * H * H), _ptr_int(steps), _ptr(weight_hh),

@@ -68,7 +68,7 @@ int gru_forward_loop(int T, int B, int H, int threads, const int *sizes, const f
                      const float *gates_x, const float *bias_hh, float *hidden, float *act,
                      float *recurrent_n) {
     Loop L = {.T = T, .B = B, .H = H, .G = 3, .sizes = sizes, .w_hh = w_hh,
-              .gates_x = gates_x, .bias_hh = bias_hh, .hidden = hidden, .act = act,
+              .gates_x = (float *)gates_x, .bias_hh = bias_hh, .hidden = hidden, .act = act,
               .recurrent_n = recurrent_n};
     return run_forward(&L, threads, gru_forward_units);
 }

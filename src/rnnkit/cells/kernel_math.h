@@ -1,4 +1,4 @@
-/* The activation functions of the kernels, shared by fused_steps.c and time_loops.c.
+/* The activation functions of the compiled time loops (lstm_loops.c, gru_loops.c, rnn_loops.c).
  *
  * exp is computed here (Cephes' single-precision polynomial, relative error ~1e-7) rather than
  * by libm, so that the loops vectorise without -ffast-math (which would also break the

@@ -26,7 +26,7 @@ and after the loop, over all steps at once: δW_hh = Σ_t δa_tᵀ h_{t-1}, δW_
 δp_o = Σ δa_o ⊙ c_t.
 
 Where the compiled kernels are available (float32 on the CPU, see ``fused.py``), both loops
-run in C (``time_loops.c``: the same equations, with their numbers, one call per sequence).
+run in C (``lstm_loops.c``: the same equations, with their numbers, one call per sequence).
 Otherwise they run with PyTorch operations below: every factor that multiplies δh_t or δc_t
 depends only on the forward pass, so the backward computes all of them for all steps in a few
 large operations before the loop, and the loop itself is then five element-wise products and
@@ -74,19 +74,22 @@ def lstm_forward(
     # (1) the input half of a_t for every step at once: one large matrix product.
     bias = None if bias_ih is None else bias_ih + bias_hh
     gates_x = input_projection(x, weight_ih, bias)  # (T, B, 4H)
-    # activated i, f, g, o: every step's when the backward needs them, else one step's
-    gates = store(T if save else 1, B, 4 * H, dtype=x.dtype, device=x.device)
     hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # h_0 … h_T
     cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
     hidden[0] = h0
     cell[0] = c0
-    if fused.usable(x):  # the whole loop in compiled code (time_loops.c)
+    if fused.usable(x):  # the whole loop in compiled code (lstm_loops.c)
         # the kernel takes zeros for "no peepholes" rather than branching
         peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
-        fused.lstm_forward_loop(
-            gates_x, weight_hh.contiguous(), peep, sizes, hidden, cell, gates if save else None
-        )
-        return (gates if save else None), hidden, cell
+        # i, f, g, o replace a_t in gates_x as they are computed
+        fused.lstm_forward_loop(gates_x, weight_hh.contiguous(), peep, sizes, hidden, cell, save)
+        if not save:
+            return None, hidden, cell
+        if sizes.variable:  # steps past a sequence's end hold no gates (nor gradients)
+            gates_x.mul_(sizes.mask(x.device))
+        return gates_x, hidden, cell
+    # activated i, f, g, o: every step's when the backward needs them, else one step's
+    gates = store(T if save else 1, B, 4 * H, dtype=x.dtype, device=x.device)
     if peephole is not None:
         peep_if = peephole[:2].unsqueeze(0)  # (1, 2, H)
         peep_o = peephole[2]
@@ -154,7 +157,7 @@ def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, gra
 
 
 def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
-    """:func:`lstm_backward` with the whole loop in compiled code (``time_loops.c``)."""
+    """:func:`lstm_backward` with the whole loop in compiled code (``lstm_loops.c``)."""
     T, B, H = grad_y.shape
     grad_gates = gates.new_zeros(T, B, 4 * H) if sizes.variable else torch.empty_like(gates)
     peep = peephole.contiguous() if peephole is not None else gates.new_zeros(3, H)

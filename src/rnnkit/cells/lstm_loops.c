@@ -1,16 +1,18 @@
 /* The LSTM's time loops in C, equations (1)-(5) and (B5)-(B1) of lstm.py, on the drivers of
  * time_loop.h. gates_x (T, B, 4H) is W_ih x_t + b for every step; peephole (3, H) holds the
  * input, forget and output gates' diagonal weights (zeros for a plain LSTM, so no branches);
- * hidden and cell are (T+1, B, H) with h_0, c_0 at index 0; act (T, B, 4H) receives the
- * activated gates i, f, g, o for the backward, or is NULL for inference.
+ * hidden and cell are (T+1, B, H) with h_0, c_0 at index 0. For the backward, the forward
+ * overwrites gates_x with the activated gates i, f, g, o (each value is read before its place
+ * is written): one (T, B, 4H) array, the layer's largest, instead of two.
  *
  * The equations are functions of one sequence with restrict pointers, called once a row: GCC
  * vectorises a loop over several arrays only when it knows they do not overlap.
  */
 #include "time_loop.h"
 
-/* Equations (1)-(5) for n units: pre = W_hh h_{t-1} as 4 vectors (i, f, g, o); ax, act point
- * at gate i of a row of 4H (gate q at +qH); peephole at unit 0 of (3, H). */
+/* Equations (1)-(5) for n units: pre = W_hh h_{t-1} as 4 vectors (i, f, g, o); ax points at
+ * gate i of a row of 4H (gate q at +qH) and receives i, f, g, o if `keep`; peephole at unit 0
+ * of (3, H). */
 #define LSTM_FORWARD(KEEP)                                                                     \
     for (int l = 0; l < n; l++) {                                                              \
         float i = sigmoid(pre[l] + ax[l] + p_i[l] * c_prev[l]);                  /* (1), (2) */ \
@@ -20,14 +22,14 @@
         float o = sigmoid(pre[3 * LANES + l] + ax[3 * H + l] + p_o[l] * c_t);    /* (4) */      \
         c[l] = c_t;                                                                            \
         h[l] = o * tanh_approx(c_t);                                             /* (5) */      \
-        if (KEEP) { act[l] = i; act[H + l] = f; act[2 * H + l] = g; act[3 * H + l] = o; }      \
+        if (KEEP) { ax[l] = i; ax[H + l] = f; ax[2 * H + l] = g; ax[3 * H + l] = o; }          \
     }
 
 __attribute__((noinline)) static void lstm_forward_row(
-    int n, int H, const float *R pre, const float *R ax, const float *R c_prev,
-    const float *R peephole, float *R act, float *R c, float *R h) {
+    int n, int H, int keep, const float *R pre, float *R ax, const float *R c_prev,
+    const float *R peephole, float *R c, float *R h) {
     const float *p_i = peephole, *p_f = peephole + H, *p_o = peephole + 2 * H;
-    if (act) {
+    if (keep) {
         LSTM_FORWARD(1)
     } else {
         LSTM_FORWARD(0)
@@ -38,12 +40,12 @@ static void lstm_forward_units(const Loop *L, int t, int64_t row, int j, int n,
                                const float *pre) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
     int64_t gate_at = 4 * (t * BH + row * L->H) + j;                   /* (t, row, i_j) */
-    lstm_forward_row(n, L->H, pre, L->gates_x + gate_at, L->cell + at, L->peephole + j,
-                     L->act ? L->act + gate_at : NULL, L->cell + at + BH, L->hidden + at + BH);
+    lstm_forward_row(n, L->H, L->keep, pre, L->gates_x + gate_at, L->cell + at, L->peephole + j,
+                     L->cell + at + BH, L->hidden + at + BH);
 }
 
 /* Equations (B5)-(B2) for units j0 … j1-1 of one sequence: δh_t = dh + dy; dc holds δc_t and
- * becomes δc_{t-1}; da receives δa_t. */
+ * becomes δc_{t-1}; g4 holds i, f, g, o; da receives δa_t. */
 __attribute__((noinline)) static void lstm_backward_row(
     int j0, int j1, int H, const float *R g4, const float *R c, const float *R c_prev,
     const float *R peephole, const float *R dh, const float *R dy, float *R dc, float *R da) {
@@ -69,18 +71,19 @@ static void lstm_backward_units(const Loop *L, int t, int64_t row, int j0, int j
                       L->grad_gates + 4 * at);
 }
 
-int lstm_forward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
-                      const float *gates_x, const float *peephole, float *hidden, float *cell,
-                      float *act) {
-    Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh,
-              .gates_x = gates_x, .peephole = peephole, .hidden = hidden, .cell = cell,
-              .act = act};
+/* keep: whether gates_x receives the activated gates (for a backward). */
+int lstm_forward_loop(int T, int B, int H, int threads, int keep, const int *sizes,
+                      const float *w_hh, float *gates_x, const float *peephole, float *hidden,
+                      float *cell) {
+    Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh, .gates_x = gates_x,
+              .peephole = peephole, .hidden = hidden, .cell = cell, .keep = keep};
     return run_forward(&L, threads, lstm_forward_units);
 }
 
-/* act, cell from the forward; grad_y (T, B, H) = δy. dh, dc (B, H): the final state's
- * gradients on entry, the initial state's on return. grad_gates (T, B, 4H) receives δa_t
- * (rows past a sequence's end are left as they are: zeros from the caller). */
+/* act (the activated gates), cell from the forward; grad_y (T, B, H) = δy. dh, dc (B, H):
+ * the final state's gradients on entry, the initial state's on return. grad_gates (T, B, 4H)
+ * receives δa_t (rows past a sequence's end are left as they are: zeros from the caller). The
+ * forward's values are only read: a graph kept for a second backward stays valid. */
 int lstm_backward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
                        const float *peephole, const float *act, const float *cell,
                        const float *grad_y, float *dh, float *dc, float *grad_gates) {

@@ -42,7 +42,7 @@ static void rnn_backward_units(const Loop *L, int t, int64_t row, int j0, int j1
 int rnn_forward_loop(int T, int B, int H, int threads, int relu, const int *sizes,
                      const float *w_hh, const float *gates_x, float *hidden) {
     Loop L = {.T = T, .B = B, .H = H, .G = 1, .sizes = sizes, .w_hh = w_hh,
-              .gates_x = gates_x, .hidden = hidden, .relu = relu};
+              .gates_x = (float *)gates_x, .hidden = hidden, .relu = relu};
     return run_forward(&L, threads, rnn_forward_units);
 }
 

@@ -179,9 +179,10 @@ static void pack_backward_block(int G, int H, int u, const float *R w_hh, float 
 typedef struct {
     int T, B, H, G; /* G: the gates stacked in W_hh (4 LSTM, 3 GRU, 1 RNN) */
     const int *sizes;
-    const float *w_hh, *gates_x, *peephole, *bias_hh;
-    float *hidden, *cell, *act, *recurrent_n;
-    int relu;
+    const float *w_hh, *peephole, *bias_hh;
+    float *gates_x, *hidden, *cell, *act, *recurrent_n;
+    int relu; /* RNN: g = relu rather than tanh */
+    int keep; /* LSTM: the forward leaves the activated gates in gates_x for the backward */
     const float *grad_y;
     float *dh, *dc, *grad_gates, *grad_gates_x;
 } Loop;
