@@ -102,15 +102,15 @@ def input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tenso
 
 
 def input_weight_grads(
-    grad_pre: Tensor, x: Tensor, weight_ih: Tensor, need_x: bool, need_w: bool, need_b: bool
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    grad_pre: Tensor, x: Tensor, weight_ih: Tensor, need_x: bool, need_w: bool
+) -> tuple[Tensor | None, Tensor | None]:
     """Gradients through the input projection, each one product over all T·B rows:
-    ``δx = δa W_ih``, ``δW_ih = δaᵀ x``, ``δb = Σ δa`` (``grad_pre`` is ``(T·B, G)``)."""
+    ``δx = δa W_ih``, ``δW_ih = δaᵀ x`` (``grad_pre`` is ``(T·B, G)``; the bias gradient
+    Σ δa comes from the time loops, which sum it as they go)."""
     T, B, input_size = x.shape
     grad_x = matmul(grad_pre, weight_ih).view(T, B, input_size) if need_x else None
     grad_w = weight_grad(grad_pre, x.reshape(T * B, input_size)) if need_w else None
-    grad_b = grad_pre.sum(0) if need_b else None
-    return grad_x, grad_w, grad_b
+    return grad_x, grad_w
 
 
 def init_uniform(module: nn.Module, hidden_size: int) -> None:

@@ -31,18 +31,20 @@ import torch
 from torch import Tensor
 
 _HERE = Path(__file__).parent
-_SOURCES = [_HERE / "lstm_loops.c", _HERE / "gru_loops.c", _HERE / "rnn_loops.c"]
+_SOURCES = [_HERE / f for f in ("lstm_loops.c", "gru_loops.c", "rnn_loops.c", "transpose.c")]
 _HEADERS = [_HERE / "kernel_math.h", _HERE / "time_loop.h"]
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
     "lstm_forward_loop": [_INT] * 5 + [_PTR] * 6,
-    "lstm_backward_loop": [_INT] * 4 + [_PTR] * 9,
+    "lstm_backward_loop": [_INT] * 4 + [_PTR] * 10,
     "gru_forward_loop": [_INT] * 4 + [_PTR] * 7,
-    "gru_backward_loop": [_INT] * 4 + [_PTR] * 9,
+    "gru_backward_loop": [_INT] * 4 + [_PTR] * 10,
     "rnn_forward_loop": [_INT] * 5 + [_PTR] * 4,
-    "rnn_backward_loop": [_INT] * 5 + [_PTR] * 6,
+    "rnn_backward_loop": [_INT] * 5 + [_PTR] * 7,
+    "transpose": [_INT] * 3 + [_PTR] * 2,
 }
+_RETURNS = {"transpose": None}
 
 
 def _cache_dir() -> Path:
@@ -89,7 +91,7 @@ def _build() -> ctypes.CDLL | None:
     lib = ctypes.CDLL(str(library))
     for name, argtypes in _SIGNATURES.items():
         function = getattr(lib, name)
-        function.argtypes, function.restype = argtypes, ctypes.c_int
+        function.argtypes, function.restype = argtypes, _RETURNS.get(name, ctypes.c_int)
     return lib
 
 
@@ -164,19 +166,24 @@ def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, keep: b
     )  # fmt: skip
 
 
-def lstm_backward_loop(weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates) -> None:
+def lstm_backward_loop(
+    weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates
+) -> tuple[Tensor, Tensor]:
     """Equations (B5)–(B1) of the LSTM for every step, backward (``lstm_loops.c``): ``dh``,
     ``dc`` ``(B, H)`` hold δh_T, δc_T (the final state's gradients) on entry and δh_0, δc_0 on
-    return; ``grad_gates (T, B, 4H)`` receives δa_t (rows past a sequence's end untouched)."""
+    return; ``grad_gates (T, B, 4H)`` receives δa_t (rows past a sequence's end untouched).
+    Returns the bias gradient Σ δa_t ``(4H,)`` and the peepholes' ``(3, H)``."""
     T, B, H = grad_y.shape
+    sums = grad_y.new_empty(7 * H)
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     _check(
         KERNELS.lstm_backward_loop(
             T, B, H, _threads(B * 4 * H * H), _ptr_int(steps), _ptr(weight_hh),
             _ptr(peephole), _ptr(act), _ptr(cell), _ptr(grad_y), _ptr(dh), _ptr(dc),
-            _ptr(grad_gates),
+            _ptr(grad_gates), _ptr(sums),
         )
     )  # fmt: skip
+    return sums[: 4 * H], sums[4 * H :].view(3, H)
 
 
 def _ptr_int(tensor: Tensor) -> int:
@@ -204,19 +211,22 @@ def gru_forward_loop(gates_x, weight_hh, bias_hh, sizes, hidden, act, recurrent_
 
 def gru_backward_loop(
     weight_hh, act, recurrent_n, hidden, sizes, grad_y, dh, grad_gates_h, grad_gates_x
-) -> None:
+) -> tuple[Tensor, Tensor]:
     """Equations (B4)–(B1) of the GRU for every step, backward (``gru_loops.c``): ``dh (B, H)``
     holds δh_T on entry and δh_0 on return; ``grad_gates_h``/``grad_gates_x`` ``(T, B, 3H)``
-    receive δu_t and δa_t (rows past a sequence's end untouched)."""
+    receive δu_t and δa_t (rows past a sequence's end untouched). Returns the gradients of
+    b_hh = Σ δu_t and b_ih = Σ δa_t, each ``(3H,)``."""
     T, B, H = grad_y.shape
+    sums = grad_y.new_empty(6 * H)
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     _check(
         KERNELS.gru_backward_loop(
             T, B, H, _threads(B * 3 * H * H), _ptr_int(steps),
             _ptr(weight_hh), _ptr(act), _ptr(recurrent_n), _ptr(hidden), _ptr(grad_y),
-            _ptr(dh), _ptr(grad_gates_h), _ptr(grad_gates_x),
+            _ptr(dh), _ptr(grad_gates_h), _ptr(grad_gates_x), _ptr(sums),
         )
     )  # fmt: skip
+    return sums[: 3 * H], sums[3 * H :]
 
 
 def rnn_forward_loop(gates_x, weight_hh, relu, sizes, hidden) -> None:
@@ -232,15 +242,27 @@ def rnn_forward_loop(gates_x, weight_hh, relu, sizes, hidden) -> None:
     )  # fmt: skip
 
 
-def rnn_backward_loop(weight_hh, relu, hidden, sizes, grad_y, dh, grad_pre) -> None:
+def rnn_backward_loop(weight_hh, relu, hidden, sizes, grad_y, dh, grad_pre) -> Tensor:
     """Equations (B2)–(B1) of the vanilla RNN for every step, backward (``rnn_loops.c``):
     ``dh (B, H)`` holds δh_T on entry and δh_0 on return; ``grad_pre (T, B, H)`` receives δa_t
-    (rows past a sequence's end untouched)."""
+    (rows past a sequence's end untouched). Returns the bias gradient Σ δa_t ``(H,)``."""
     T, B, H = grad_y.shape
+    sums = grad_y.new_empty(H)
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     _check(
         KERNELS.rnn_backward_loop(
             T, B, H, _threads(B * H * H), int(relu), _ptr_int(steps),
-            _ptr(weight_hh), _ptr(hidden), _ptr(grad_y), _ptr(dh), _ptr(grad_pre),
+            _ptr(weight_hh), _ptr(hidden), _ptr(grad_y), _ptr(dh), _ptr(grad_pre), _ptr(sums),
         )
     )  # fmt: skip
+    return sums
+
+
+def transposed(matrix: Tensor) -> Tensor:
+    """``matrix.t().contiguous()`` for a contiguous float32 ``(rows, cols)`` matrix, in blocks
+    shared between threads (``transpose.c``); callers check :func:`usable` first."""
+    rows, cols = matrix.shape
+    out = matrix.new_empty(cols, rows)
+    threads = _threads(rows * cols)
+    KERNELS.transpose(rows, cols, threads, _ptr(matrix), _ptr(out))
+    return out

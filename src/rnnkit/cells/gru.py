@@ -95,7 +95,7 @@ def gru_forward(
 @without_gc
 def gru_backward(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     """The backward loop, equations (B4)–(B1), with PyTorch operations: returns δu and δa for
-    every step, each ``(T, B, 3H)``, and δh_0."""
+    every step, each ``(T, B, 3H)``, δh_0, and the bias gradients Σ δu_t (b_hh), Σ δa_t (b_ih)."""
     T, B, H = grad_y.shape
     r, z, n = gates.view(T, B, 3, H).unbind(2)
     h_prev = hidden[:-1]
@@ -129,7 +129,7 @@ def gru_backward(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     # δa_t equals δu_t except in the candidate slot, where δa_n = δu_n / r_t = δh_t ⊙ dn_pre.
     grad_gates_x = grad_gates_h.clone()
     torch.mul(grad_hidden, dn_pre, out=grad_gates_x.view(T, B, 3, H)[:, :, 2])
-    return grad_gates_h, grad_gates_x, grad_h0
+    return grad_gates_h, grad_gates_x, grad_h0, grad_gates_h.sum((0, 1)), grad_gates_x.sum((0, 1))
 
 
 def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
@@ -138,10 +138,10 @@ def gru_backward_fused(weight_hh, gates, u_n, hidden, sizes, grad_y, grad_h_n):
     new = gates.new_zeros if sizes.variable else gates.new_empty
     grad_gates_h, grad_gates_x = new(T, B, 3 * H), new(T, B, 3 * H)  # δu_t, δa_t
     dh = grad_h_n.clone()
-    fused.gru_backward_loop(
+    grad_b_hh, grad_b_ih = fused.gru_backward_loop(
         weight_hh.contiguous(), gates, u_n, hidden, sizes, grad_y, dh, grad_gates_h, grad_gates_x
     )
-    return grad_gates_h, grad_gates_x, dh
+    return grad_gates_h, grad_gates_x, dh, grad_b_hh, grad_b_ih
 
 
 class GRUFunction(torch.autograd.Function):
@@ -172,16 +172,17 @@ class GRUFunction(torch.autograd.Function):
         T, B, H = grad_y.shape
         grads = (grad_y.contiguous(), grad_h_n.contiguous())
         loop = gru_backward_fused if fused.usable(gates) else gru_backward
-        grad_gates_h, grad_gates_x, grad_h0 = loop(weight_hh, gates, u_n, hidden, sizes, *grads)
+        grad_gates_h, grad_gates_x, grad_h0, grad_b_hh, grad_b_ih = loop(
+            weight_hh, gates, u_n, hidden, sizes, *grads
+        )
         h_prev = hidden[:-1]
         flat_x = grad_gates_x.view(T * B, 3 * H)
         flat_h = grad_gates_h.view(T * B, 3 * H)
         need = ctx.needs_input_grad
-        grad_x, grad_w_ih, grad_b_ih = input_weight_grads(
-            flat_x, x, weight_ih, need[0], need[2], ctx.has_bias and need[4]
-        )
+        grad_x, grad_w_ih = input_weight_grads(flat_x, x, weight_ih, need[0], need[2])
         grad_w_hh = weight_grad(flat_h, h_prev.reshape(T * B, H)) if need[3] else None
-        grad_b_hh = flat_h.sum(0) if ctx.has_bias and need[5] else None
+        grad_b_ih = grad_b_ih if ctx.has_bias and need[4] else None
+        grad_b_hh = grad_b_hh if ctx.has_bias and need[5] else None
         return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 

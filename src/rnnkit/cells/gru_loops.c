@@ -57,11 +57,14 @@ __attribute__((noinline)) static void gru_backward_row(
     }
 }
 
-static void gru_backward_units(const Loop *L, int t, int64_t row, int j0, int j1) {
+static void gru_backward_units(const Loop *L, int t, int64_t row, int j0, int j1,
+                               float *sums) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
     gru_backward_row(j0, j1, L->H, L->act + 3 * at, L->recurrent_n + at, L->hidden + at,
                      L->dh + row * L->H, L->grad_y + at, L->grad_gates + 3 * at,
                      L->grad_gates_x + 3 * at);
+    /* δb_ih = Σ δa_t, after δb_hh = Σ δu_t (3H), which the driver sums */
+    add_gates(3, L->H, j0, j1, L->grad_gates_x + 3 * at, sums + 3 * L->H);
 }
 
 int gru_forward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
@@ -76,14 +79,14 @@ int gru_forward_loop(int T, int B, int H, int threads, const int *sizes, const f
 /* act, recurrent_n, hidden from the forward; grad_y (T, B, H) = δy; dh (B, H): the final
  * state's gradient on entry, the initial state's on return. grad_gates_h and grad_gates_x
  * (T, B, 3H) receive δu_t and δa_t (rows past a sequence's end are left as they are: zeros
- * from the caller). */
+ * from the caller), sums (6H) the gradients of b_hh = Σ δu_t and b_ih = Σ δa_t. */
 int gru_backward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
                       const float *act, const float *recurrent_n, const float *hidden,
-                      const float *grad_y, float *dh, float *grad_gates_h,
-                      float *grad_gates_x) {
+                      const float *grad_y, float *dh, float *grad_gates_h, float *grad_gates_x,
+                      float *sums) {
     Loop L = {.T = T, .B = B, .H = H, .G = 3, .sizes = sizes, .w_hh = w_hh,
               .act = (float *)act, .recurrent_n = (float *)recurrent_n,
               .hidden = (float *)hidden, .grad_y = grad_y, .dh = dh,
               .grad_gates = grad_gates_h, .grad_gates_x = grad_gates_x};
-    return run_backward(&L, threads, gru_backward_units, 1);
+    return run_backward(&L, threads, gru_backward_units, 1, 6 * H, sums);
 }

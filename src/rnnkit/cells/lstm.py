@@ -117,7 +117,7 @@ def lstm_forward(
 @without_gc
 def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
     """The backward loop, equations (B5)–(B1), with PyTorch operations: returns δa for every
-    step ``(T, B, 4H)`` and δh_0, δc_0."""
+    step ``(T, B, 4H)``, δh_0, δc_0, and the gradients of the bias (Σ δa_t) and peepholes."""
     T, B, H = grad_y.shape
     i, f, g, o = gates.view(T, B, 4, H).unbind(2)
     c, c_prev = cell[1:], cell[:-1]
@@ -153,7 +153,15 @@ def lstm_backward(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, gra
         rows = sizes[t - 1] if t > 0 else B
         dh = sizes.grow(dh, rows, grad_h_n, grad_y[t - 1] if t > 0 else None)
         dc = sizes.grow(dc, rows, grad_c_n)
-    return grad_gates, dh, dc
+    grad_bias = grad_gates.sum((0, 1))
+    grad_peephole = None
+    if peephole is not None:  # factors now holds δa, (T, B, 4, H)
+        c, c_prev = cell[1:], cell[:-1]
+        grad_peephole = torch.stack(
+            [(factors[:, :, 0] * c_prev).sum((0, 1)), (factors[:, :, 1] * c_prev).sum((0, 1)),
+             (factors[:, :, 3] * c).sum((0, 1))]
+        )  # fmt: skip
+    return grad_gates, dh, dc, grad_bias, grad_peephole
 
 
 def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_n, grad_c_n):
@@ -162,10 +170,10 @@ def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_
     grad_gates = gates.new_zeros(T, B, 4 * H) if sizes.variable else torch.empty_like(gates)
     peep = peephole.contiguous() if peephole is not None else gates.new_zeros(3, H)
     dh, dc = grad_h_n.clone(), grad_c_n.clone()
-    fused.lstm_backward_loop(
+    grad_bias, grad_peephole = fused.lstm_backward_loop(
         weight_hh.contiguous(), peep, gates, cell, sizes, grad_y, dh, dc, grad_gates
     )
-    return grad_gates, dh, dc
+    return grad_gates, dh, dc, grad_bias, grad_peephole
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -199,25 +207,17 @@ class LSTMFunction(torch.autograd.Function):
         T, B, H = grad_y.shape
         grads = (grad_y.contiguous(), grad_h_n.contiguous(), grad_c_n.contiguous())
         loop = lstm_backward_fused if fused.usable(gates) else lstm_backward
-        grad_gates, dh, dc = loop(weight_hh, peephole, gates, cell, ctx.sizes, *grads)
-        c, c_prev = cell[1:], cell[:-1]
-
+        grad_gates, dh, dc, grad_bias, grad_peephole = loop(
+            weight_hh, peephole, gates, cell, ctx.sizes, *grads
+        )
         flat = grad_gates.view(T * B, 4 * H)
-        grad_x, grad_w_ih, grad_bias = input_weight_grads(
-            flat, x, weight_ih, ctx.needs_input_grad[0], ctx.needs_input_grad[3], ctx.has_bias
+        grad_x, grad_w_ih = input_weight_grads(
+            flat, x, weight_ih, ctx.needs_input_grad[0], ctx.needs_input_grad[3]
         )
         h_prev = hidden[:-1].reshape(T * B, H)
         grad_w_hh = weight_grad(flat, h_prev) if ctx.needs_input_grad[4] else None
-        grad_peephole = None
-        if peephole is not None and ctx.needs_input_grad[7]:
-            da = grad_gates.view(T, B, 4, H)
-            grad_peephole = torch.stack(
-                [
-                    (da[:, :, 0] * c_prev).sum((0, 1)),
-                    (da[:, :, 1] * c_prev).sum((0, 1)),
-                    (da[:, :, 3] * c).sum((0, 1)),
-                ]
-            )
+        if peephole is None or not ctx.needs_input_grad[7]:
+            grad_peephole = None
         grad_bias_ih = grad_bias if ctx.has_bias and ctx.needs_input_grad[5] else None
         grad_bias_hh = grad_bias if ctx.has_bias and ctx.needs_input_grad[6] else None
         return (

@@ -64,11 +64,26 @@ __attribute__((noinline)) static void lstm_backward_row(
     }
 }
 
-static void lstm_backward_units(const Loop *L, int t, int64_t row, int j0, int j1) {
+/* The peepholes' gradients, summed: δp_i += δa_i ⊙ c_{t-1}, δp_f += δa_f ⊙ c_{t-1},
+ * δp_o += δa_o ⊙ c_t (one loop each: GCC vectorises a loop whose sums sit at one offset). */
+__attribute__((noinline)) static void lstm_peephole_sums(
+    int j0, int j1, int H, const float *R da, const float *R c, const float *R c_prev,
+    float *R p_i, float *R p_f, float *R p_o) {
+    for (int j = j0; j < j1; j++) p_i[j] += da[j] * c_prev[j];
+    for (int j = j0; j < j1; j++) p_f[j] += da[H + j] * c_prev[j];
+    for (int j = j0; j < j1; j++) p_o[j] += da[3 * H + j] * c[j];
+}
+
+static void lstm_backward_units(const Loop *L, int t, int64_t row, int j0, int j1,
+                                float *sums) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
-    lstm_backward_row(j0, j1, L->H, L->act + 4 * at, L->cell + at + BH, L->cell + at,
-                      L->peephole, L->dh + row * L->H, L->grad_y + at, L->dc + row * L->H,
+    int H = L->H;
+    lstm_backward_row(j0, j1, H, L->act + 4 * at, L->cell + at + BH, L->cell + at,
+                      L->peephole, L->dh + row * H, L->grad_y + at, L->dc + row * H,
                       L->grad_gates + 4 * at);
+    float *peephole_sums = sums + 4 * H; /* after the bias's 4H, which the driver sums */
+    lstm_peephole_sums(j0, j1, H, L->grad_gates + 4 * at, L->cell + at + BH, L->cell + at,
+                       peephole_sums, peephole_sums + H, peephole_sums + 2 * H);
 }
 
 /* keep: whether gates_x receives the activated gates (for a backward). */
@@ -82,13 +97,15 @@ int lstm_forward_loop(int T, int B, int H, int threads, int keep, const int *siz
 
 /* act (the activated gates), cell from the forward; grad_y (T, B, H) = δy. dh, dc (B, H):
  * the final state's gradients on entry, the initial state's on return. grad_gates (T, B, 4H)
- * receives δa_t (rows past a sequence's end are left as they are: zeros from the caller). The
- * forward's values are only read: a graph kept for a second backward stays valid. */
+ * receives δa_t (rows past a sequence's end are left as they are: zeros from the caller), and
+ * sums (7H) the bias gradient (4H) and the peepholes' (3H). The forward's values are only
+ * read: a graph kept for a second backward stays valid. */
 int lstm_backward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
                        const float *peephole, const float *act, const float *cell,
-                       const float *grad_y, float *dh, float *dc, float *grad_gates) {
+                       const float *grad_y, float *dh, float *dc, float *grad_gates,
+                       float *sums) {
     Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh,
               .peephole = peephole, .act = (float *)act, .cell = (float *)cell,
               .grad_y = grad_y, .dh = dh, .dc = dc, .grad_gates = grad_gates};
-    return run_backward(&L, threads, lstm_backward_units, 0);
+    return run_backward(&L, threads, lstm_backward_units, 0, 7 * H, sums);
 }

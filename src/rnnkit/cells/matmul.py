@@ -15,6 +15,8 @@ import os
 import torch
 from torch import Tensor
 
+from rnnkit.cells import fused
+
 
 def _onednn_linear():
     if os.environ.get("RNNKIT_MATMUL", "auto") == "torch":
@@ -77,6 +79,10 @@ def weight_grad(grad: Tensor, inputs: Tensor) -> Tensor:
     """``gradᵀ @ inputs`` over all T·B rows: the gradient of a weight, ``(N, K)``, from
     ``grad (M, N)`` and ``inputs (M, K)``."""
     if _fast(grad, inputs, grad.shape[0] * grad.shape[1] * inputs.shape[1]):
-        # oneDNN is fastest with both operands' long (M) dimension contiguous in memory.
+        # oneDNN is fastest with both operands' long (M) dimension contiguous in memory; it
+        # copies a transposed `inputs` itself, but on one thread (the compiled one is faster).
+        if fused.usable(inputs) and inputs.is_contiguous():
+            product = _LINEAR(fused.transposed(inputs), grad.t(), None, "none", [], "")
+            return fused.transposed(product)
         return _LINEAR(inputs.t(), grad.t(), None, "none", [], "").t().contiguous()
     return grad.t().mm(inputs)

@@ -127,18 +127,17 @@ class RNNFunction(torch.autograd.Function):
             new = hidden.new_zeros if sizes.variable else hidden.new_empty
             grad_pre, dh = new(T, B, H), grad_h_n.contiguous().clone()
             relu = ctx.nonlinearity == "relu"
-            fused.rnn_backward_loop(
+            grad_bias = fused.rnn_backward_loop(
                 weight_hh.contiguous(), relu, hidden, sizes, grad_y.contiguous(), dh, grad_pre
             )
         else:
             nonlinearity = ctx.nonlinearity
             grad_pre, dh = rnn_backward(weight_hh, hidden, sizes, nonlinearity, grad_y, grad_h_n)
+            grad_bias = grad_pre.sum((0, 1))
 
         flat = grad_pre.view(T * B, H)
         need = ctx.needs_input_grad
-        grad_x, grad_w_ih, grad_bias = input_weight_grads(
-            flat, x, weight_ih, need[0], need[2], ctx.has_bias
-        )
+        grad_x, grad_w_ih = input_weight_grads(flat, x, weight_ih, need[0], need[2])
         grad_w_hh = weight_grad(flat, hidden[:-1].reshape(T * B, H)) if need[3] else None
         grad_b_ih = grad_bias if ctx.has_bias and need[4] else None
         grad_b_hh = grad_bias if ctx.has_bias and need[5] else None

@@ -33,10 +33,12 @@ __attribute__((noinline)) static void rnn_backward_row(int j0, int j1, int relu,
         for (int j = j0; j < j1; j++) da[j] = (dh[j] + dy[j]) * (1.0f - h[j] * h[j]);
 }
 
-static void rnn_backward_units(const Loop *L, int t, int64_t row, int j0, int j1) {
+static void rnn_backward_units(const Loop *L, int t, int64_t row, int j0, int j1,
+                               float *sums) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
     rnn_backward_row(j0, j1, L->relu, L->hidden + at + BH, L->dh + row * L->H,
                      L->grad_y + at, L->grad_gates + at);
+    (void)sums; /* the driver sums δb = Σ δa_t */
 }
 
 int rnn_forward_loop(int T, int B, int H, int threads, int relu, const int *sizes,
@@ -48,12 +50,12 @@ int rnn_forward_loop(int T, int B, int H, int threads, int relu, const int *size
 
 /* hidden from the forward; grad_y (T, B, H) = δy; dh (B, H): the final state's gradient on
  * entry, the initial state's on return; grad_pre (T, B, H) receives δa_t (rows past a
- * sequence's end are left as they are: zeros from the caller). */
+ * sequence's end are left as they are: zeros from the caller) and sums (H) the bias gradient. */
 int rnn_backward_loop(int T, int B, int H, int threads, int relu, const int *sizes,
                       const float *w_hh, const float *hidden, const float *grad_y, float *dh,
-                      float *grad_pre) {
+                      float *grad_pre, float *sums) {
     Loop L = {.T = T, .B = B, .H = H, .G = 1, .sizes = sizes, .w_hh = w_hh,
               .hidden = (float *)hidden, .relu = relu, .grad_y = grad_y, .dh = dh,
               .grad_gates = grad_pre};
-    return run_backward(&L, threads, rnn_backward_units, 0);
+    return run_backward(&L, threads, rnn_backward_units, 0, H, sums);
 }

@@ -194,8 +194,12 @@ typedef void (*ForwardUnits)(const Loop *loop, int t, int64_t row, int j, int n,
 
 /* A cell's backward equations for units j0 … j1-1 of sequence `row` at step t: from δh_t (dh
  * plus δy_t) they write the row of grad_gates that multiplies W_hh, and may set dh to a part
- * of δh_{t-1} that skips W_hh (then `accumulate` adds the product to it). */
-typedef void (*BackwardUnits)(const Loop *loop, int t, int64_t row, int j0, int j1);
+ * of δh_{t-1} that skips W_hh (then `accumulate` adds the product to it). The driver adds that
+ * row to sums[0 … GH) (the bias gradient Σ δa_t, so no pass over δa is needed after the loop);
+ * a cell with more to sum (peepholes, a second bias) adds it to `sums` past GH: the calling
+ * thread's own row of partial sums. */
+typedef void (*BackwardUnits)(const Loop *loop, int t, int64_t row, int j0, int j1,
+                              float *sums);
 
 /* The forward loop over t = 0 … T-1. Returns 0, or -1 when out of memory. */
 static int run_forward(const Loop *L, int threads, ForwardUnits units) {
@@ -232,29 +236,55 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
     return 0;
 }
 
+/* sums[q H + j] += da[q H + j] for the G gates and units j0 … j1-1 (a loop per gate: GCC
+ * vectorises a loop whose sums sit at one offset). */
+__attribute__((noinline)) static void add_gates(int G, int H, int j0, int j1,
+                                                const float *R da, float *R sums) {
+    for (int q = 0; q < G; q++) {
+        const float *d = da + (int64_t)q * H;
+        float *total = sums + (int64_t)q * H;
+        for (int j = j0; j < j1; j++) total[j] += d[j];
+    }
+}
+
 /* The backward loop over t = T-1 … 0: the cell's equations, then (B1) δh_{t-1} (+)= δa_t W_hh
  * for this thread's units and sequences. L->dh holds the final state's gradient on entry (a
- * sequence's row keeps it until the step where it ends, going backward) and δh_0 on return. */
-static int run_backward(const Loop *L, int threads, BackwardUnits units, int accumulate) {
+ * sequence's row keeps it until the step where it ends, going backward) and δh_0 on return.
+ * `sums` (width floats) receives the sums the cell's equations accumulate, added up over the
+ * threads in a fixed order (the same result for the same number of threads). */
+static int run_backward(const Loop *L, int threads, BackwardUnits units, int accumulate,
+                        int width, float *sums) {
     int G = L->G, H = L->H, B = L->B, blocks = (H + LANES - 1) / LANES;
     int64_t K = (int64_t)G * H, panel_size = K * LANES, BH = (int64_t)B * H;
     float *panels = aligned_alloc(64, sizeof(float) * panel_size * blocks);
-    if (!panels) return -1;
+    float *partial = calloc((size_t)threads * width, sizeof(float));
+    if (!panels || !partial) {
+        free(panels);
+        free(partial);
+        return -1;
+    }
+    int team = 1;
 #pragma omp parallel num_threads(threads)
     {
         float out[BACKWARD_ROWS * 2 * LANES] __attribute__((aligned(64)));
         Share s = share_work(G, H, B, BACKWARD_ROWS);
         int j0 = s.unit_begin * LANES, j1 = min_int(H, s.unit_end * LANES);
+        float *own_sums = partial + (int64_t)omp_get_thread_num() * width;
+#pragma omp single
+        team = omp_get_num_threads();
 #pragma omp for schedule(static)
         for (int u = 0; u < blocks; u++)
             pack_backward_block(G, H, u, L->w_hh, panels + u * panel_size);
         for (int t = L->T - 1; t >= 0; t--) {
             int row_end = min_int(s.row_end, L->sizes[t]);
-            for (int64_t b = s.row_begin; b < row_end; b++) units(L, t, b, j0, j1);
+            const float *da = L->grad_gates + t * BH * G;
+            for (int64_t b = s.row_begin; b < row_end; b++) {
+                units(L, t, b, j0, j1, own_sums);
+                add_gates(G, H, j0, j1, da + b * K, own_sums);
+            }
             if (s.by_units) {
 #pragma omp barrier
             }
-            const float *da = L->grad_gates + t * BH * G;
             for (int u = s.unit_begin; u < s.unit_end; u += 2) {
                 int vecs = min_int(2, s.unit_end - u);
                 for (int b = s.row_begin; b < row_end; b += BACKWARD_ROWS) {
@@ -275,7 +305,13 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
             }
         }
     }
+    for (int k = 0; k < width; k++) {
+        float total = 0.0f;
+        for (int thread = 0; thread < team; thread++) total += partial[(int64_t)thread * width + k];
+        sums[k] = total;
+    }
     free(panels);
+    free(partial);
     return 0;
 }
 
