@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from rnnkit import baselines
 from rnnkit.cli import main
 from rnnkit.structures.forecaster import ForecastEnsemble, Forecaster
 from rnnkit.tasks.forecast import RECIPES, TASK, joined
@@ -219,6 +220,33 @@ def test_airline_baselines_by_hand(
     assert (out / "plots/forecast_1.png").is_file()
 
 
+def test_one_step_baselines_use_the_model_origins_and_every_row_before(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # sunspots' protocol on its first 130 years: one-step-ahead from each of the last 30
+    frame = pd.read_csv(data_dir / "classic_ts/sunspots.csv").iloc[:130]
+    series = tmp_path / "sun130.csv"
+    frame.to_csv(series, index=False)
+    out = tmp_path / "run"
+    argv = ["train", "forecast", "--series", str(series), "--split", "70,30,30", "--window", "20"]
+    argv += ["--horizon", "1", "--season", "11", "--refit", *TINY, "--out", str(out)]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    y = frame["SUNACTIVITY"].to_numpy(float)
+    std = y[:70].std()
+    truth = y[100:]
+    assert metrics["test_examples"] == 30
+    # naive: the year before; seasonal naive: 11 years before; both from the true history
+    assert metrics["test_mse_naive"] == pytest.approx(np.mean(((y[99:129] - truth) / std) ** 2))
+    seasonal = (y[89:119] - truth) / std
+    assert metrics["test_mse_seasonal_naive"] == pytest.approx(np.mean(seasonal**2))
+    # ARIMA (seasonal, order by AIC) fitted to the 100 rows before the test, then one step
+    # ahead from each origin's whole history, parameters fixed
+    fitted = baselines.fit_arima(y[:100], season=11, max_points=None)
+    arima = [fitted.apply(y[:t]).forecast(1)[0] for t in range(100, 130)]
+    assert metrics["test_mse_arima"] == pytest.approx(np.mean(((arima - truth) / std) ** 2))
+
+
 def test_residual_bases_by_hand() -> None:
     x = torch.arange(10.0).view(1, 5, 2)  # rows (0,1) (2,3) ... (8,9)
     common = dict(input_size=2, output_size=1, window=5, horizon=4, target_index=[1])
@@ -289,13 +317,17 @@ def test_each_recipe_prepares_the_shared_data(name: str, data_dir: Path) -> None
         columns = list(frame.columns[1:]) if name == "etth1-multi" else ["OT"]
         assert scaler["columns"] == columns
         np.testing.assert_allclose(scaler["mean"], frame[columns][:8640].mean().to_numpy())
-    else:
-        held = {"airline": 12, "sunspots": 30}[name]
-        assert len(prepared.test) == 1 and prepared.test.y.shape[1] == held
-        rows = {"airline": 144, "sunspots": 309}[name]
-        assert prepared.test.origins.tolist() == [rows - held]
+    elif name == "airline":
+        # the last 12 months from one origin
+        assert len(prepared.test) == 1 and prepared.test.y.shape[1] == 12
+        assert prepared.test.origins.tolist() == [144 - 12]
         # rolling-origin validation: one forecast from each origin of the validation part
-        assert len(prepared.valid) == {"airline": 13, "sunspots": 31}[name]
+        assert len(prepared.valid) == 13
+    else:
+        # sunspots: one-step-ahead from each of the last 30 years, and of the 60 before them
+        assert prepared.test.y.shape[1:] == (1, 1)
+        assert prepared.test.origins.tolist() == list(range(279, 309))
+        assert prepared.valid.origins.tolist() == list(range(219, 279))
 
 
 def _bad_cell(tmp_path: Path, ett: Path) -> Path:

@@ -5,7 +5,10 @@
 * :func:`arima_forecasts` — ARIMA (statsmodels) fitted on the training part, its order chosen
   by AIC over a small grid when not given, then run on each window's history.
 * :func:`holdout_forecast` — the last ``k`` points of one series from everything before them
-  (the customary Airline / sunspots evaluation).
+  (the customary Airline evaluation).
+* :func:`rolling_arima_forecasts` — ARIMA fitted once on every point before the first origin,
+  then forecasting from each origin with the whole true history before it (rolling origin,
+  e.g. the one-step-ahead evaluation of yearly sunspots).
 * :func:`mse`, :func:`mae`.
 
 History arrays are one series ``(T,)`` or windows with time on axis 1: ``(N, T)`` or
@@ -28,6 +31,7 @@ __all__ = [
     "mae",
     "mse",
     "naive",
+    "rolling_arima_forecasts",
     "seasonal_naive",
     "select_arima_order",
 ]
@@ -204,6 +208,48 @@ def holdout_forecast(
         fitted = fit_arima(train, order, seasonal_order, season=season, max_points=None)
         return np.asarray(fitted.forecast(test_size), dtype=np.float64)
     raise ValueError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
+
+
+def rolling_arima_forecasts(
+    series: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    season: int | None = None,
+    order: tuple[int, int, int] | None = None,
+    seasonal_order: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
+    """ARIMA forecasts ``(N, horizon)`` of ``series`` from each of ``N`` rising ``origins``.
+
+    The model (order by AIC unless ``order`` is given, as in :func:`holdout_forecast`;
+    seasonal when ``season`` is given) is fitted once to ``series[:origins[0]]``; the forecast
+    from origin ``t`` runs the fitted model, parameters fixed, over the true history
+    ``series[:t]`` (statsmodels ``apply``), so with ``horizon`` 1 each forecast is the
+    one-step-ahead prediction from every value before it.
+    """
+    series = np.asarray(series, dtype=np.float64)
+    origins = np.asarray(origins, dtype=np.int64)
+    if series.ndim != 1:
+        raise ValueError(f"rolling_arima_forecasts needs a 1-D series, got shape {series.shape}")
+    if len(origins) == 0 or np.any(np.diff(origins) <= 0):
+        raise ValueError("the origins must be a non-empty rising sequence")
+    if origins[0] < 4 or origins[-1] + horizon > len(series):
+        raise ValueError(
+            f"origins {origins[0]}..{origins[-1]} with horizon {horizon} need a series of "
+            f"{origins[-1] + horizon} points starting with at least 4, got {len(series)}"
+        )
+    fitted = fit_arima(series[: origins[0]], order, seasonal_order, season=season,
+                       max_points=None)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if horizon == 1:
+            # one filter pass: its in-sample predictions are the one-step-ahead forecasts
+            applied = fitted.apply(series[: origins[-1] + 1])
+            return np.asarray(applied.predict(start=origins[0], end=origins[-1]))[
+                origins - origins[0], None
+            ]
+        return np.stack(
+            [np.asarray(fitted.apply(series[:t]).forecast(horizon)) for t in origins]
+        )
 
 
 def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
