@@ -8,14 +8,22 @@ LSTM is compared with torch.nn.LSTM, which has no peepholes. It also prints the 
 achieved GFLOP/s as a fraction of a large float32 matrix product measured in the same run,
 and the B=1 inference latency at (1, 100, 256, 256).
 
+Memory is measured last, each number in a fresh process (the growth of its peak resident
+memory over what it held before the step): one LSTM training step at (B, T, I, H) =
+(32, 2000, 256, 256) for both engines, and truncated BPTT (chunks of 100 steps, the state
+carried over detached) over ever longer sequences, which must stay flat.
+
     python benchmarks/bench_rnn.py                 # the README's table (a few minutes)
-    python benchmarks/bench_rnn.py --rounds 3 --shapes 32,50,64,64
+    python benchmarks/bench_rnn.py --rounds 3 --shapes 32,50,64,64 --no-memory
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +37,9 @@ from rnnkit.tuning import tune_malloc
 
 SHAPES = [(64, 100, 256, 256), (128, 28, 28, 128), (128, 50, 512, 512), (32, 200, 64, 128)]
 LATENCY_SHAPE = (1, 100, 256, 256)
+MEMORY_SHAPE = (32, 2000, 256, 256)
+TRUNCATED_LENGTHS = (500, 1000, 2000, 4000)
+TRUNCATED_CHUNK = 100
 CELLS = {  # name: (rnnkit layer, its keyword arguments, torch.nn peer, gates)
     "lstm": (rnnkit.LSTM, {}, nn.LSTM, 4),
     "gru": (rnnkit.GRU, {}, nn.GRU, 3),
@@ -148,6 +159,66 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
     return "\n".join(lines)
 
 
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def memory_probe(engine: str, length: int, chunk: int | None) -> None:
+    """In a fresh process: one training step of an LSTM at MEMORY_SHAPE with sequence length
+    ``length`` (whole, or in chunks of ``chunk`` steps with the state carried over detached);
+    prints how far the peak resident memory rose above what the process held before it."""
+    tune_malloc()
+    B, _, I, H = MEMORY_SHAPE
+    torch.manual_seed(0)
+    layer = nn.LSTM(I, H, batch_first=True) if engine == "torch" else rnnkit.LSTM(I, H)
+    if engine == "rnnkit":
+        layer.backend = "rnnkit"
+    # a whole step's input needs its gradient (as in the speed table); chunked data does not
+    # (its gradient would be one more tensor of the full length)
+    x = torch.randn(B, length, I, requires_grad=chunk is None)
+    before = resident_bytes()
+    state = None
+    for part in x.split(chunk or length, dim=1):
+        out, state = layer(part, state)
+        out.sum().backward()
+        state = rnnkit.detach_state(state)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    print(max(peak - before, 0) / 2**20)
+
+
+def measure_memory(engine: str, length: int, chunk: int | None) -> float:
+    command = [sys.executable, __file__, "--memory-probe", engine, str(length), str(chunk or 0)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(result.stdout.split()[-1])
+
+
+def memory_table() -> str:
+    T = MEMORY_SHAPE[1]
+    ours, peer = measure_memory("rnnkit", T, None), measure_memory("torch", T, None)
+    lines = [
+        f"Peak training memory (MiB above the process's before the step), LSTM, "
+        f"(B,T,I,H) = {MEMORY_SHAPE}:",
+        "",
+        "| rnnkit | torch.nn | ratio |",
+        "|---|---|---|",
+        f"| {ours:.0f} | {peer:.0f} | {ours / peer:.2f}x |",
+        "",
+        f"Truncated BPTT, rnnkit LSTM, chunks of {TRUNCATED_CHUNK} steps, peak MiB by "
+        "sequence length:",
+        "",
+        "| " + " | ".join(f"T={length}" for length in TRUNCATED_LENGTHS) + " |",
+        "|" + "---|" * len(TRUNCATED_LENGTHS),
+        "| "
+        + " | ".join(
+            f"{measure_memory('rnnkit', length, TRUNCATED_CHUNK):.0f}"
+            for length in TRUNCATED_LENGTHS
+        )
+        + " |",
+    ]
+    return "\n".join(lines)
+
+
 def parse_shape(text: str) -> tuple[int, int, int, int]:
     values = tuple(int(v) for v in text.split(","))
     if len(values) != 4 or min(values) <= 0:
@@ -161,9 +232,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--latency-rounds", type=int, default=50, help="B=1 calls (default 50)")
     parser.add_argument("--shapes", type=parse_shape, nargs="+", default=SHAPES)
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)  # ENGINE T CHUNK
     args = parser.parse_args(argv)
+    if args.memory_probe:
+        engine, length, chunk = args.memory_probe
+        memory_probe(engine, int(length), int(chunk) or None)
+        return ""
     table = run(args.shapes, args.cells, args.rounds, args.latency_rounds)
-    print(table)
+    print(table, flush=True)
+    if not args.no_memory:
+        memory = memory_table()
+        print("\n" + memory)
+        table += "\n\n" + memory
     return table
 
 
