@@ -20,7 +20,6 @@ carried over detached) over ever longer sequences, which must stay flat.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -159,9 +158,14 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
     return "\n".join(lines)
 
 
-def resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
+def resident_bytes(field: str = "VmRSS") -> int:
+    """This process's resident memory now (``VmRSS``) or at its peak (``VmHWM``). Not
+    ``getrusage``'s maximum, which a child started by ``subprocess`` inherits from its parent."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
 
 
 def memory_probe(engine: str, length: int, chunk: int | None) -> None:
@@ -183,8 +187,7 @@ def memory_probe(engine: str, length: int, chunk: int | None) -> None:
         out, state = layer(part, state)
         out.sum().backward()
         state = rnnkit.detach_state(state)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    print(max(peak - before, 0) / 2**20)
+    print(max(resident_bytes("VmHWM") - before, 0) / 2**20)
 
 
 def measure_memory(engine: str, length: int, chunk: int | None) -> float:

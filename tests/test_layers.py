@@ -550,15 +550,18 @@ def test_auto_backend_follows_the_measured_rules() -> None:
     x_time_major = x.transpose(0, 1)  # what the layers pass on: (T, B, I)
     fast = engine_is_fast(x_time_major)
     expected = {
-        LSTM(3, 5): "torch",
+        LSTM(3, 5): "rnnkit" if fast else "torch",  # training: parameters require grad
         LSTM(3, 5, peephole=True): "rnnkit",
         GRU(3, 5): "rnnkit" if fast else "torch",
-        RNN(3, 5): "rnnkit" if fast else "torch",  # training: parameters require grad
+        RNN(3, 5): "rnnkit" if fast else "torch",
         LSTM(3, 5, backend="rnnkit"): "rnnkit",
         GRU(3, 5, backend="torch"): "torch",
     }
     for layer, backend in expected.items():
         assert choose_backend(layer, x_time_major, None) == backend, layer
-    with torch.no_grad():  # a small inference call of a vanilla RNN: torch.nn's single kernel
-        assert choose_backend(RNN(3, 5), x_time_major, None) == "torch"
+    with torch.no_grad():  # batched LSTM inference: torch.nn's oneDNN kernel
+        assert choose_backend(LSTM(3, 5), x_time_major, None) == "torch"
+        assert choose_backend(RNN(3, 5), x_time_major, None) == ("rnnkit" if fast else "torch")
+        one_sequence = x_time_major[:, :1]  # B = 1: rnnkit's loop has the lower latency
+        assert choose_backend(LSTM(3, 5), one_sequence, None) == ("rnnkit" if fast else "torch")
     assert choose_backend(GRU(3, 5).double(), x_time_major.double(), None) == "torch"
