@@ -155,6 +155,125 @@ def test_table_without_header_by_column_index(
     assert json.loads((run / "config.json").read_text())["header"] is False
 
 
+# ---------------------------------------------------------------------- pretrained vectors
+VECTORS = {"good": [0.5, -1.0, 2.0], "bad": [1.5, 0.25, -0.75], "Film": [-2.0, 0.0, 1.0]}
+REVIEWS = ["pos good film", "neg bad film", "pos very good", "neg very bad", "pos good plot"]
+
+
+def vectors_file(tmp_path: Path, kind: str) -> Path:
+    """:data:`VECTORS` in a word2vec (``count dim`` header) or GloVe text file."""
+    path = tmp_path / f"vectors.{kind}.txt"
+    header = f"{len(VECTORS)} 3\n" if kind == "word2vec" else ""
+    lines = "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in VECTORS.items())
+    path.write_text(header + lines)
+    return path
+
+
+def reviews_file(tmp_path: Path) -> Path:
+    path = tmp_path / "reviews.txt"
+    path.write_text("".join(f"{line}\n" for line in REVIEWS * 4))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["glove", "word2vec"])
+def test_pretrained_vectors_start_the_token_embedding(tmp_path: Path, kind: str) -> None:
+    from rnnkit.text.vocab import Vocab
+
+    options = {
+        "train": str(reviews_file(tmp_path)),
+        "embeddings": str(vectors_file(tmp_path, kind)),
+    }
+    config = runner.make_config(TASK, {**options, "embedding_dim": 8})
+    prepared = TASK.prepare(config, None)
+    # The file's width wins over --embedding-dim, and is kept for loading the run.
+    assert prepared.artifacts["embedding"]["dim"] == 3
+    assert TASK.artifact_names(config) == ("vocab", "labels", "embedding")
+    # "Film" covers "film" case-insensitively; "very" and "plot" have no vector.
+    assert prepared.info["embeddings"].startswith("coverage 60.0%: 3/5 tokens")
+    model = TASK.build_model(config, prepared.artifacts)
+    runner._set_initial(model, prepared.initial)
+    weight = model.inputs.embedding.weight
+    vocab = Vocab.from_dict(prepared.artifacts["vocab"])
+    for word, vector in (*VECTORS.items(), ("film", VECTORS["Film"])):
+        if word in vocab.tokens:
+            assert weight[vocab.index(word)].tolist() == vector
+    assert not weight[vocab.pad_index].any()
+    assert weight.requires_grad  # trainable unless frozen
+
+
+def test_frozen_vectors_stay_the_files_after_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import load_file
+
+    glove = vectors_file(tmp_path, "glove")
+    args = ("--train", str(reviews_file(tmp_path)), "--embeddings", str(glove))
+    runs = {}
+    for name, freeze in (("frozen", "--freeze-embeddings"), ("trained", "--no-freeze-embeddings")):
+        capsys.readouterr()
+        runs[name] = train(tmp_path, *args, freeze, "--epochs", "1", "--lr", "0.05", name=name)
+        printed = capsys.readouterr()
+        assert "embeddings: coverage 60.0%" in printed.out + printed.err
+    vocab = json.loads((runs["frozen"] / "vocab.json").read_text())
+    index = {token: i for i, token in enumerate([*vocab["specials"], *vocab["tokens"]])}
+    key = "inputs.embedding.weight"
+    frozen = load_file(runs["frozen"] / "model.safetensors")[key]
+    trained = load_file(runs["trained"] / "model.safetensors")[key]
+    for word, vector in VECTORS.items():
+        row = index[word if word in index else word.lower()]
+        assert frozen[row].tolist() == vector
+    assert not (trained[index["good"]] == frozen[index["good"]]).all()  # it did train
+    assert json.loads((runs["frozen"] / "embedding.json").read_text())["file"] == str(glove)
+
+
+def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = train(tmp_path, "--train", str(reviews_file(tmp_path)), "--epochs", "1")
+    config_path = run / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["embeddings"], config["freeze_embeddings"], config["word_dropout"]
+    config_path.write_text(json.dumps(config))
+    # Without --test, evaluate scores the held-out examples, as metrics.json did.
+    assert evaluate(run, capsys)["loss"] == pytest.approx(metrics_of(run)["valid_loss"])
+    loaded = runner.load_run(str(run))
+    assert loaded.config["embeddings"] is None and loaded.config["freeze_embeddings"] is False
+    assert loaded.config["word_dropout"] == 0.0
+
+
+def test_word_dropout_reads_training_tokens_as_unk_but_never_padding() -> None:
+    import torch
+
+    from rnnkit.tasks.classify import WordDropoutEmbedding
+
+    embedding = WordDropoutEmbedding(6, 4, 0, word_dropout=0.5, unk_idx=1)
+    with torch.no_grad():
+        embedding.weight.copy_(torch.arange(6.0).unsqueeze(1).expand(6, 4))
+    ids = torch.tensor([[2, 3, 4, 5] * 50 + [0] * 20])
+    read = embedding(ids)[0, :, 0].long()  # each row's vector holds its own id
+    assert (read[-20:] == 0).all()  # padding stays padding
+    dropped = read[:-20] == 1
+    assert 60 < int(dropped.sum()) < 140 and (read[:-20][~dropped] == ids[0, :-20][~dropped]).all()
+    embedding.eval()
+    assert torch.equal(embedding(ids)[0, :, 0].long(), ids[0])  # off outside training
+    with pytest.raises(ValueError, match="word_dropout"):
+        WordDropoutEmbedding(6, 4, 0, word_dropout=1.0)
+
+
+def test_word_dropout_option_trains_texts_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = train(tmp_path, "--train", str(reviews_file(tmp_path)), "--word-dropout", "0.25")
+    assert json.loads((run / "config.json").read_text())["word_dropout"] == 0.25
+    seqs, y = separable(8, seed=5)
+    numbers = tmp_path / "numbers.npz"
+    np.savez(numbers, y=y, **{f"X_{i}": x for i, x in enumerate(seqs)})
+    capsys.readouterr()
+    argv = ["train", "classify", "--train", str(numbers), "--word-dropout", "0.25"]
+    assert run_cli([*argv, "--out", str(tmp_path / "numbers")]) == 2
+    assert "--word-dropout: token vectors are for texts" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------- numeric sequences
 def jv_slice(source: Path, target: Path, every: int, offset: int = 0) -> list[str]:
     """The header of a JapaneseVowels ``.ts`` file and every ``every``-th example from
@@ -455,6 +574,19 @@ def bad_pattern(tmp: Path) -> tuple[list[str], str]:
     return ["--train", str(folder), "--test-pattern", "(["], "--test-pattern: bad regular"
 
 
+def bad_embeddings_for_numbers(tmp: Path) -> tuple[list[str], str]:
+    seqs, y = separable(8, seed=5)
+    path = tmp / "numbers.npz"
+    np.savez(path, y=y, **{f"X_{i}": x for i, x in enumerate(seqs)})
+    glove = vectors_file(tmp, "glove")
+    return ["--train", str(path), "--embeddings", str(glove)], "--embeddings: token vectors"
+
+
+def bad_frozen_vectors_for_numbers(tmp: Path) -> tuple[list[str], str]:
+    args, _ = bad_embeddings_for_numbers(tmp)
+    return [*args[:2], "--freeze-embeddings"], "--freeze-embeddings: token vectors are for texts"
+
+
 BAD = [
     bad_text,
     bad_unknown_test_label,
@@ -467,6 +599,8 @@ BAD = [
     bad_idx_no_labels,
     bad_audio,
     bad_pattern,
+    bad_embeddings_for_numbers,
+    bad_frozen_vectors_for_numbers,
 ]
 
 

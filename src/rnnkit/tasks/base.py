@@ -21,7 +21,15 @@ from rnnkit.tasks.options import COMMON, Option
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
 
-__all__ = ["Prepared", "Recipe", "Task", "evaluate_examples", "vocab_artifact"]
+__all__ = [
+    "Prepared",
+    "Recipe",
+    "Task",
+    "embedding_dim",
+    "evaluate_examples",
+    "pretrained_vectors",
+    "vocab_artifact",
+]
 
 Batch = Any
 Log = Callable[[str], None]
@@ -261,6 +269,34 @@ class Task:
 def vocab_artifact(artifacts: Mapping[str, Any], name: str = "vocab") -> Vocab:
     """The vocabulary a run keeps as the artifact ``name`` (``RUN_DIR/{name}.json``)."""
     return Vocab.from_dict(artifacts[name], f"{name}.json")
+
+
+def pretrained_vectors(path: str, vocab: Vocab, seed: int) -> tuple[Tensor, dict[str, Any]]:
+    """The starting word vectors of a new model from a word2vec or GloVe text file
+    (``--embeddings``), one row per token of ``vocab``, and the ``embedding`` artifact that
+    records them: ``{"file", "dim", "coverage"}``.
+
+    Tokens the file lacks (and the specials) get seeded random vectors on the scale of the
+    loaded ones; the ``<pad>`` row is zero. The vectors are the file's width, whatever
+    ``--embedding-dim`` says: a loaded run reads its size back from the artifact
+    (:func:`embedding_dim`).
+    """
+    from rnnkit.text.embedding import Embedding
+
+    generator = torch.Generator().manual_seed(seed)
+    loaded = Embedding.from_pretrained_file(path, vocab, generator=generator)
+    vectors = loaded.weight.detach().clone()
+    vectors[vocab.pad_index] = 0.0  # padding stays the zero vector
+    artifact = {"file": path, "dim": loaded.embedding_dim, "coverage": str(loaded.coverage)}
+    return vectors, artifact
+
+
+def embedding_dim(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> int:
+    """The word vector size of a run: that of its pretrained vectors (the ``embedding``
+    artifact of :func:`pretrained_vectors`) if it has them, else ``--embedding-dim``."""
+    if "embedding" in artifacts:
+        return int(artifacts["embedding"]["dim"])
+    return int(config["embedding_dim"])
 
 
 def evaluate_examples(

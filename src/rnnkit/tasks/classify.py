@@ -29,6 +29,12 @@ of the training split, sorted (integers by value). Without ``--valid`` a seeded
 ``--valid-fraction`` of the training examples is held out (the same split every time:
 ``evaluate`` and ``--resume`` rebuild it from ``config.json``).
 
+``--embeddings FILE`` (texts only) starts the token vectors from a word2vec or GloVe text file:
+the file's width replaces ``--embedding-dim``, tokens it lacks get random vectors on its
+scale, and the log says how many vocabulary tokens it covered; ``--freeze-embeddings`` keeps
+the vectors fixed while the rest trains. ``--word-dropout P`` reads each training token as
+``<unk>`` with probability ``P`` (texts only), a regulariser for small text sets.
+
 ``rnnkit predict`` takes one text a line (a table run: a CSV/TSV whose text column is read,
 a label column is not needed), a ``.ts``/``.npz`` file (its labels are ignored), IDX images
 without labels, or an audio file or folder (one line per file, in name order).
@@ -52,8 +58,16 @@ from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
 from rnnkit.structures.classifier import SequenceClassifier
-from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
+from rnnkit.tasks.base import (
+    Prepared,
+    Recipe,
+    Task,
+    embedding_dim,
+    pretrained_vectors,
+    vocab_artifact,
+)
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
+from rnnkit.text.embedding import Embedding
 from rnnkit.text.vocab import Vocab
 
 __all__ = ["TASK", "ClassifyTask", "Examples", "label_order", "tokenize"]
@@ -440,7 +454,29 @@ class ClassifyTask(Task):
             "normalize", True, "standardise numeric features with the training statistics", "data"
         ),
         Option("valid_fraction", 0.1, "fraction", "held out of --train without --valid", "data"),
-        Option("embedding_dim", 64, "positive_int", "token embedding size (texts)"),
+        Option(
+            "embedding_dim",
+            64,
+            "positive_int",
+            "token embedding size (texts; --embeddings brings its own)",
+        ),
+        Option(
+            "embeddings",
+            None,
+            "file",
+            "texts: pretrained word2vec/GloVe text vectors to start the token embedding from",
+            "model",
+            True,
+            absent=None,
+        ),
+        flag("freeze_embeddings", False, "texts: keep the token vectors fixed", absent=False),
+        Option(
+            "word_dropout",
+            0.0,
+            "fraction",
+            "texts: probability of reading a training token as <unk>",
+            absent=0.0,
+        ),
         flag("bidirectional", False, "read each sequence both ways"),
         Option(
             "pooling", "last", "choice", "summary of the states", choices=("last", "mean", "max")
@@ -459,6 +495,12 @@ class ClassifyTask(Task):
         if config["header"] is not None and _format_of(config) != "table":
             raise ValueError(f"{option_name('header')}: only the table format has a header row")
         check_holdout(config, where)
+        for name in ("embeddings", "freeze_embeddings", "word_dropout"):
+            if config[name] and _format_of(config) not in TEXT_FORMATS:
+                raise ValueError(
+                    f"{option_name(name)}: token vectors are for texts; "
+                    f"{config['train']} is read as numeric sequences ({_format_of(config)})"
+                )
         for pattern in ("label_pattern", "test_pattern"):
             if config[pattern] is not None:
                 import re
@@ -472,11 +514,12 @@ class ClassifyTask(Task):
 
     def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         if _format_of(config) in TEXT_FORMATS:
-            return ("vocab", "labels")
+            return ("vocab", "labels") + (("embedding",) if config["embeddings"] else ())
         return ("labels", "scaler") if config["normalize"] else ("labels", "num_features")
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
+        initial: dict[str, Tensor] = {}
         if artifacts is None:
             artifacts = {"labels": label_order(train.labels)}
             if train.texts is not None:
@@ -488,6 +531,11 @@ class ClassifyTask(Task):
                 except ValueError as err:
                     raise ValueError(f"{config['train']}: {err}") from None
                 artifacts["vocab"] = vocab.to_dict()
+                if config["embeddings"] is not None:
+                    vectors, artifacts["embedding"] = pretrained_vectors(
+                        config["embeddings"], vocab, config["seed"]
+                    )
+                    initial["inputs.embedding.weight"] = vectors
             elif config["normalize"]:
                 artifacts["scaler"] = _scaler(train.features)
             else:
@@ -503,7 +551,9 @@ class ClassifyTask(Task):
             for name, examples in zip(("train", "valid", "test"), encoded, strict=True)
             if examples is not None
         }
-        return Prepared(*encoded, artifacts=artifacts, info=info)
+        if "embedding" in artifacts:
+            info["embeddings"] = artifacts["embedding"]["coverage"]
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
         return build_model(config, artifacts)
@@ -592,6 +642,34 @@ class ClassifyTask(Task):
         return x, lengths
 
 
+class WordDropoutEmbedding(Embedding):
+    """Token vectors that, in training, read each real token as ``<unk>`` with probability
+    ``word_dropout`` (word dropout, Iyyer et al. 2015): the classifier cannot lean on a few
+    memorised words, and ``<unk>`` learns a vector for the unseen words of new texts. In eval
+    mode it is the plain embedding; padding is never dropped."""
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int,
+        *,
+        freeze: bool = False,
+        word_dropout: float = 0.0,
+        unk_idx: int = 1,
+    ) -> None:
+        super().__init__(num_embeddings, embedding_dim, padding_idx, freeze=freeze)
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout!r}")
+        self.word_dropout, self.unk_idx = word_dropout, unk_idx
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.training and self.word_dropout > 0:
+            dropped = torch.rand(input.shape, device=input.device) < self.word_dropout
+            input = input.masked_fill(dropped & (input != self.padding_idx), self.unk_idx)
+        return super().forward(input)
+
+
 def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> SequenceClassifier:
     """The classifier ``config`` describes, for the run's vocabulary or features and labels."""
     vocab = _vocab(artifacts)
@@ -605,13 +683,16 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Sequ
     }
     num_classes = len(artifacts["labels"])
     if vocab is not None:
-        return SequenceClassifier(
-            num_classes,
-            vocab_size=len(vocab),
-            embedding_dim=config["embedding_dim"],
-            padding_idx=vocab.pad_index,
-            **common,
+        dim = embedding_dim(config, artifacts)  # the vectors file's width with --embeddings
+        embedding = WordDropoutEmbedding(
+            len(vocab),
+            dim,
+            vocab.pad_index,
+            freeze=config["freeze_embeddings"],
+            word_dropout=config["word_dropout"],
+            unk_idx=vocab.unk_index,
         )
+        return SequenceClassifier(num_classes, embedding=embedding, **common)
     return SequenceClassifier(num_classes, input_size=_width(artifacts), **common)
 
 
@@ -708,6 +789,14 @@ RECIPES = {
             "embedding_dim": 300,
             "pooling": "mean",
             "dropout": 0.5,
+            # Chosen on the dev split, mean of seeds 0-2 at the best-loss epoch: word dropout
+            # 0.25 with min-freq 2 gave 78.6 % (77.9/78.3/79.5) against 77.2 % (77.4/78.3/75.9)
+            # without; word dropout alone 78.2 %. Weight decay 1e-4/1e-5 (73.7/77.0 %),
+            # embedding size 100/50 (75.7/73.1 %), lr 5e-4 (75.8 %), word dropout 0.4/0.5
+            # (77.1/74.4 %), and adding a bidirectional LSTM (76.7 %) or a cosine schedule
+            # (77.1 %) did not help (seed 0).
+            "word_dropout": 0.25,
+            "min_freq": 2,
             "epochs": 10,
             "patience": 3,
         },

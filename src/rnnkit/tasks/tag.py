@@ -68,7 +68,14 @@ from rnnkit.data.slots import read_seq_pairs
 from rnnkit.metrics.tagging import SCHEMES, detect_scheme, entity_scores
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
 from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
-from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
+from rnnkit.tasks.base import (
+    Prepared,
+    Recipe,
+    Task,
+    embedding_dim,
+    pretrained_vectors,
+    vocab_artifact,
+)
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag
 from rnnkit.text.vocab import PAD, UNK, Vocab
 
@@ -311,14 +318,11 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Join
     words = vocab_artifact(artifacts, "vocab")
     labels = artifacts["labels"]
     chars = vocab_artifact(artifacts, "chars") if "chars" in artifacts else None
-    embedding_dim = config["embedding_dim"]
-    if "embedding" in artifacts:
-        embedding_dim = int(artifacts["embedding"]["dim"])
     intents = labels["intents"]
     model = JointTagger(
         len(words),
         len(labels["tags"]),
-        embedding_dim=embedding_dim,
+        embedding_dim=embedding_dim(config, artifacts),
         padding_idx=words.pad_index,
         freeze_embedding=config["freeze_embeddings"],
         char_vocab_size=None if chars is None else len(chars),
@@ -494,20 +498,9 @@ class TagTask(Task):
             )
             artifacts["chars"] = chars.to_dict()
         if config["embeddings"] is not None:
-            from rnnkit.text.embedding import Embedding
-
-            generator = torch.Generator().manual_seed(config["seed"])
-            loaded = Embedding.from_pretrained_file(
-                config["embeddings"], vocab, generator=generator
+            initial["words.weight"], artifacts["embedding"] = pretrained_vectors(
+                config["embeddings"], vocab, config["seed"]
             )
-            vectors = loaded.weight.detach().clone()
-            vectors[vocab.pad_index] = 0.0  # padding stays the zero vector
-            initial["words.weight"] = vectors
-            artifacts["embedding"] = {
-                "file": config["embeddings"],
-                "dim": loaded.embedding_dim,
-                "coverage": str(loaded.coverage),
-            }
         return artifacts, initial
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
