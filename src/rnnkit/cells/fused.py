@@ -37,7 +37,7 @@ _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shar
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
     "lstm_forward_loop": [_INT] * 5 + [_PTR] * 6,
-    "lstm_backward_loop": [_INT] * 4 + [_PTR] * 10,
+    "lstm_backward_loop": [_INT] * 5 + [_PTR] * 10,
     "gru_forward_loop": [_INT] * 4 + [_PTR] * 7,
     "gru_backward_loop": [_INT] * 4 + [_PTR] * 10,
     "rnn_forward_loop": [_INT] * 5 + [_PTR] * 4,
@@ -168,22 +168,25 @@ def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, keep: b
 
 def lstm_backward_loop(
     weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor | None]:
     """Equations (B5)–(B1) of the LSTM for every step, backward (``lstm_loops.c``): ``dh``,
     ``dc`` ``(B, H)`` hold δh_T, δc_T (the final state's gradients) on entry and δh_0, δc_0 on
     return; ``grad_gates (T, B, 4H)`` receives δa_t (rows past a sequence's end untouched).
-    Returns the bias gradient Σ δa_t ``(4H,)`` and the peepholes' ``(3, H)``."""
+    ``peephole`` is ``(3, H)`` or ``None``. Returns the bias gradient Σ δa_t ``(4H,)`` and
+    the peepholes' ``(3, H)`` (``None`` without peepholes)."""
     T, B, H = grad_y.shape
     sums = grad_y.new_empty(7 * H)
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
+    # the kernel takes zeros for "no peepholes" rather than branching in its equations
+    weights = peephole.contiguous() if peephole is not None else grad_y.new_zeros(3, H)
     _check(
         KERNELS.lstm_backward_loop(
-            T, B, H, _threads(B * 4 * H * H), _ptr_int(steps), _ptr(weight_hh),
-            _ptr(peephole), _ptr(act), _ptr(cell), _ptr(grad_y), _ptr(dh), _ptr(dc),
-            _ptr(grad_gates), _ptr(sums),
+            T, B, H, _threads(B * 4 * H * H), int(peephole is not None), _ptr_int(steps),
+            _ptr(weight_hh), _ptr(weights), _ptr(act), _ptr(cell), _ptr(grad_y), _ptr(dh),
+            _ptr(dc), _ptr(grad_gates), _ptr(sums),
         )
     )  # fmt: skip
-    return sums[: 4 * H], sums[4 * H :].view(3, H)
+    return sums[: 4 * H], None if peephole is None else sums[4 * H :].view(3, H)
 
 
 def _ptr_int(tensor: Tensor) -> int:

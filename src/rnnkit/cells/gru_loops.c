@@ -6,8 +6,9 @@
  */
 #include "time_loop.h"
 
-/* Equations (2)-(4) for n units: pre = W_hh h_{t-1} as 3 vectors (r, z, n); ax, act and bias
- * point at gate r of a row of 3H (gate q at +qH). */
+/* Equations (2)-(4) for n units of `rows` sequences: pre = W_hh h_{t-1} as 3 vectors (r, z, n)
+ * a sequence; ax, act and bias point at gate r of a row of 3H (gate q at +qH); h_prev, u_n_out
+ * and h at unit 0 of rows of H. */
 #define GRU_FORWARD(KEEP)                                                                      \
     for (int l = 0; l < n; l++) {                                                              \
         float u_n = pre[2 * LANES + l] + bias[2 * H + l];                        /* (1) */      \
@@ -18,23 +19,26 @@
         if (KEEP) { act[l] = r; act[H + l] = z; act[2 * H + l] = c; u_n_out[l] = u_n; }        \
     }
 
-__attribute__((noinline)) static void gru_forward_row(
-    int n, int H, const float *R pre, const float *R ax, const float *R bias,
+__attribute__((noinline)) static void gru_forward_rows(
+    int rows, int n, int H, const float *R pre, const float *R ax, const float *R bias,
     const float *R h_prev, float *R act, float *R u_n_out, float *R h) {
-    if (act) {
-        GRU_FORWARD(1)
-    } else {
-        GRU_FORWARD(0)
+    for (int r = 0; r < rows; r++, pre += 3 * LANES, ax += 3 * H, h_prev += H, h += H) {
+        if (act) {
+            GRU_FORWARD(1)
+            act += 3 * H, u_n_out += H;
+        } else {
+            GRU_FORWARD(0)
+        }
     }
 }
 
-static void gru_forward_units(const Loop *L, int t, int64_t row, int j, int n,
+static void gru_forward_units(const Loop *L, int t, int64_t row, int rows, int j, int n,
                               const float *pre) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
     int64_t gate_at = 3 * (t * BH + row * L->H) + j;                   /* (t, row, r_j) */
-    gru_forward_row(n, L->H, pre, L->gates_x + gate_at, L->bias_hh + j, L->hidden + at,
-                    L->act ? L->act + gate_at : NULL,
-                    L->recurrent_n ? L->recurrent_n + at : NULL, L->hidden + at + BH);
+    gru_forward_rows(rows, n, L->H, pre, L->gates_x + gate_at, L->bias_hh + j, L->hidden + at,
+                     L->act ? L->act + gate_at : NULL,
+                     L->recurrent_n ? L->recurrent_n + at : NULL, L->hidden + at + BH);
 }
 
 /* Equations (B4)-(B2) for units j0 … j1-1 of one sequence: δh_t = dh + dy. Writes du = δu_t
@@ -57,14 +61,18 @@ __attribute__((noinline)) static void gru_backward_row(
     }
 }
 
-static void gru_backward_units(const Loop *L, int t, int64_t row, int j0, int j1,
-                               float *sums) {
-    int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
-    gru_backward_row(j0, j1, L->H, L->act + 3 * at, L->recurrent_n + at, L->hidden + at,
-                     L->dh + row * L->H, L->grad_y + at, L->grad_gates + 3 * at,
-                     L->grad_gates_x + 3 * at);
+static void gru_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
+                               int j0, int j1, float *sums) {
+    int H = L->H;
+    int64_t BH = (int64_t)L->B * H, at = t * BH + row_begin * H; /* (t, row_begin, 0) */
+    for (int64_t b = 0; b < row_end - row_begin; b++) {
+        int64_t here = at + b * H;
+        gru_backward_row(j0, j1, H, L->act + 3 * here, L->recurrent_n + here, L->hidden + here,
+                         L->dh + (row_begin + b) * H, L->grad_y + here,
+                         L->grad_gates + 3 * here, L->grad_gates_x + 3 * here);
+    }
     /* δb_ih = Σ δa_t, after δb_hh = Σ δu_t (3H), which the driver sums */
-    add_gates(3, L->H, j0, j1, L->grad_gates_x + 3 * at, sums + 3 * L->H);
+    add_gates(3, H, j0, j1, row_end - row_begin, L->grad_gates_x + 3 * at, sums + 3 * H);
 }
 
 int gru_forward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,

@@ -168,10 +168,9 @@ def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_
     """:func:`lstm_backward` with the whole loop in compiled code (``lstm_loops.c``)."""
     T, B, H = grad_y.shape
     grad_gates = gates.new_zeros(T, B, 4 * H) if sizes.variable else torch.empty_like(gates)
-    peep = peephole.contiguous() if peephole is not None else gates.new_zeros(3, H)
     dh, dc = grad_h_n.clone(), grad_c_n.clone()
     grad_bias, grad_peephole = fused.lstm_backward_loop(
-        weight_hh.contiguous(), peep, gates, cell, sizes, grad_y, dh, dc, grad_gates
+        weight_hh.contiguous(), peephole, gates, cell, sizes, grad_y, dh, dc, grad_gates
     )
     return grad_gates, dh, dc, grad_bias, grad_peephole
 

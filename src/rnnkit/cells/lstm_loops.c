@@ -5,14 +5,15 @@
  * overwrites gates_x with the activated gates i, f, g, o (each value is read before its place
  * is written): one (T, B, 4H) array, the layer's largest, instead of two.
  *
- * The equations are functions of one sequence with restrict pointers, called once a row: GCC
- * vectorises a loop over several arrays only when it knows they do not overlap.
+ * The equations are functions with restrict pointers, called once for a few sequences: GCC
+ * vectorises a loop over several arrays only when it knows they do not overlap, and a call a
+ * sequence would cost as much as the equations at small sizes.
  */
 #include "time_loop.h"
 
-/* Equations (1)-(5) for n units: pre = W_hh h_{t-1} as 4 vectors (i, f, g, o); ax points at
- * gate i of a row of 4H (gate q at +qH) and receives i, f, g, o if `keep`; peephole at unit 0
- * of (3, H). */
+/* Equations (1)-(5) for n units of `rows` sequences: pre = W_hh h_{t-1} as 4 vectors (i, f,
+ * g, o) a sequence; ax points at gate i of a row of 4H (gate q at +qH) and receives i, f, g, o
+ * if `keep`; peephole at unit 0 of (3, H); c_prev, c, h at unit 0 of rows of H. */
 #define LSTM_FORWARD(KEEP)                                                                     \
     for (int l = 0; l < n; l++) {                                                              \
         float i = sigmoid(pre[l] + ax[l] + p_i[l] * c_prev[l]);                  /* (1), (2) */ \
@@ -25,23 +26,25 @@
         if (KEEP) { ax[l] = i; ax[H + l] = f; ax[2 * H + l] = g; ax[3 * H + l] = o; }          \
     }
 
-__attribute__((noinline)) static void lstm_forward_row(
-    int n, int H, int keep, const float *R pre, float *R ax, const float *R c_prev,
+__attribute__((noinline)) static void lstm_forward_rows(
+    int rows, int n, int H, int keep, const float *R pre, float *R ax, const float *R c_prev,
     const float *R peephole, float *R c, float *R h) {
     const float *p_i = peephole, *p_f = peephole + H, *p_o = peephole + 2 * H;
-    if (keep) {
-        LSTM_FORWARD(1)
-    } else {
-        LSTM_FORWARD(0)
+    for (int r = 0; r < rows; r++, pre += 4 * LANES, ax += 4 * H, c_prev += H, c += H, h += H) {
+        if (keep) {
+            LSTM_FORWARD(1)
+        } else {
+            LSTM_FORWARD(0)
+        }
     }
 }
 
-static void lstm_forward_units(const Loop *L, int t, int64_t row, int j, int n,
+static void lstm_forward_units(const Loop *L, int t, int64_t row, int rows, int j, int n,
                                const float *pre) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
     int64_t gate_at = 4 * (t * BH + row * L->H) + j;                   /* (t, row, i_j) */
-    lstm_forward_row(n, L->H, L->keep, pre, L->gates_x + gate_at, L->cell + at, L->peephole + j,
-                     L->cell + at + BH, L->hidden + at + BH);
+    lstm_forward_rows(rows, n, L->H, L->keep, pre, L->gates_x + gate_at, L->cell + at,
+                      L->peephole + j, L->cell + at + BH, L->hidden + at + BH);
 }
 
 /* Equations (B5)-(B2) for units j0 … j1-1 of one sequence: δh_t = dh + dy; dc holds δc_t and
@@ -64,26 +67,33 @@ __attribute__((noinline)) static void lstm_backward_row(
     }
 }
 
-/* The peepholes' gradients, summed: δp_i += δa_i ⊙ c_{t-1}, δp_f += δa_f ⊙ c_{t-1},
- * δp_o += δa_o ⊙ c_t (one loop each: GCC vectorises a loop whose sums sit at one offset). */
+/* The peepholes' gradients over `rows` sequences, summed: δp_i += δa_i ⊙ c_{t-1},
+ * δp_f += δa_f ⊙ c_{t-1}, δp_o += δa_o ⊙ c_t (a loop each: GCC vectorises a loop whose sums
+ * sit at one offset). */
 __attribute__((noinline)) static void lstm_peephole_sums(
-    int j0, int j1, int H, const float *R da, const float *R c, const float *R c_prev,
-    float *R p_i, float *R p_f, float *R p_o) {
-    for (int j = j0; j < j1; j++) p_i[j] += da[j] * c_prev[j];
-    for (int j = j0; j < j1; j++) p_f[j] += da[H + j] * c_prev[j];
-    for (int j = j0; j < j1; j++) p_o[j] += da[3 * H + j] * c[j];
+    int j0, int j1, int H, int64_t rows, const float *R da, const float *R c,
+    const float *R c_prev, float *R p_i, float *R p_f, float *R p_o) {
+    for (int64_t r = 0; r < rows; r++, da += 4 * H, c += H, c_prev += H) {
+        for (int j = j0; j < j1; j++) p_i[j] += da[j] * c_prev[j];
+        for (int j = j0; j < j1; j++) p_f[j] += da[H + j] * c_prev[j];
+        for (int j = j0; j < j1; j++) p_o[j] += da[3 * H + j] * c[j];
+    }
 }
 
-static void lstm_backward_units(const Loop *L, int t, int64_t row, int j0, int j1,
-                                float *sums) {
-    int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
+static void lstm_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
+                                int j0, int j1, float *sums) {
     int H = L->H;
-    lstm_backward_row(j0, j1, H, L->act + 4 * at, L->cell + at + BH, L->cell + at,
-                      L->peephole, L->dh + row * H, L->grad_y + at, L->dc + row * H,
-                      L->grad_gates + 4 * at);
+    int64_t BH = (int64_t)L->B * H, at = t * BH + row_begin * H; /* (t, row_begin, 0) */
+    for (int64_t b = 0; b < row_end - row_begin; b++)
+        lstm_backward_row(j0, j1, H, L->act + 4 * (at + b * H), L->cell + at + BH + b * H,
+                          L->cell + at + b * H, L->peephole, L->dh + (row_begin + b) * H,
+                          L->grad_y + at + b * H, L->dc + (row_begin + b) * H,
+                          L->grad_gates + 4 * (at + b * H));
+    if (!L->keep) return; /* no peepholes to learn */
     float *peephole_sums = sums + 4 * H; /* after the bias's 4H, which the driver sums */
-    lstm_peephole_sums(j0, j1, H, L->grad_gates + 4 * at, L->cell + at + BH, L->cell + at,
-                       peephole_sums, peephole_sums + H, peephole_sums + 2 * H);
+    lstm_peephole_sums(j0, j1, H, row_end - row_begin, L->grad_gates + 4 * at,
+                       L->cell + at + BH, L->cell + at, peephole_sums, peephole_sums + H,
+                       peephole_sums + 2 * H);
 }
 
 /* keep: whether gates_x receives the activated gates (for a backward). */
@@ -98,14 +108,15 @@ int lstm_forward_loop(int T, int B, int H, int threads, int keep, const int *siz
 /* act (the activated gates), cell from the forward; grad_y (T, B, H) = δy. dh, dc (B, H):
  * the final state's gradients on entry, the initial state's on return. grad_gates (T, B, 4H)
  * receives δa_t (rows past a sequence's end are left as they are: zeros from the caller), and
- * sums (7H) the bias gradient (4H) and the peepholes' (3H). The forward's values are only
+ * sums (7H) the bias gradient (4H) and, if `peepholes`, the peepholes' (3H; else zeros). The forward's values are only
  * read: a graph kept for a second backward stays valid. */
-int lstm_backward_loop(int T, int B, int H, int threads, const int *sizes, const float *w_hh,
-                       const float *peephole, const float *act, const float *cell,
-                       const float *grad_y, float *dh, float *dc, float *grad_gates,
-                       float *sums) {
+int lstm_backward_loop(int T, int B, int H, int threads, int peepholes, const int *sizes,
+                       const float *w_hh, const float *peephole, const float *act,
+                       const float *cell, const float *grad_y, float *dh, float *dc,
+                       float *grad_gates, float *sums) {
+    /* `keep` says here whether the peepholes' gradients are wanted */
     Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh,
               .peephole = peephole, .act = (float *)act, .cell = (float *)cell,
-              .grad_y = grad_y, .dh = dh, .dc = dc, .grad_gates = grad_gates};
+              .grad_y = grad_y, .dh = dh, .dc = dc, .grad_gates = grad_gates, .keep = peepholes};
     return run_backward(&L, threads, lstm_backward_units, 0, 7 * H, sums);
 }

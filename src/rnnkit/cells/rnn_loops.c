@@ -4,22 +4,26 @@
  */
 #include "time_loop.h"
 
-/* Equations (1)-(2) for n units: pre = W_hh h_{t-1}, ax = W_ih x_t + b. */
-__attribute__((noinline)) static void rnn_forward_row(int n, int relu, const float *R pre,
-                                                      const float *R ax, float *R h) {
-    if (relu)
-        for (int l = 0; l < n; l++) {
-            float a = pre[l] + ax[l];                                             /* (1) */
-            h[l] = a > 0.0f ? a : 0.0f;                                           /* (2) */
-        }
-    else
-        for (int l = 0; l < n; l++) h[l] = tanh_approx(pre[l] + ax[l]);          /* (1), (2) */
+/* Equations (1)-(2) for n units of `rows` sequences: pre = W_hh h_{t-1} (a vector a
+ * sequence), ax = W_ih x_t + b and h at unit 0 of rows of H. */
+__attribute__((noinline)) static void rnn_forward_rows(int rows, int n, int H, int relu,
+                                                       const float *R pre, const float *R ax,
+                                                       float *R h) {
+    for (int r = 0; r < rows; r++, pre += LANES, ax += H, h += H) {
+        if (relu)
+            for (int l = 0; l < n; l++) {
+                float a = pre[l] + ax[l];                                         /* (1) */
+                h[l] = a > 0.0f ? a : 0.0f;                                       /* (2) */
+            }
+        else
+            for (int l = 0; l < n; l++) h[l] = tanh_approx(pre[l] + ax[l]);      /* (1), (2) */
+    }
 }
 
-static void rnn_forward_units(const Loop *L, int t, int64_t row, int j, int n,
+static void rnn_forward_units(const Loop *L, int t, int64_t row, int rows, int j, int n,
                               const float *pre) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
-    rnn_forward_row(n, L->relu, pre, L->gates_x + at, L->hidden + at + BH);
+    rnn_forward_rows(rows, n, L->H, L->relu, pre, L->gates_x + at, L->hidden + at + BH);
 }
 
 /* Equation (B2) for units j0 … j1-1: δa_t = (dh + dy) ⊙ g'(a_t), with g' read off h_t:
@@ -33,11 +37,14 @@ __attribute__((noinline)) static void rnn_backward_row(int j0, int j1, int relu,
         for (int j = j0; j < j1; j++) da[j] = (dh[j] + dy[j]) * (1.0f - h[j] * h[j]);
 }
 
-static void rnn_backward_units(const Loop *L, int t, int64_t row, int j0, int j1,
-                               float *sums) {
-    int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H; /* (t, row, 0) */
-    rnn_backward_row(j0, j1, L->relu, L->hidden + at + BH, L->dh + row * L->H,
-                     L->grad_y + at, L->grad_gates + at);
+static void rnn_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
+                               int j0, int j1, float *sums) {
+    int64_t BH = (int64_t)L->B * L->H, at = t * BH + row_begin * L->H; /* (t, row_begin, 0) */
+    for (int64_t b = 0; b < row_end - row_begin; b++) {
+        int64_t here = at + b * L->H;
+        rnn_backward_row(j0, j1, L->relu, L->hidden + here + BH, L->dh + (row_begin + b) * L->H,
+                         L->grad_y + here, L->grad_gates + here);
+    }
     (void)sums; /* the driver sums δb = Σ δa_t */
 }
 

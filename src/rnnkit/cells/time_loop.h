@@ -145,10 +145,9 @@ static Share share_work(int G, int H, int B, int rows_multiple) {
         s.unit_end = (int)((int64_t)blocks * (thread + 1) / threads);
         s.row_begin = 0, s.row_end = B;
     } else {
-        int chunks = (B + rows_multiple - 1) / rows_multiple;
         s.unit_begin = 0, s.unit_end = blocks;
-        s.row_begin = min_int(B, (int)((int64_t)chunks * thread / threads) * rows_multiple);
-        s.row_end = min_int(B, (int)((int64_t)chunks * (thread + 1) / threads) * rows_multiple);
+        s.row_begin = (int)((int64_t)B * thread / threads);
+        s.row_end = (int)((int64_t)B * (thread + 1) / threads);
     }
     return s;
 }
@@ -182,24 +181,25 @@ typedef struct {
     const float *w_hh, *peephole, *bias_hh;
     float *gates_x, *hidden, *cell, *act, *recurrent_n;
     int relu; /* RNN: g = relu rather than tanh */
-    int keep; /* LSTM: the forward leaves the activated gates in gates_x for the backward */
+    int keep; /* LSTM: the forward leaves the activated gates in gates_x for the backward;
+                 the backward sums the peepholes' gradients */
     const float *grad_y;
     float *dh, *dc, *grad_gates, *grad_gates_x;
 } Loop;
 
-/* A cell's forward equations for units j … j+n-1 of sequence `row` at step t; `pre` holds
- * W_hh h_{t-1} for them, G vectors of LANES (one per gate). */
-typedef void (*ForwardUnits)(const Loop *loop, int t, int64_t row, int j, int n,
+/* A cell's forward equations for units j … j+n-1 of sequences row … row+rows-1 at step t;
+ * `pre` holds W_hh h_{t-1} for them, for each sequence G vectors of LANES (one per gate). */
+typedef void (*ForwardUnits)(const Loop *loop, int t, int64_t row, int rows, int j, int n,
                              const float *pre);
 
-/* A cell's backward equations for units j0 … j1-1 of sequence `row` at step t: from δh_t (dh
- * plus δy_t) they write the row of grad_gates that multiplies W_hh, and may set dh to a part
- * of δh_{t-1} that skips W_hh (then `accumulate` adds the product to it). The driver adds that
- * row to sums[0 … GH) (the bias gradient Σ δa_t, so no pass over δa is needed after the loop);
- * a cell with more to sum (peepholes, a second bias) adds it to `sums` past GH: the calling
- * thread's own row of partial sums. */
-typedef void (*BackwardUnits)(const Loop *loop, int t, int64_t row, int j0, int j1,
-                              float *sums);
+/* A cell's backward equations for units j0 … j1-1 of sequences row_begin … row_end-1 at step
+ * t: from δh_t (dh plus δy_t) they write the rows of grad_gates that multiply W_hh, and may
+ * set dh to a part of δh_{t-1} that skips W_hh (then `accumulate` adds the product to it).
+ * The driver adds those rows to sums[0 … GH) (the bias gradient Σ δa_t, so no pass over δa is
+ * needed after the loop); a cell with more to sum (peepholes, a second bias) adds it to `sums`
+ * past GH: the calling thread's own row of partial sums. */
+typedef void (*BackwardUnits)(const Loop *loop, int t, int64_t row_begin, int64_t row_end,
+                              int j0, int j1, float *sums);
 
 /* The forward loop over t = 0 … T-1. Returns 0, or -1 when out of memory. */
 static int run_forward(const Loop *L, int threads, ForwardUnits units) {
@@ -224,7 +224,7 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
                     int rows = min_int(step_rows, row_end - b);
                     forward_tile(G, rows, H, h_prev + (int64_t)b * H, H, panels + u * panel_size,
                                  out);
-                    for (int r = 0; r < rows; r++) units(L, t, b + r, j, n, out + r * G * LANES);
+                    units(L, t, b, rows, j, n, out);
                 }
             }
             if (s.by_units) {
@@ -236,14 +236,17 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
     return 0;
 }
 
-/* sums[q H + j] += da[q H + j] for the G gates and units j0 … j1-1 (a loop per gate: GCC
- * vectorises a loop whose sums sit at one offset). */
-__attribute__((noinline)) static void add_gates(int G, int H, int j0, int j1,
+/* sums[q H + j] += da[r][q H + j] over `rows` rows of GH (G gates) and units j0 … j1-1: one
+ * call a step (a call a row costs more than the additions at small sizes), a loop per gate
+ * and row (GCC vectorises a loop whose sums sit at one offset). */
+__attribute__((noinline)) static void add_gates(int G, int H, int j0, int j1, int64_t rows,
                                                 const float *R da, float *R sums) {
     for (int q = 0; q < G; q++) {
-        const float *d = da + (int64_t)q * H;
         float *total = sums + (int64_t)q * H;
-        for (int j = j0; j < j1; j++) total[j] += d[j];
+        for (int64_t r = 0; r < rows; r++) {
+            const float *d = da + r * G * H + (int64_t)q * H;
+            for (int j = j0; j < j1; j++) total[j] += d[j];
+        }
     }
 }
 
@@ -278,9 +281,9 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
         for (int t = L->T - 1; t >= 0; t--) {
             int row_end = min_int(s.row_end, L->sizes[t]);
             const float *da = L->grad_gates + t * BH * G;
-            for (int64_t b = s.row_begin; b < row_end; b++) {
-                units(L, t, b, j0, j1, own_sums);
-                add_gates(G, H, j0, j1, da + b * K, own_sums);
+            if (row_end > s.row_begin) {
+                units(L, t, s.row_begin, row_end, j0, j1, own_sums);
+                add_gates(G, H, j0, j1, row_end - s.row_begin, da + s.row_begin * K, own_sums);
             }
             if (s.by_units) {
 #pragma omp barrier
