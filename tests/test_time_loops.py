@@ -1,0 +1,102 @@
+"""The compiled time loops with two threads, in both ways of sharing the work.
+
+The other engine tests use sizes so small that a loop runs on one thread. Here the sizes are
+chosen so that the team of two threads shares the sequences (W_hh fits in a core's cache and
+there are enough of them: no barrier) or the blocks of hidden units (a large W_hh, or B = 1:
+one barrier a step, activations exchanged between the cores), with hidden sizes that are not
+multiples of the 16-unit blocks, and with sequences of different lengths. Each is held to
+torch.nn with the same weights, and to the same loop on one thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import nn
+
+import rnnkit
+from rnnkit.cells import fused
+
+pytestmark = pytest.mark.skipif(fused.KERNELS is None, reason="no compiled loops here")
+
+CELLS = {
+    "lstm": (rnnkit.LSTM, nn.LSTM, {}),
+    "gru": (rnnkit.GRU, nn.GRU, {}),
+    "rnn_tanh": (rnnkit.RNN, nn.RNN, {"nonlinearity": "tanh"}),
+    "rnn_relu": (rnnkit.RNN, nn.RNN, {"nonlinearity": "relu"}),
+}
+SHAPES = {  # (B, T, I, H): how two threads share the work
+    "sequences": (40, 6, 5, 72),  # W_hh fits a core's cache, enough sequences
+    "units": (3, 5, 4, 300),  # a W_hh too large for one core's cache: blocks of units
+    "one_sequence": (1, 7, 6, 260),  # B = 1: units, with a partial last block
+}
+
+
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(layer: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None):
+    """Outputs, final state and every gradient (input and parameters) of one layer."""
+    x = x.detach().requires_grad_()
+    if isinstance(layer, rnnkit.RNN | rnnkit.LSTM | rnnkit.GRU):
+        out, state = layer(x, lengths=lengths)
+    elif lengths is None:
+        out, state = layer(x)
+    else:
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                   enforce_sorted=False)  # fmt: skip
+        out, state = layer(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    states = state if isinstance(state, tuple) else (state,)
+    weights = torch.linspace(-1, 1, out.numel()).view_as(out)  # every output matters
+    loss = (out * weights).sum() + sum((s * s).sum() for s in states)
+    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    return [out.detach(), *(s.detach() for s in states), *grads]
+
+
+@pytest.mark.parametrize("variable", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
+@pytest.mark.parametrize("cell", list(CELLS), ids=list(CELLS))
+def test_two_threads_match_torch_nn_and_one_thread(
+    cell: str, shape: str, variable: bool, two_threads: None
+) -> None:
+    ours_class, peer_class, kwargs = CELLS[cell]
+    B, T, I, H = SHAPES[shape]
+    torch.manual_seed(0)
+    peer = peer_class(I, H, batch_first=True, **kwargs)
+    ours = ours_class(I, H, backend="rnnkit", **kwargs)
+    ours.load_state_dict(peer.state_dict())
+    x = torch.randn(B, T, I)
+    lengths = torch.randint(1, T + 1, (B,)) if variable else None
+    if lengths is not None:
+        lengths[0] = T  # at least one full-length sequence, as pad_packed_sequence needs
+
+    expected = run(peer, x, lengths)
+    two = run(ours, x, lengths)
+    for index, (a, e) in enumerate(zip(two, expected, strict=True)):
+        torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-4, msg=f"item {index}")
+    torch.set_num_threads(1)
+    one = run(ours, x, lengths)
+    for index, (a, b) in enumerate(zip(two, one, strict=True)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=f"item {index}")
+
+
+def test_peephole_lstm_with_two_threads_matches_one(two_threads: None) -> None:
+    torch.manual_seed(0)
+    for B, T, I, H in SHAPES.values():
+        layer = rnnkit.LSTM(I, H, peephole=True, backend="rnnkit")
+        x = torch.randn(B, T, I)
+        lengths = torch.randint(0, T + 1, (B,))  # a length of 0 too
+        torch.set_num_threads(2)
+        two = run(layer, x, lengths)
+        torch.set_num_threads(1)
+        one = run(layer, x, lengths)
+        for index, (a, b) in enumerate(zip(two, one, strict=True)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=f"{B, H}: item {index}")
