@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from series_data import ar1
 
 from rnnkit.baselines import fit_arima, mse, naive, rolling_arima_forecasts
-
-
-def ar1(n: int, phi: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = np.zeros(n)
-    for t in range(1, n):
-        x[t] = phi * x[t - 1] + rng.normal()
-    return x
 
 
 @pytest.mark.parametrize(("horizon", "order"), [(1, (1, 0, 0)), (3, (1, 1, 0))])

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 from matplotlib.image import imread
+from series_data import ar1
 
 from rnnkit.baselines import (
     arima_forecasts,
@@ -204,14 +205,6 @@ def test_metrics_by_hand():
     assert mae([1, 2, 3], [1, 4, 0]) == pytest.approx((0 + 2 + 3) / 3)
     with pytest.raises(ValueError, match="shapes differ"):
         mse([1, 2], [1, 2, 3])
-
-
-def ar1(n: int, phi: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = np.zeros(n)
-    for t in range(1, n):
-        x[t] = phi * x[t - 1] + rng.normal()
-    return x
 
 
 def test_holdout_forecast_methods_by_hand():
