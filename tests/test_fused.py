@@ -1,4 +1,4 @@
-"""The fused step kernels: the build, its fallbacks, and the guard on what they are given."""
+"""The compiled time loops: the build, its fallbacks, and the guard on what they are given."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_switched_off_by_the_environment(tmp_path) -> None:
     assert "kernels False" in result.stdout and "shape (2, 5, 4)" in result.stdout
 
 
-@pytest.mark.skipif(fused.KERNELS is None, reason="no fused kernels on this machine")
+@pytest.mark.skipif(fused.KERNELS is None, reason="no compiled loops on this machine")
 def test_refuses_memory_it_cannot_read_as_rows() -> None:
     T, B, H = 2, 3, 4
     sizes = BatchSizes(None, T, B)

@@ -116,7 +116,7 @@ KERNELS = _load()
 
 
 def usable(*tensors: Tensor) -> bool:
-    """Whether the fused kernels can run on these tensors (float32 on the CPU)."""
+    """Whether the compiled loops can run on these tensors (float32 on the CPU)."""
     return KERNELS is not None and all(
         t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors
     )
@@ -129,7 +129,7 @@ def _ptr(tensor: Tensor) -> int:
         or not tensor.is_contiguous()
         or tensor.dtype != torch.float32
     ):
-        raise ValueError("fused kernels need contiguous float32 tensors")  # an engine bug
+        raise ValueError("compiled loops need contiguous float32 tensors")  # an engine bug
     return tensor.data_ptr()
 
 
@@ -191,7 +191,7 @@ def lstm_backward_loop(
 
 def _ptr_int(tensor: Tensor) -> int:
     if not tensor.is_contiguous() or tensor.dtype != torch.int32:
-        raise ValueError("fused kernels need contiguous int32 batch sizes")  # an engine bug
+        raise ValueError("compiled loops need contiguous int32 batch sizes")  # an engine bug
     return tensor.data_ptr()
 
 
