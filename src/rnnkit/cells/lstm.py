@@ -26,7 +26,7 @@ and after the loop, over all steps at once: δW_hh = Σ_t δa_tᵀ h_{t-1}, δW_
 δp_o = Σ δa_o ⊙ c_t.
 
 Where the compiled kernels are available (float32 on the CPU, see ``fused.py``), both loops
-run in C (``lstm_loops.c``: the same equations, with their numbers, one call per sequence).
+run in C (``lstm_loops.c``: the same equations, with their numbers, one call for all steps).
 Otherwise they run with PyTorch operations below: every factor that multiplies δh_t or δc_t
 depends only on the forward pass, so the backward computes all of them for all steps in a few
 large operations before the loop, and the loop itself is then five element-wise products and
