@@ -168,40 +168,42 @@ def resident_bytes(field: str = "VmRSS") -> int:
     raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
 
 
-def memory_probe(engine: str, length: int, chunk: int | None) -> None:
-    """In a fresh process: one training step of an LSTM at MEMORY_SHAPE with sequence length
-    ``length`` (whole, or in chunks of ``chunk`` steps with the state carried over detached);
+def memory_probe(engine: str, shape: tuple[int, int, int, int], chunk: int | None) -> None:
+    """In a fresh process: one training step of an LSTM of ``shape`` (B, T, I, H), the whole
+    sequence at once or in chunks of ``chunk`` steps with the state carried over detached;
     prints how far the peak resident memory rose above what the process held before it."""
     tune_malloc()
-    B, _, I, H = MEMORY_SHAPE
+    B, T, I, H = shape
     torch.manual_seed(0)
     layer = nn.LSTM(I, H, batch_first=True) if engine == "torch" else rnnkit.LSTM(I, H)
     if engine == "rnnkit":
         layer.backend = "rnnkit"
     # a whole step's input needs its gradient (as in the speed table); chunked data does not
     # (its gradient would be one more tensor of the full length)
-    x = torch.randn(B, length, I, requires_grad=chunk is None)
+    x = torch.randn(B, T, I, requires_grad=chunk is None)
     before = resident_bytes()
     state = None
-    for part in x.split(chunk or length, dim=1):
+    for part in x.split(chunk or T, dim=1):
         out, state = layer(part, state)
         out.sum().backward()
         state = rnnkit.detach_state(state)
     print(max(resident_bytes("VmHWM") - before, 0) / 2**20)
 
 
-def measure_memory(engine: str, length: int, chunk: int | None) -> float:
-    command = [sys.executable, __file__, "--memory-probe", engine, str(length), str(chunk or 0)]
+def measure_memory(engine: str, shape: tuple[int, int, int, int], chunk: int | None) -> float:
+    command = [sys.executable, __file__, "--memory-probe", engine, ",".join(map(str, shape)),
+               str(chunk or 0)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
 
-def memory_table() -> str:
-    T = MEMORY_SHAPE[1]
-    ours, peer = measure_memory("rnnkit", T, None), measure_memory("torch", T, None)
+def memory_table(shape: tuple[int, int, int, int], lengths: list[int]) -> str:
+    ours, peer = measure_memory("rnnkit", shape, None), measure_memory("torch", shape, None)
+    B, _, I, H = shape
+    truncated = [measure_memory("rnnkit", (B, T, I, H), TRUNCATED_CHUNK) for T in lengths]
     lines = [
         f"Peak training memory (MiB above the process's before the step), LSTM, "
-        f"(B,T,I,H) = {MEMORY_SHAPE}:",
+        f"(B,T,I,H) = {shape}:",
         "",
         "| rnnkit | torch.nn | ratio |",
         "|---|---|---|",
@@ -210,14 +212,9 @@ def memory_table() -> str:
         f"Truncated BPTT, rnnkit LSTM, chunks of {TRUNCATED_CHUNK} steps, peak MiB by "
         "sequence length:",
         "",
-        "| " + " | ".join(f"T={length}" for length in TRUNCATED_LENGTHS) + " |",
-        "|" + "---|" * len(TRUNCATED_LENGTHS),
-        "| "
-        + " | ".join(
-            f"{measure_memory('rnnkit', length, TRUNCATED_CHUNK):.0f}"
-            for length in TRUNCATED_LENGTHS
-        )
-        + " |",
+        "| " + " | ".join(f"T={T}" for T in lengths) + " |",
+        "|" + "---|" * len(lengths),
+        "| " + " | ".join(f"{peak:.0f}" for peak in truncated) + " |",
     ]
     return "\n".join(lines)
 
@@ -236,16 +233,18 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--shapes", type=parse_shape, nargs="+", default=SHAPES)
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
-    parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)  # ENGINE T CHUNK
+    parser.add_argument("--memory-shape", type=parse_shape, default=MEMORY_SHAPE)
+    parser.add_argument("--truncated-lengths", type=int, nargs="+", default=list(TRUNCATED_LENGTHS))
+    parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)  # ENGINE SHAPE CHUNK
     args = parser.parse_args(argv)
     if args.memory_probe:
-        engine, length, chunk = args.memory_probe
-        memory_probe(engine, int(length), int(chunk) or None)
+        engine, shape, chunk = args.memory_probe
+        memory_probe(engine, parse_shape(shape), int(chunk) or None)
         return ""
     table = run(args.shapes, args.cells, args.rounds, args.latency_rounds)
     print(table, flush=True)
     if not args.no_memory:
-        memory = memory_table()
+        memory = memory_table(args.memory_shape, args.truncated_lengths)
         print("\n" + memory)
         table += "\n\n" + memory
     return table

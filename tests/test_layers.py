@@ -559,6 +559,8 @@ def test_auto_backend_follows_the_measured_rules() -> None:
     }
     for layer, backend in expected.items():
         assert choose_backend(layer, x_time_major, None) == backend, layer
+    big_step = torch.randn(6, 128, 3)  # B·H = 128 · 512: torch.nn's kernel trains as fast
+    assert choose_backend(LSTM(3, 512), big_step, None) == "torch"
     with torch.no_grad():  # batched LSTM inference: torch.nn's oneDNN kernel
         assert choose_backend(LSTM(3, 5), x_time_major, None) == "torch"
         assert choose_backend(RNN(3, 5), x_time_major, None) == ("rnnkit" if fast else "torch")

@@ -77,10 +77,14 @@ def test_bench_rnn_runs_on_a_tiny_shape() -> None:
     bench = importlib.util.module_from_spec(spec)
     sys.modules["bench_rnn"] = bench  # dataclasses look their module up there
     spec.loader.exec_module(bench)
-    table = bench.main(["--rounds", "1", "--latency-rounds", "1", "--shapes", "2,3,4,5"])
+    table = bench.main(
+        ["--rounds", "1", "--latency-rounds", "1", "--shapes", "2,3,4,5",
+         "--memory-shape", "2,30,4,5", "--truncated-lengths", "20", "40"]
+    )  # fmt: skip
     for cell in ("lstm", "gru", "rnn", "lstm+peephole"):
         assert f"| {cell} | (2, 3, 4, 5) |" in table
     assert "B=1 inference latency" in table
+    assert "Peak training memory" in table and "| T=20 | T=40 |" in table
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")

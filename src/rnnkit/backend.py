@@ -24,15 +24,21 @@ def engine_is_fast(x: Tensor) -> bool:
     )
 
 
+# From this many hidden values a step (B·H), torch.nn's oneDNN LSTM trains as fast as rnnkit's
+# engine (0.94× at (128,50,512,512), where B·H = 65 536; 1.02–1.12× at B·H ≤ 16 384).
+_LSTM_TRAINING_ROWS = 65_536
+
+
 def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) -> str:
     """The engine a call runs on: the layer's explicit choice, or for ``backend="auto"`` the
     faster one, by the ratios ``benchmarks/bench_rnn.py`` measured (the README's table):
 
     - peepholes: only rnnkit has them;
     - off the CPU, in float64 or without the compiled loops: torch.nn (cuDNN on a GPU);
-    - GRU and vanilla RNN: rnnkit, 1.8–4.4× torch.nn in training and 2–3.3× in inference;
-    - LSTM: rnnkit when training (1.0–1.4×) and for a single sequence (B = 1 latency 1.3×);
-      torch.nn's oneDNN kernel for batched inference (rnnkit 0.9–1.1× there).
+    - GRU and vanilla RNN: rnnkit, 2.2–4.5× torch.nn in training and 2.3–3.4× in inference;
+    - LSTM: rnnkit for a single sequence (B = 1 latency 1.4×) and for training steps of
+      B·H < 65 536 (1.02–1.12×); torch.nn's oneDNN kernel for larger training steps and for
+      batched inference (rnnkit 0.89–1.05× there).
     """
     if layer.backend != "auto":
         return layer.backend
@@ -42,7 +48,10 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
         return "torch"
     if layer.mode != "lstm":
         return "rnnkit"
+    batch = x.shape[1]
     training = torch.is_grad_enabled() and (
         x.requires_grad or any(p.requires_grad for p in layer.parameters())
     )
-    return "rnnkit" if training or x.shape[1] == 1 else "torch"
+    if batch == 1 or (training and batch * layer.hidden_size < _LSTM_TRAINING_ROWS):
+        return "rnnkit"
+    return "torch"
