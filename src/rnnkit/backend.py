@@ -24,8 +24,9 @@ def engine_is_fast(x: Tensor) -> bool:
     )
 
 
-# From this many hidden values a step (B·H), torch.nn's oneDNN LSTM trains as fast as rnnkit's
-# engine (0.94× at (128,50,512,512), where B·H = 65 536; 1.02–1.12× at B·H ≤ 16 384).
+# LSTM training is on par between the two engines (0.94–1.12× over two runs of the benchmark);
+# rnnkit's was ahead in both runs only below this many hidden values a step (B·H), torch.nn's
+# at (128,50,512,512), where B·H = 65 536.
 _LSTM_TRAINING_ROWS = 65_536
 
 
@@ -35,10 +36,10 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
 
     - peepholes: only rnnkit has them;
     - off the CPU, in float64 or without the compiled loops: torch.nn (cuDNN on a GPU);
-    - GRU and vanilla RNN: rnnkit, 2.2–4.5× torch.nn in training and 2.3–3.4× in inference;
+    - GRU and vanilla RNN: rnnkit, 1.9–4.5× torch.nn in training and 1.9–3.4× in inference;
     - LSTM: rnnkit for a single sequence (B = 1 latency 1.4×) and for training steps of
-      B·H < 65 536 (1.02–1.12×); torch.nn's oneDNN kernel for larger training steps and for
-      batched inference (rnnkit 0.89–1.05× there).
+      B·H < 65 536 (on par: 0.96–1.12×); torch.nn's oneDNN kernel for larger training steps
+      and for batched inference (rnnkit 0.84–1.05× there).
     """
     if layer.backend != "auto":
         return layer.backend
