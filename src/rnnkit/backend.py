@@ -24,9 +24,9 @@ def engine_is_fast(x: Tensor) -> bool:
     )
 
 
-# LSTM training is on par between the two engines (0.94–1.12× over two runs of the benchmark);
-# rnnkit's was ahead in both runs only below this many hidden values a step (B·H), torch.nn's
-# at (128,50,512,512), where B·H = 65 536.
+# LSTM training is on par between the two engines (0.94–1.12× over two runs of the benchmark):
+# from this many hidden values a step (B·H; 65 536 at (128,50,512,512)) torch.nn's kernel was
+# ahead in both runs; below it the lead changed from run to run.
 _LSTM_TRAINING_ROWS = 65_536
 
 
