@@ -100,3 +100,34 @@ def test_peephole_lstm_with_two_threads_matches_one(two_threads: None) -> None:
         one = run(layer, x, lengths)
         for index, (a, b) in enumerate(zip(two, one, strict=True)):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=f"{B, H}: item {index}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("peephole", [False, True], ids=["plain", "peephole"])
+def test_lstm_weight_grads_in_the_loop_match_the_products_after_it(
+    threads: int, peephole: bool, two_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LSTM backward makes δx, δW_ih and δW_hh inside the loop when they fit a core's
+    cache (``fused.weight_grads_in_loop``), else with products after it: both agree, with
+    sequences of different lengths (a length of 0 too) and an input that needs no gradient."""
+    torch.set_num_threads(threads)
+    B, T, I, H = 40, 6, 21, 72  # I and H not multiples of the 16-unit blocks
+    assert fused.weight_grads_in_loop(B, H, I)
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(I, H, peephole=peephole, backend="rnnkit")
+    x = torch.randn(B, T, I)
+    lengths = torch.randint(0, T + 1, (B,))
+    inside = run(layer, x, lengths)
+    monkeypatch.setattr(fused, "weight_grads_in_loop", lambda *sizes: False)
+    after = run(layer, x, lengths)
+    for index, (a, b) in enumerate(zip(inside, after, strict=True)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=f"item {index}")
+    assert inside[-1].abs().sum() > 0  # the gradients are not all zero
+    # the input without a gradient: the loop skips δx
+    monkeypatch.undo()
+    out, _ = layer(x, lengths=lengths)
+    grads = torch.autograd.grad(out.sum(), list(layer.parameters()))
+    monkeypatch.setattr(fused, "weight_grads_in_loop", lambda *sizes: False)
+    out, _ = layer(x, lengths=lengths)
+    for a, b in zip(grads, torch.autograd.grad(out.sum(), list(layer.parameters())), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

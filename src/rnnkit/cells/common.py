@@ -11,7 +11,7 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
-from rnnkit.cells.matmul import linear, matmul, weight_grad
+from rnnkit.cells.matmul import linear, matmul, weight_grad, weight_grads
 
 Loop = TypeVar("Loop", bound=Callable)
 
@@ -111,6 +111,23 @@ def input_weight_grads(
     grad_x = matmul(grad_pre, weight_ih).view(T, B, input_size) if need_x else None
     grad_w = weight_grad(grad_pre, x.reshape(T * B, input_size)) if need_w else None
     return grad_x, grad_w
+
+
+def shared_pre_activation_grads(
+    grad_pre: Tensor, x: Tensor, h_prev: Tensor, weight_ih: Tensor, need: tuple[bool, bool, bool]
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """``δx = δa W_ih``, ``δW_ih = δaᵀ x`` and ``δW_hh = δaᵀ h_{t-1}`` for a cell whose two
+    weights feed one pre-activation a_t (LSTM, vanilla RNN), ``need`` saying which: the two
+    weight gradients come from one product (:func:`~rnnkit.cells.matmul.weight_grads`).
+    ``grad_pre`` is ``(T·B, G)``, ``x (T, B, I)``, ``h_prev (T·B, H)``."""
+    T, B, input_size = x.shape
+    grad_x = matmul(grad_pre, weight_ih).view(T, B, input_size) if need[0] else None
+    inputs = [x.reshape(T * B, input_size)] if need[1] else []
+    inputs += [h_prev] if need[2] else []
+    grads = iter(weight_grads(grad_pre, inputs) if inputs else [])
+    grad_w_ih = next(grads) if need[1] else None
+    grad_w_hh = next(grads) if need[2] else None
+    return grad_x, grad_w_ih, grad_w_hh
 
 
 def init_uniform(module: nn.Module, hidden_size: int) -> None:

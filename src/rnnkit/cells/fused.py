@@ -37,7 +37,7 @@ _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shar
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
     "lstm_forward_loop": [_INT] * 5 + [_PTR] * 6,
-    "lstm_backward_loop": [_INT] * 5 + [_PTR] * 10,
+    "lstm_backward_loop": [_INT] * 6 + [_PTR] * 16,
     "gru_forward_loop": [_INT] * 4 + [_PTR] * 7,
     "gru_backward_loop": [_INT] * 4 + [_PTR] * 10,
     "rnn_forward_loop": [_INT] * 5 + [_PTR] * 4,
@@ -167,26 +167,56 @@ def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, keep: b
 
 
 def lstm_backward_loop(
-    weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates
+    weight_hh, peephole, act, cell, sizes, grad_y, dh, dc, grad_gates, weights=None
 ) -> tuple[Tensor, Tensor | None]:
     """Equations (B5)–(B1) of the LSTM for every step, backward (``lstm_loops.c``): ``dh``,
     ``dc`` ``(B, H)`` hold δh_T, δc_T (the final state's gradients) on entry and δh_0, δc_0 on
     return; ``grad_gates (T, B, 4H)`` receives δa_t (rows past a sequence's end untouched).
     ``peephole`` is ``(3, H)`` or ``None``. Returns the bias gradient Σ δa_t ``(4H,)`` and
-    the peepholes' ``(3, H)`` (``None`` without peepholes)."""
+    the peepholes' ``(3, H)`` (``None`` without peepholes).
+
+    With ``weights = (x, weight_ih, hidden, grad_x, grad_w_ih, grad_w_hh)`` the loop makes the
+    weight gradients too, into the last three (``grad_x`` may be ``None``), and ``grad_gates``
+    is ``None``: δa_t never leaves the cache (see :func:`weight_grads_in_loop`)."""
     T, B, H = grad_y.shape
     sums = grad_y.new_empty(7 * H)
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     # the kernel takes zeros for "no peepholes" rather than branching in its equations
-    weights = peephole.contiguous() if peephole is not None else grad_y.new_zeros(3, H)
+    peepholes = peephole.contiguous() if peephole is not None else grad_y.new_zeros(3, H)
+    if weights is None:
+        input_size, pointers = 0, [_ptr(grad_gates)] + [None] * 6
+    else:
+        x, weight_ih, hidden, grad_x, grad_w_ih, grad_w_hh = weights
+        input_size = x.shape[2]
+        weight_ih = weight_ih.contiguous()  # kept alive: the kernel reads it
+        pointers = [None, None if grad_x is None else _ptr(grad_x), _ptr(grad_w_ih),
+                    _ptr(grad_w_hh), _ptr(x), _ptr(weight_ih), _ptr(hidden)]
+    grad_gates_p, grad_x_p, dw_ih_p, dw_hh_p, x_p, w_ih_p, hidden_p = pointers
     _check(
         KERNELS.lstm_backward_loop(
-            T, B, H, _threads(B * 4 * H * H), int(peephole is not None), _ptr_int(steps),
-            _ptr(weight_hh), _ptr(weights), _ptr(act), _ptr(cell), _ptr(grad_y), _ptr(dh),
-            _ptr(dc), _ptr(grad_gates), _ptr(sums),
+            T, B, H, input_size, _threads(B * 4 * H * H), int(peephole is not None),
+            _ptr_int(steps), _ptr(weight_hh), w_ih_p, _ptr(peepholes), _ptr(act), _ptr(cell),
+            hidden_p, x_p, _ptr(grad_y), _ptr(dh), _ptr(dc), grad_gates_p, grad_x_p, dw_ih_p,
+            dw_hh_p, _ptr(sums),
         )
     )  # fmt: skip
     return sums[: 4 * H], None if peephole is None else sums[4 * H :].view(3, H)
+
+
+def weight_grads_in_loop(batch: int, hidden_size: int, input_size: int) -> bool:
+    """Whether the LSTM's backward loop should make its weight gradients itself (δa_t then
+    never goes to memory; see ``run_backward`` in ``time_loop.h``): when each thread's packed
+    ``W_hh`` and ``W_ih`` and its own sum of ``δW`` fit in a core's cache together, and each
+    thread gets enough sequences to fill a tile of the products."""
+    threads = _threads(batch * 4 * hidden_size * hidden_size)
+    if threads > 1 and batch < 16 * threads:
+        return False
+    padded = -(-hidden_size // 16) * 16 + -(-input_size // 16) * 16
+    return 4 * (2 * 4 * hidden_size * padded) <= _CACHE_BYTES
+
+
+# A core's cache (L2) on the machines we measured: 1 MiB.
+_CACHE_BYTES = 1 << 20
 
 
 def _ptr_int(tensor: Tensor) -> int:
@@ -261,11 +291,15 @@ def rnn_backward_loop(weight_hh, relu, hidden, sizes, grad_y, dh, grad_pre) -> T
     return sums
 
 
-def transposed(matrix: Tensor) -> Tensor:
+def transposed(matrix: Tensor, out: Tensor | None = None) -> Tensor:
     """``matrix.t().contiguous()`` for a contiguous float32 ``(rows, cols)`` matrix, in blocks
-    shared between threads (``transpose.c``); callers check :func:`usable` first."""
+    shared between threads (``transpose.c``), into ``out`` (contiguous ``(cols, rows)``) if
+    given; callers check :func:`usable` first."""
     rows, cols = matrix.shape
-    out = matrix.new_empty(cols, rows)
+    if out is None:
+        out = matrix.new_empty(cols, rows)
+    elif out.shape != (cols, rows):
+        raise ValueError(f"transposed: out must be {(cols, rows)}, got {tuple(out.shape)}")
     threads = _threads(rows * cols)
     KERNELS.transpose(rows, cols, threads, _ptr(matrix), _ptr(out))
     return out

@@ -62,14 +62,14 @@ __attribute__((noinline)) static void gru_backward_row(
 }
 
 static void gru_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
-                               int j0, int j1, float *sums) {
+                               int j0, int j1, float *du, float *sums) {
     int H = L->H;
     int64_t BH = (int64_t)L->B * H, at = t * BH + row_begin * H; /* (t, row_begin, 0) */
     for (int64_t b = 0; b < row_end - row_begin; b++) {
         int64_t here = at + b * H;
         gru_backward_row(j0, j1, H, L->act + 3 * here, L->recurrent_n + here, L->hidden + here,
                          L->dh + (row_begin + b) * H, L->grad_y + here,
-                         L->grad_gates + 3 * here, L->grad_gates_x + 3 * here);
+                         du + 3 * b * H, L->grad_gates_x + 3 * here);
     }
     /* δb_ih = Σ δa_t, after δb_hh = Σ δu_t (3H), which the driver sums */
     add_gates(3, H, j0, j1, row_end - row_begin, L->grad_gates_x + 3 * at, sums + 3 * H);

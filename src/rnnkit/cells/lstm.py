@@ -46,10 +46,10 @@ from rnnkit.cells.common import (
     final_states,
     init_uniform,
     input_projection,
-    input_weight_grads,
+    shared_pre_activation_grads,
     without_gc,
 )
-from rnnkit.cells.matmul import linear, weight_grad
+from rnnkit.cells.matmul import linear
 
 
 @without_gc
@@ -175,6 +175,25 @@ def lstm_backward_fused(weight_hh, peephole, gates, cell, sizes, grad_y, grad_h_
     return grad_gates, dh, dc, grad_bias, grad_peephole
 
 
+def lstm_backward_with_weights(
+    x, weight_ih, weight_hh, peephole, gates, hidden, cell, sizes, grad_y, grad_h_n, grad_c_n,
+    need_x,
+):  # fmt: skip
+    """The compiled backward loop making the weight gradients as it goes (δa_t never leaves
+    the cache, see ``fused.weight_grads_in_loop``): returns δx (``None`` unless ``need_x``),
+    δh_0, δc_0, δW_ih, δW_hh, and the bias and peephole gradients."""
+    grad_x = None
+    if need_x:
+        grad_x = x.new_zeros(x.shape) if sizes.variable else torch.empty_like(x)
+    grad_w_ih, grad_w_hh = torch.empty_like(weight_ih), torch.empty_like(weight_hh)
+    dh, dc = grad_h_n.clone(), grad_c_n.clone()
+    grad_bias, grad_peephole = fused.lstm_backward_loop(
+        weight_hh.contiguous(), peephole, gates, cell, sizes, grad_y, dh, dc, None,
+        (x, weight_ih, hidden, grad_x, grad_w_ih, grad_w_hh),
+    )  # fmt: skip
+    return grad_x, dh, dc, grad_w_ih, grad_w_hh, grad_bias, grad_peephole
+
+
 class LSTMFunction(torch.autograd.Function):
     """One layer, one direction of LSTM over a whole (time-major) sequence.
 
@@ -205,16 +224,22 @@ class LSTMFunction(torch.autograd.Function):
         x, weight_ih, weight_hh, peephole, gates, hidden, cell = ctx.saved_tensors
         T, B, H = grad_y.shape
         grads = (grad_y.contiguous(), grad_h_n.contiguous(), grad_c_n.contiguous())
-        loop = lstm_backward_fused if fused.usable(gates) else lstm_backward
-        grad_gates, dh, dc, grad_bias, grad_peephole = loop(
-            weight_hh, peephole, gates, cell, ctx.sizes, *grads
-        )
-        flat = grad_gates.view(T * B, 4 * H)
-        grad_x, grad_w_ih = input_weight_grads(
-            flat, x, weight_ih, ctx.needs_input_grad[0], ctx.needs_input_grad[3]
-        )
-        h_prev = hidden[:-1].reshape(T * B, H)
-        grad_w_hh = weight_grad(flat, h_prev) if ctx.needs_input_grad[4] else None
+        need = ctx.needs_input_grad
+        in_loop = need[3] and need[4] and fused.weight_grads_in_loop(B, H, x.shape[2])
+        if fused.usable(gates) and in_loop:
+            saved = (x, weight_ih, weight_hh, peephole, gates, hidden, cell, ctx.sizes)
+            grad_x, dh, dc, grad_w_ih, grad_w_hh, grad_bias, grad_peephole = (
+                lstm_backward_with_weights(*saved, *grads, need[0])
+            )
+        else:
+            loop = lstm_backward_fused if fused.usable(gates) else lstm_backward
+            grad_gates, dh, dc, grad_bias, grad_peephole = loop(
+                weight_hh, peephole, gates, cell, ctx.sizes, *grads
+            )
+            grad_x, grad_w_ih, grad_w_hh = shared_pre_activation_grads(
+                grad_gates.view(T * B, 4 * H), x, hidden[:-1].view(T * B, H), weight_ih,
+                (need[0], need[3], need[4]),
+            )  # fmt: skip
         if peephole is None or not ctx.needs_input_grad[7]:
             grad_peephole = None
         grad_bias_ih = grad_bias if ctx.has_bias and ctx.needs_input_grad[5] else None

@@ -81,19 +81,17 @@ __attribute__((noinline)) static void lstm_peephole_sums(
 }
 
 static void lstm_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
-                                int j0, int j1, float *sums) {
+                                int j0, int j1, float *da, float *sums) {
     int H = L->H;
     int64_t BH = (int64_t)L->B * H, at = t * BH + row_begin * H; /* (t, row_begin, 0) */
     for (int64_t b = 0; b < row_end - row_begin; b++)
         lstm_backward_row(j0, j1, H, L->act + 4 * (at + b * H), L->cell + at + BH + b * H,
                           L->cell + at + b * H, L->peephole, L->dh + (row_begin + b) * H,
-                          L->grad_y + at + b * H, L->dc + (row_begin + b) * H,
-                          L->grad_gates + 4 * (at + b * H));
+                          L->grad_y + at + b * H, L->dc + (row_begin + b) * H, da + 4 * b * H);
     if (!L->keep) return; /* no peepholes to learn */
     float *peephole_sums = sums + 4 * H; /* after the bias's 4H, which the driver sums */
-    lstm_peephole_sums(j0, j1, H, row_end - row_begin, L->grad_gates + 4 * at,
-                       L->cell + at + BH, L->cell + at, peephole_sums, peephole_sums + H,
-                       peephole_sums + 2 * H);
+    lstm_peephole_sums(j0, j1, H, row_end - row_begin, da, L->cell + at + BH, L->cell + at,
+                       peephole_sums, peephole_sums + H, peephole_sums + 2 * H);
 }
 
 /* keep: whether gates_x receives the activated gates (for a backward). */
@@ -108,15 +106,24 @@ int lstm_forward_loop(int T, int B, int H, int threads, int keep, const int *siz
 /* act (the activated gates), cell from the forward; grad_y (T, B, H) = δy. dh, dc (B, H):
  * the final state's gradients on entry, the initial state's on return. grad_gates (T, B, 4H)
  * receives δa_t (rows past a sequence's end are left as they are: zeros from the caller), and
- * sums (7H) the bias gradient (4H) and, if `peepholes`, the peepholes' (3H; else zeros). The forward's values are only
- * read: a graph kept for a second backward stays valid. */
-int lstm_backward_loop(int T, int B, int H, int threads, int peepholes, const int *sizes,
-                       const float *w_hh, const float *peephole, const float *act,
-                       const float *cell, const float *grad_y, float *dh, float *dc,
-                       float *grad_gates, float *sums) {
+ * sums (7H) the bias gradient (4H) and, if `peepholes`, the peepholes' (3H; else zeros). The
+ * forward's values are only read: a graph kept for a second backward stays valid.
+ *
+ * With dw_hh not NULL the weight gradients are made in the loop instead (time_loop.h:
+ * run_backward) and grad_gates is not used: x (T, B, I), w_ih (4H, I) and hidden (T+1, B, H)
+ * in; grad_x (T, B, I; NULL when not wanted; rows past a sequence's end untouched), dw_ih
+ * (4H, I) and dw_hh (4H, H) out. */
+int lstm_backward_loop(int T, int B, int H, int I, int threads, int peepholes,
+                       const int *sizes, const float *w_hh, const float *w_ih,
+                       const float *peephole, const float *act, const float *cell,
+                       const float *hidden, const float *x, const float *grad_y, float *dh,
+                       float *dc, float *grad_gates, float *grad_x, float *dw_ih, float *dw_hh,
+                       float *sums) {
     /* `keep` says here whether the peepholes' gradients are wanted */
     Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh,
               .peephole = peephole, .act = (float *)act, .cell = (float *)cell,
-              .grad_y = grad_y, .dh = dh, .dc = dc, .grad_gates = grad_gates, .keep = peepholes};
+              .hidden = (float *)hidden, .grad_y = grad_y, .dh = dh, .dc = dc,
+              .grad_gates = grad_gates, .keep = peepholes, .I = I, .x = x, .w_ih = w_ih,
+              .grad_x = grad_x, .dw_ih = dw_ih, .dw_hh = dw_hh};
     return run_backward(&L, threads, lstm_backward_units, 0, 7 * H, sums);
 }

@@ -78,11 +78,34 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 def weight_grad(grad: Tensor, inputs: Tensor) -> Tensor:
     """``gradᵀ @ inputs`` over all T·B rows: the gradient of a weight, ``(N, K)``, from
     ``grad (M, N)`` and ``inputs (M, K)``."""
-    if _fast(grad, inputs, grad.shape[0] * grad.shape[1] * inputs.shape[1]):
+    return weight_grads(grad, [inputs])[0]
+
+
+def weight_grads(grad: Tensor, inputs: list[Tensor]) -> list[Tensor]:
+    """``gradᵀ @ inputs[i]`` for each ``inputs[i] (M, K_i)``: the gradients of the weights
+    that share one pre-activation (an LSTM's ``W_ih`` and ``W_hh``), ``(N, K_i)`` each.
+
+    They come from one product over the inputs side by side, ``gradᵀ [x | h]``: ``grad``, the
+    largest array of a backward, is then read from memory once rather than once a weight, and
+    a narrow input (small ``I``) no longer makes a product of its own that is too thin to run
+    at full speed.
+    """
+    widths = [t.shape[1] for t in inputs]
+    rows, total = grad.shape[0], sum(widths)
+    if _fast(grad, inputs[0], grad.shape[0] * grad.shape[1] * total):
         # oneDNN is fastest with both operands' long (M) dimension contiguous in memory; it
         # copies a transposed `inputs` itself, but on one thread (the compiled one is faster).
-        if fused.usable(inputs) and inputs.is_contiguous():
-            product = _LINEAR(fused.transposed(inputs), grad.t(), None, "none", [], "")
-            return fused.transposed(product)
-        return _LINEAR(inputs.t(), grad.t(), None, "none", [], "").t().contiguous()
-    return grad.t().mm(inputs)
+        if fused.usable(*inputs) and all(t.is_contiguous() for t in inputs):
+            stacked = grad.new_empty(total, rows)  # [x | h]ᵀ
+            for block, t in zip(stacked.split(widths), inputs, strict=True):
+                fused.transposed(t, out=block)
+            product = _LINEAR(stacked, grad.t(), None, "none", [], "")  # (ΣK, N)
+            return [fused.transposed(block) for block in product.split(widths)]
+        stacked = torch.cat(inputs, 1) if len(inputs) > 1 else inputs[0]
+        product = _LINEAR(stacked.t(), grad.t(), None, "none", [], "")
+        return [block.t().contiguous() for block in product.split(widths)]
+    stacked = torch.cat(inputs, 1) if len(inputs) > 1 else inputs[0]
+    product = grad.t().mm(stacked)
+    if len(inputs) == 1:
+        return [product]
+    return [block.contiguous() for block in product.split(widths, 1)]

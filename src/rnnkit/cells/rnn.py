@@ -29,10 +29,10 @@ from rnnkit.cells.common import (
     final_states,
     init_uniform,
     input_projection,
-    input_weight_grads,
+    shared_pre_activation_grads,
     without_gc,
 )
-from rnnkit.cells.matmul import linear, weight_grad
+from rnnkit.cells.matmul import linear
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -135,10 +135,11 @@ class RNNFunction(torch.autograd.Function):
             grad_pre, dh = rnn_backward(weight_hh, hidden, sizes, nonlinearity, grad_y, grad_h_n)
             grad_bias = grad_pre.sum((0, 1))
 
-        flat = grad_pre.view(T * B, H)
         need = ctx.needs_input_grad
-        grad_x, grad_w_ih = input_weight_grads(flat, x, weight_ih, need[0], need[2])
-        grad_w_hh = weight_grad(flat, hidden[:-1].reshape(T * B, H)) if need[3] else None
+        grad_x, grad_w_ih, grad_w_hh = shared_pre_activation_grads(
+            grad_pre.view(T * B, H), x, hidden[:-1].view(T * B, H), weight_ih,
+            (need[0], need[2], need[3]),
+        )  # fmt: skip
         grad_b_ih = grad_bias if ctx.has_bias and need[4] else None
         grad_b_hh = grad_bias if ctx.has_bias and need[5] else None
         return grad_x, dh, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None, None

@@ -38,12 +38,12 @@ __attribute__((noinline)) static void rnn_backward_row(int j0, int j1, int relu,
 }
 
 static void rnn_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
-                               int j0, int j1, float *sums) {
+                               int j0, int j1, float *da, float *sums) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row_begin * L->H; /* (t, row_begin, 0) */
     for (int64_t b = 0; b < row_end - row_begin; b++) {
         int64_t here = at + b * L->H;
         rnn_backward_row(j0, j1, L->relu, L->hidden + here + BH, L->dh + (row_begin + b) * L->H,
-                         L->grad_y + here, L->grad_gates + here);
+                         L->grad_y + here, da + b * L->H);
     }
     (void)sums; /* the driver sums δb = Σ δa_t */
 }

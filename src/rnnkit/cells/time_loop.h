@@ -124,6 +124,53 @@ static void backward_tile(int rows, int vecs, int K, const float *a, int64_t lda
 #undef CASE
 }
 
+#define DEFINE_ACCUMULATE_TILE(ROWS, VECS)                                                    \
+    static void accumulate_##ROWS##_##VECS(int K, const float *R a, int64_t a_k,               \
+                                           const float *R panel, int64_t k_stride, float *R c, \
+                                           int64_t c_row) {                                    \
+        vec acc[ROWS][VECS];                                                                  \
+        for (int r = 0; r < ROWS; r++)                                                        \
+            for (int v = 0; v < VECS; v++) acc[r][v] = load(c + r * c_row + v * LANES);       \
+        for (int k = 0; k < K; k++) {                                                         \
+            const float *p = panel + k * k_stride;                                            \
+            vec w[VECS];                                                                      \
+            for (int v = 0; v < VECS; v++) w[v] = load(p + v * LANES);                        \
+            for (int r = 0; r < ROWS; r++) {                                                  \
+                float x = a[r + k * a_k];                                                     \
+                for (int v = 0; v < VECS; v++) acc[r][v] += x * w[v];                         \
+            }                                                                                 \
+        }                                                                                     \
+        for (int r = 0; r < ROWS; r++)                                                        \
+            for (int v = 0; v < VECS; v++) store(c + r * c_row + v * LANES, acc[r][v]);       \
+    }
+
+/* c[r][v][l] += sum_k a[r + k a_k] * panel[k][v][l] for r < ROWS, v < VECS: a register tile
+ * of a weight gradient, δW += δa_tᵀ [h_{t-1} | x_t], summed over a step's sequences (k), with
+ * c a tile of the gradient (rows c_row floats apart) and a = δa_t read across its rows. */
+DEFINE_ACCUMULATE_TILE(1, 1) DEFINE_ACCUMULATE_TILE(1, 2) DEFINE_ACCUMULATE_TILE(1, 3)
+DEFINE_ACCUMULATE_TILE(1, 4) DEFINE_ACCUMULATE_TILE(2, 1) DEFINE_ACCUMULATE_TILE(2, 2)
+DEFINE_ACCUMULATE_TILE(2, 3) DEFINE_ACCUMULATE_TILE(2, 4) DEFINE_ACCUMULATE_TILE(3, 1)
+DEFINE_ACCUMULATE_TILE(3, 2) DEFINE_ACCUMULATE_TILE(3, 3) DEFINE_ACCUMULATE_TILE(3, 4)
+DEFINE_ACCUMULATE_TILE(4, 1) DEFINE_ACCUMULATE_TILE(4, 2) DEFINE_ACCUMULATE_TILE(4, 3)
+DEFINE_ACCUMULATE_TILE(4, 4) DEFINE_ACCUMULATE_TILE(5, 1) DEFINE_ACCUMULATE_TILE(5, 2)
+DEFINE_ACCUMULATE_TILE(5, 3) DEFINE_ACCUMULATE_TILE(5, 4) DEFINE_ACCUMULATE_TILE(6, 1)
+DEFINE_ACCUMULATE_TILE(6, 2) DEFINE_ACCUMULATE_TILE(6, 3) DEFINE_ACCUMULATE_TILE(6, 4)
+
+#define ACCUMULATE_ROWS 6 /* gradient rows a tile; by up to 4 vectors: 24 accumulators */
+
+static void accumulate_tile(int rows, int vecs, int K, const float *a, int64_t a_k,
+                            const float *panel, int64_t k_stride, float *c, int64_t c_row) {
+#define CASE(N)                                                                                \
+    case N:                                                                                    \
+        if (vecs == 4) accumulate_##N##_4(K, a, a_k, panel, k_stride, c, c_row);               \
+        else if (vecs == 3) accumulate_##N##_3(K, a, a_k, panel, k_stride, c, c_row);          \
+        else if (vecs == 2) accumulate_##N##_2(K, a, a_k, panel, k_stride, c, c_row);          \
+        else accumulate_##N##_1(K, a, a_k, panel, k_stride, c, c_row);                         \
+        break;
+    switch (rows) { CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) default: CASE(1) }
+#undef CASE
+}
+
 /* Which blocks of units and which sequences a thread takes (see the header). */
 typedef struct {
     int unit_begin, unit_end; /* blocks of LANES units */
@@ -131,14 +178,15 @@ typedef struct {
     int by_units;             /* whether threads share units (and so meet at a barrier) */
 } Share;
 
-static Share share_work(int G, int H, int B, int rows_multiple) {
+static Share share_work(int G, int H, int B, int rows_multiple, int force_rows) {
     Share s;
     int blocks = (H + LANES - 1) / LANES;
     int thread = omp_get_thread_num(), threads = omp_get_num_threads();
     /* Sharing sequences needs no barrier and moves no activations between the cores' caches,
      * but every thread then reads all of W_hh: do it when there are enough sequences and
      * W_hh (GH x H) fits in a core's cache (measured: 1.7x faster LSTM backward at H = 128). */
-    int by_rows = B >= 2 * rows_multiple * threads && (int64_t)4 * G * H * H <= ((int64_t)1 << 20);
+    int by_rows = force_rows ||
+                  (B >= 2 * rows_multiple * threads && (int64_t)4 * G * H * H <= ((int64_t)1 << 20));
     s.by_units = threads > 1 && blocks >= threads && !by_rows;
     if (threads == 1 || s.by_units) {
         s.unit_begin = (int)((int64_t)blocks * thread / threads);
@@ -163,12 +211,12 @@ static void pack_forward_block(int G, int H, int u, const float *R w_hh, float *
         }
 }
 
-/* The backward panel for block u: columns 16 u … 16 u + 15 of W_hh over all GH rows,
- * panel[k][l] = W_hh[k][16 u + l], zeros past H. */
-static void pack_backward_block(int G, int H, int u, const float *R w_hh, float *R panel) {
-    int width = min_int(LANES, H - u * LANES);
-    for (int64_t k = 0; k < (int64_t)G * H; k++) {
-        memcpy(panel + k * LANES, w_hh + k * H + u * LANES, 4 * width);
+/* The backward panel for block u of a (K, cols) weight (W_hh, or W_ih for δx): its columns
+ * 16 u … 16 u + 15 over all K = GH rows, panel[k][l] = w[k][16 u + l], zeros past cols. */
+static void pack_backward_block(int64_t K, int cols, int u, const float *R w, float *R panel) {
+    int width = min_int(LANES, cols - u * LANES);
+    for (int64_t k = 0; k < K; k++) {
+        memcpy(panel + k * LANES, w + k * cols + u * LANES, 4 * width);
         memset(panel + k * LANES + width, 0, 4 * (LANES - width));
     }
 }
@@ -185,6 +233,11 @@ typedef struct {
                  the backward sums the peepholes' gradients */
     const float *grad_y;
     float *dh, *dc, *grad_gates, *grad_gates_x;
+    /* The weight gradients inside the backward loop (LSTM, see run_backward): x (T, B, I) and
+     * W_ih (GH, I) in; δx (T, B, I, or NULL), δW_ih (GH, I) and δW_hh (GH, H) out. */
+    int I;
+    const float *x, *w_ih;
+    float *grad_x, *dw_ih, *dw_hh;
 } Loop;
 
 /* A cell's forward equations for units j … j+n-1 of sequences row … row+rows-1 at step t;
@@ -193,13 +246,14 @@ typedef void (*ForwardUnits)(const Loop *loop, int t, int64_t row, int rows, int
                              const float *pre);
 
 /* A cell's backward equations for units j0 … j1-1 of sequences row_begin … row_end-1 at step
- * t: from δh_t (dh plus δy_t) they write the rows of grad_gates that multiply W_hh, and may
- * set dh to a part of δh_{t-1} that skips W_hh (then `accumulate` adds the product to it).
+ * t: from δh_t (dh plus δy_t) they write the rows of δa_t that multiply W_hh to `da` (the
+ * first sequence's row, GH floats a row), and may set dh to a part of δh_{t-1} that skips
+ * W_hh (then `accumulate` adds the product to it).
  * The driver adds those rows to sums[0 … GH) (the bias gradient Σ δa_t, so no pass over δa is
  * needed after the loop); a cell with more to sum (peepholes, a second bias) adds it to `sums`
  * past GH: the calling thread's own row of partial sums. */
 typedef void (*BackwardUnits)(const Loop *loop, int t, int64_t row_begin, int64_t row_end,
-                              int j0, int j1, float *sums);
+                              int j0, int j1, float *da, float *sums);
 
 /* The forward loop over t = 0 … T-1. Returns 0, or -1 when out of memory. */
 static int run_forward(const Loop *L, int threads, ForwardUnits units) {
@@ -211,7 +265,7 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
     {
         float out[8 * LANES * 4] __attribute__((aligned(64)));
         int step_rows = forward_rows(G);
-        Share s = share_work(G, H, B, step_rows);
+        Share s = share_work(G, H, B, step_rows, 0);
 #pragma omp for schedule(static)
         for (int u = 0; u < blocks; u++)
             pack_forward_block(G, H, u, L->w_hh, panels + u * panel_size);
@@ -250,62 +304,129 @@ __attribute__((noinline)) static void add_gates(int G, int H, int j0, int j1, in
     }
 }
 
+/* δh_{t-1} (+)= δa_t W_hh, or δx_t = δa_t W_ih, for sequences b0 … b1-1 and the blocks of
+ * columns u0 … u1-1 of the packed weight: da holds sequence b0's row of δa_t (K floats a row),
+ * out is sequence b0's row of the result (`width` floats a row, `cols` of them real). */
+static void backward_product(int64_t K, int b0, int b1, int u0, int u1, const float *da,
+                             const float *panels, int cols, float *out, int64_t width,
+                             int accumulate) {
+    float tile[BACKWARD_ROWS * 2 * LANES] __attribute__((aligned(64)));
+    int64_t panel_size = K * LANES;
+    for (int u = u0; u < u1; u += 2) {
+        int vecs = min_int(2, u1 - u);
+        for (int b = b0; b < b1; b += BACKWARD_ROWS) {
+            int rows = min_int(BACKWARD_ROWS, b1 - b);
+            backward_tile(rows, vecs, (int)K, da + (b - b0) * K, K, panels + u * panel_size,
+                          panel_size, tile);
+            for (int r = 0; r < rows; r++)
+                for (int v = 0; v < vecs; v++) {
+                    int j = (u + v) * LANES, n = min_int(LANES, cols - j);
+                    float *dst = out + (int64_t)(b - b0 + r) * width + j;
+                    const float *product = tile + (r * vecs + v) * LANES;
+                    if (accumulate)
+                        for (int l = 0; l < n; l++) dst[l] += product[l];
+                    else
+                        memcpy(dst, product, 4 * n);
+                }
+        }
+    }
+}
+
+/* δW_hh and δW_ih += δa_tᵀ [h_{t-1} | x_t] over `rows` sequences, into a thread's own (K, W)
+ * sums: `inputs` holds the sequences' [h_{t-1} | x_t] rows, W floats each (h zero-padded to a
+ * whole number of vectors, then x likewise). */
+static void accumulate_weight_grads(int64_t K, int rows, const float *da, const float *inputs,
+                                    int W, float *grads) {
+    int vecs = W / LANES;
+    for (int64_t g = 0; g < K; g += ACCUMULATE_ROWS) {
+        int n = (int)(K - g < ACCUMULATE_ROWS ? K - g : ACCUMULATE_ROWS);
+        for (int v = 0; v < vecs; v += 4)
+            accumulate_tile(n, min_int(4, vecs - v), rows, da + g, K, inputs + v * LANES, W,
+                            grads + g * W + v * LANES, W);
+    }
+}
+
 /* The backward loop over t = T-1 … 0: the cell's equations, then (B1) δh_{t-1} (+)= δa_t W_hh
  * for this thread's units and sequences. L->dh holds the final state's gradient on entry (a
  * sequence's row keeps it until the step where it ends, going backward) and δh_0 on return.
  * `sums` (width floats) receives the sums the cell's equations accumulate, added up over the
- * threads in a fixed order (the same result for the same number of threads). */
+ * threads in a fixed order (the same result for the same number of threads).
+ *
+ * With L->dw_hh set, the weight gradients are made here too, while δa_t is still in the
+ * core's cache: δx_t = δa_t W_ih and δW += δa_tᵀ [h_{t-1} | x_t] (each thread its own sum of
+ * δW, added up at the end), and δa_t is never written to memory. After the loop those would be
+ * three passes over the layer's largest array, which at small sizes cost more than the
+ * products. Each thread then takes whole sequences (it needs all of a sequence's δa_t). */
 static int run_backward(const Loop *L, int threads, BackwardUnits units, int accumulate,
                         int width, float *sums) {
-    int G = L->G, H = L->H, B = L->B, blocks = (H + LANES - 1) / LANES;
+    int G = L->G, H = L->H, B = L->B, I = L->I, blocks = (H + LANES - 1) / LANES;
+    int in_loop = L->dw_hh != NULL, x_blocks = in_loop ? (I + LANES - 1) / LANES : 0;
+    int W = (blocks + x_blocks) * LANES; /* a row of [h_{t-1} | x_t], each part padded */
     int64_t K = (int64_t)G * H, panel_size = K * LANES, BH = (int64_t)B * H;
-    float *panels = aligned_alloc(64, sizeof(float) * panel_size * blocks);
+    int64_t most_rows = B; /* a thread's sequences: all of them if the team is smaller */
+    float *panels = aligned_alloc(64, sizeof(float) * panel_size * (blocks + x_blocks));
     float *partial = calloc((size_t)threads * width, sizeof(float));
-    if (!panels || !partial) {
+    /* per thread, with the weight gradients in the loop: δa_t of its sequences, their
+     * [h_{t-1} | x_t] rows, and its sum of [δW_hh | δW_ih] */
+    int64_t scratch = in_loop ? most_rows * K + most_rows * W + K * W : 0;
+    float *scratches = in_loop ? aligned_alloc(64, sizeof(float) * scratch * threads) : NULL;
+    if (!panels || !partial || (in_loop && !scratches)) {
         free(panels);
         free(partial);
+        free(scratches);
         return -1;
     }
     int team = 1;
 #pragma omp parallel num_threads(threads)
     {
-        float out[BACKWARD_ROWS * 2 * LANES] __attribute__((aligned(64)));
-        Share s = share_work(G, H, B, BACKWARD_ROWS);
+        Share s = share_work(G, H, B, BACKWARD_ROWS, in_loop);
         int j0 = s.unit_begin * LANES, j1 = min_int(H, s.unit_end * LANES);
         float *own_sums = partial + (int64_t)omp_get_thread_num() * width;
+        float *own_da = NULL, *inputs = NULL, *grads = NULL;
+        if (in_loop) {
+            own_da = scratches + (int64_t)omp_get_thread_num() * scratch;
+            inputs = own_da + most_rows * K;
+            grads = inputs + most_rows * W;
+            memset(inputs, 0, sizeof(float) * (most_rows * W + K * W)); /* the padding stays 0 */
+        }
 #pragma omp single
         team = omp_get_num_threads();
 #pragma omp for schedule(static)
-        for (int u = 0; u < blocks; u++)
-            pack_backward_block(G, H, u, L->w_hh, panels + u * panel_size);
+        for (int u = 0; u < blocks + x_blocks; u++) {
+            if (u < blocks) pack_backward_block(K, H, u, L->w_hh, panels + u * panel_size);
+            else pack_backward_block(K, I, u - blocks, L->w_ih, panels + u * panel_size);
+        }
         for (int t = L->T - 1; t >= 0; t--) {
             int row_end = min_int(s.row_end, L->sizes[t]);
-            const float *da = L->grad_gates + t * BH * G;
+            float *da = in_loop ? own_da : L->grad_gates + (t * BH + s.row_begin * H) * G;
             if (row_end > s.row_begin) {
-                units(L, t, s.row_begin, row_end, j0, j1, own_sums);
-                add_gates(G, H, j0, j1, row_end - s.row_begin, da + s.row_begin * K, own_sums);
+                units(L, t, s.row_begin, row_end, j0, j1, da, own_sums);
+                add_gates(G, H, j0, j1, row_end - s.row_begin, da, own_sums);
             }
             if (s.by_units) {
 #pragma omp barrier
             }
-            for (int u = s.unit_begin; u < s.unit_end; u += 2) {
-                int vecs = min_int(2, s.unit_end - u);
-                for (int b = s.row_begin; b < row_end; b += BACKWARD_ROWS) {
-                    int rows = min_int(BACKWARD_ROWS, row_end - b);
-                    backward_tile(rows, vecs, (int)K, da + b * K, K, panels + u * panel_size,
-                                  panel_size, out);
-                    for (int r = 0; r < rows; r++)
-                        for (int v = 0; v < vecs; v++) {
-                            int j = (u + v) * LANES, n = min_int(LANES, H - j);
-                            float *dh = L->dh + (int64_t)(b + r) * H + j;
-                            const float *product = out + (r * vecs + v) * LANES;
-                            if (accumulate)
-                                for (int l = 0; l < n; l++) dh[l] += product[l];
-                            else
-                                memcpy(dh, product, 4 * n);
-                        }
-                }
+            if (!in_loop) {
+                backward_product(K, s.row_begin, row_end, s.unit_begin, s.unit_end,
+                                 L->grad_gates + (t * BH + s.row_begin * H) * G, panels, H,
+                                 L->dh + (int64_t)s.row_begin * H, H, accumulate);
+                continue;
             }
+            if (row_end <= s.row_begin) continue;
+            int rows = row_end - s.row_begin;
+            backward_product(K, s.row_begin, row_end, 0, blocks, da, panels, H,
+                             L->dh + (int64_t)s.row_begin * H, H, accumulate);
+            int64_t x_at = ((int64_t)t * B + s.row_begin) * I;
+            if (L->grad_x)
+                backward_product(K, s.row_begin, row_end, 0, x_blocks, da,
+                                 panels + blocks * panel_size, I, L->grad_x + x_at, I, 0);
+            for (int r = 0; r < rows; r++) {
+                memcpy(inputs + (int64_t)r * W,
+                       L->hidden + t * BH + ((int64_t)s.row_begin + r) * H, 4 * (size_t)H);
+                memcpy(inputs + (int64_t)r * W + blocks * LANES, L->x + x_at + (int64_t)r * I,
+                       4 * (size_t)I);
+            }
+            accumulate_weight_grads(K, rows, da, inputs, W, grads);
         }
     }
     for (int k = 0; k < width; k++) {
@@ -313,8 +434,19 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
         for (int thread = 0; thread < team; thread++) total += partial[(int64_t)thread * width + k];
         sums[k] = total;
     }
+    if (in_loop) /* the threads' sums of δW, added in a fixed order; then split into W_hh, W_ih */
+        for (int64_t g = 0; g < K; g++)
+            for (int k = 0; k < H + I; k++) {
+                int col = k < H ? k : blocks * LANES + (k - H);
+                float total = 0.0f;
+                for (int thread = 0; thread < team; thread++)
+                    total += scratches[(int64_t)thread * scratch + most_rows * (K + W) + g * W + col];
+                if (k < H) L->dw_hh[g * H + k] = total;
+                else L->dw_ih[g * I + (k - H)] = total;
+            }
     free(panels);
     free(partial);
+    free(scratches);
     return 0;
 }
 
