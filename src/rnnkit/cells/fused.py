@@ -36,7 +36,7 @@ _HEADERS = [_HERE / "kernel_math.h", _HERE / "time_loop.h"]
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
 _SIGNATURES = {
-    "lstm_forward_loop": [_INT] * 5 + [_PTR] * 6,
+    "lstm_forward_loop": [_INT] * 6 + [_PTR] * 9,
     "lstm_backward_loop": [_INT] * 6 + [_PTR] * 16,
     "gru_forward_loop": [_INT] * 4 + [_PTR] * 7,
     "gru_backward_loop": [_INT] * 4 + [_PTR] * 10,
@@ -151,19 +151,41 @@ def _check(status: int) -> None:
         raise MemoryError("rnnkit: out of memory for the packed recurrent weights")
 
 
-def lstm_forward_loop(gates_x, weight_hh, peephole, sizes, hidden, cell, keep: bool) -> None:
+def lstm_forward_loop(
+    gates_x, weight_hh, peephole, sizes, hidden, cell, keep: bool, inputs=None
+) -> None:
     """Equations (1)–(5) of the LSTM for every step (``lstm_loops.c``): ``gates_x (T, B, 4H)``
     is the input half of a_t and, if ``keep``, receives the activated gates i, f, g, o in its
     place; ``hidden``/``cell`` ``(T+1, B, H)`` hold the initial state at index 0 and receive
-    the rest; ``peephole`` is ``(3, H)``, zeros for a plain LSTM."""
+    the rest; ``peephole`` is ``(3, H)``, zeros for a plain LSTM.
+
+    With ``inputs = (x, weight_ih, bias)`` (``bias`` ``(4H,)`` or ``None``) the loop makes the
+    input half itself, in the same register tiles as ``W_hh h_{t-1}`` (see
+    :func:`projection_in_loop`), and ``gates_x`` need not hold anything on entry."""
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
+    input_size, x_p, w_ih_p, bias_p = 0, None, None, None
+    if inputs is not None:
+        x, weight_ih, bias = inputs
+        # kept alive: the kernel reads them (zeros for no bias rather than a branch)
+        weight_ih = weight_ih.contiguous()
+        bias = bias.contiguous() if bias is not None else x.new_zeros(4 * H)
+        input_size, x_p, w_ih_p, bias_p = x.shape[2], _ptr(x), _ptr(weight_ih), _ptr(bias)
     _check(
         KERNELS.lstm_forward_loop(
-            T, B, H, _threads(B * 4 * H * H), int(keep), _ptr_int(steps), _ptr(weight_hh),
-            _ptr(gates_x), _ptr(peephole), _ptr(hidden), _ptr(cell),
+            T, B, H, input_size, _threads(B * 4 * H * H), int(keep), _ptr_int(steps),
+            _ptr(weight_hh), x_p, w_ih_p, bias_p, _ptr(gates_x), _ptr(peephole), _ptr(hidden),
+            _ptr(cell),
         )
     )  # fmt: skip
+
+
+def projection_in_loop(batch: int, hidden_size: int, input_size: int) -> bool:
+    """Whether the LSTM's forward loop should make the input projection ``W_ih x_t + b``
+    itself, a tile at a time, rather than one product before the loop: under the same
+    condition as :func:`weight_grads_in_loop` (each thread's packed weights in its cache,
+    whole sequences per thread)."""
+    return weight_grads_in_loop(batch, hidden_size, input_size)
 
 
 def lstm_backward_loop(

@@ -68,12 +68,10 @@ def lstm_forward(
     """The forward loop, equations (1)–(5): returns the activated gates of every step (only if
     ``save``, for the backward), and ``hidden``, ``cell`` of shape ``(T+1, B, H)`` (index 0 is
     the initial state)."""
-    T, B, _ = x.shape
+    T, B, input_size = x.shape
     H = weight_hh.shape[1]
     store = torch.zeros if sizes.variable else torch.empty
-    # (1) the input half of a_t for every step at once: one large matrix product.
     bias = None if bias_ih is None else bias_ih + bias_hh
-    gates_x = input_projection(x, weight_ih, bias)  # (T, B, 4H)
     hidden = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # h_0 … h_T
     cell = store(T + 1, B, H, dtype=x.dtype, device=x.device)  # c_0 … c_T
     hidden[0] = h0
@@ -81,13 +79,21 @@ def lstm_forward(
     if fused.usable(x):  # the whole loop in compiled code (lstm_loops.c)
         # the kernel takes zeros for "no peepholes" rather than branching
         peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
+        if fused.projection_in_loop(B, H, input_size):  # (1) made by the loop, tile by tile
+            gates_x = store(T, B, 4 * H, dtype=x.dtype, device=x.device)
+            inputs = (x, weight_ih, bias)
+        else:  # (1) the input half of a_t for every step at once: one large matrix product
+            gates_x, inputs = input_projection(x, weight_ih, bias), None  # (T, B, 4H)
         # i, f, g, o replace a_t in gates_x as they are computed
-        fused.lstm_forward_loop(gates_x, weight_hh.contiguous(), peep, sizes, hidden, cell, save)
+        fused.lstm_forward_loop(
+            gates_x, weight_hh.contiguous(), peep, sizes, hidden, cell, save, inputs
+        )
         if not save:
             return None, hidden, cell
         if sizes.variable:  # steps past a sequence's end hold no gates (nor gradients)
             gates_x.mul_(sizes.mask(x.device))
         return gates_x, hidden, cell
+    gates_x = input_projection(x, weight_ih, bias)  # (1) for every step: one product
     # activated i, f, g, o: every step's when the backward needs them, else one step's
     gates = store(T if save else 1, B, 4 * H, dtype=x.dtype, device=x.device)
     if peephole is not None:

@@ -11,30 +11,47 @@
  */
 #include "time_loop.h"
 
-/* Equations (1)-(5) for n units of `rows` sequences: pre = W_hh h_{t-1} as 4 vectors (i, f,
- * g, o) a sequence; ax points at gate i of a row of 4H (gate q at +qH) and receives i, f, g, o
- * if `keep`; peephole at unit 0 of (3, H); c_prev, c, h at unit 0 of rows of H. */
-#define LSTM_FORWARD(KEEP)                                                                     \
+/* Equations (1)-(5) for n units of `rows` sequences: pre = W_hh h_{t-1} (and W_ih x_t when
+ * the loop makes it) as 4 vectors (i, f, g, o) a sequence; the rest of a_t is read from IN
+ * (gate q at +qH): gates_x, or the bias; ax points at gate i of a row of 4H and receives i, f,
+ * g, o if `keep`; peephole at unit 0 of (3, H); c_prev, c, h at unit 0 of rows of H. */
+#define LSTM_FORWARD(KEEP, IN)                                                                 \
     for (int l = 0; l < n; l++) {                                                              \
-        float i = sigmoid(pre[l] + ax[l] + p_i[l] * c_prev[l]);                  /* (1), (2) */ \
-        float f = sigmoid(pre[LANES + l] + ax[H + l] + p_f[l] * c_prev[l]);                    \
-        float g = tanh_approx(pre[2 * LANES + l] + ax[2 * H + l]);                             \
+        float i = sigmoid(pre[l] + IN[l] + p_i[l] * c_prev[l]);                  /* (1), (2) */ \
+        float f = sigmoid(pre[LANES + l] + IN[H + l] + p_f[l] * c_prev[l]);                    \
+        float g = tanh_approx(pre[2 * LANES + l] + IN[2 * H + l]);                             \
         float c_t = f * c_prev[l] + i * g;                                       /* (3) */      \
-        float o = sigmoid(pre[3 * LANES + l] + ax[3 * H + l] + p_o[l] * c_t);    /* (4) */      \
+        float o = sigmoid(pre[3 * LANES + l] + IN[3 * H + l] + p_o[l] * c_t);    /* (4) */      \
         c[l] = c_t;                                                                            \
         h[l] = o * tanh_approx(c_t);                                             /* (5) */      \
         if (KEEP) { ax[l] = i; ax[H + l] = f; ax[2 * H + l] = g; ax[3 * H + l] = o; }          \
     }
 
+/* ... with a_t's input half in gates_x (ax), replaced by the gates */
 __attribute__((noinline)) static void lstm_forward_rows(
     int rows, int n, int H, int keep, const float *R pre, float *R ax, const float *R c_prev,
     const float *R peephole, float *R c, float *R h) {
     const float *p_i = peephole, *p_f = peephole + H, *p_o = peephole + 2 * H;
     for (int r = 0; r < rows; r++, pre += 4 * LANES, ax += 4 * H, c_prev += H, c += H, h += H) {
         if (keep) {
-            LSTM_FORWARD(1)
+            LSTM_FORWARD(1, ax)
         } else {
-            LSTM_FORWARD(0)
+            LSTM_FORWARD(0, ax)
+        }
+    }
+}
+
+/* ... with W_ih x_t already in pre: a_t adds the bias (two pointers: a function apiece, each
+ * with arrays that do not overlap, which GCC needs to vectorise) */
+__attribute__((noinline)) static void lstm_forward_rows_bias(
+    int rows, int n, int H, int keep, const float *R pre, const float *R bias, float *R ax,
+    const float *R c_prev, const float *R peephole, float *R c, float *R h) {
+    const float *p_i = peephole, *p_f = peephole + H, *p_o = peephole + 2 * H;
+    for (int r = 0; r < rows; r++, pre += 4 * LANES, ax += 4 * H, c_prev += H, c += H, h += H) {
+        if (keep) {
+            LSTM_FORWARD(1, bias)
+        } else {
+            LSTM_FORWARD(0, bias)
         }
     }
 }
@@ -43,8 +60,13 @@ static void lstm_forward_units(const Loop *L, int t, int64_t row, int rows, int 
                                const float *pre) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
     int64_t gate_at = 4 * (t * BH + row * L->H) + j;                   /* (t, row, i_j) */
-    lstm_forward_rows(rows, n, L->H, L->keep, pre, L->gates_x + gate_at, L->cell + at,
-                      L->peephole + j, L->cell + at + BH, L->hidden + at + BH);
+    float *ax = L->gates_x + gate_at;
+    if (L->x)
+        lstm_forward_rows_bias(rows, n, L->H, L->keep, pre, L->bias_ih + j, ax, L->cell + at,
+                               L->peephole + j, L->cell + at + BH, L->hidden + at + BH);
+    else
+        lstm_forward_rows(rows, n, L->H, L->keep, pre, ax, L->cell + at, L->peephole + j,
+                          L->cell + at + BH, L->hidden + at + BH);
 }
 
 /* Equations (B5)-(B2) for units j0 … j1-1 of one sequence: δh_t = dh + dy; dc holds δc_t and
@@ -94,12 +116,16 @@ static void lstm_backward_units(const Loop *L, int t, int64_t row_begin, int64_t
                        peephole_sums, peephole_sums + H, peephole_sums + 2 * H);
 }
 
-/* keep: whether gates_x receives the activated gates (for a backward). */
-int lstm_forward_loop(int T, int B, int H, int threads, int keep, const int *sizes,
-                      const float *w_hh, float *gates_x, const float *peephole, float *hidden,
-                      float *cell) {
+/* keep: whether gates_x receives the activated gates (for a backward). With x not NULL the
+ * loop makes W_ih x_t itself (time_loop.h: run_forward) and adds bias: x (T, B, I), w_ih
+ * (4H, I), bias (4H; zeros for none), and gates_x holds nothing on entry; else it holds
+ * W_ih x_t + b. */
+int lstm_forward_loop(int T, int B, int H, int I, int threads, int keep, const int *sizes,
+                      const float *w_hh, const float *x, const float *w_ih, const float *bias,
+                      float *gates_x, const float *peephole, float *hidden, float *cell) {
     Loop L = {.T = T, .B = B, .H = H, .G = 4, .sizes = sizes, .w_hh = w_hh, .gates_x = gates_x,
-              .peephole = peephole, .hidden = hidden, .cell = cell, .keep = keep};
+              .peephole = peephole, .hidden = hidden, .cell = cell, .keep = keep, .I = I,
+              .x = x, .w_ih = w_ih, .bias_ih = bias};
     return run_forward(&L, threads, lstm_forward_units);
 }
 

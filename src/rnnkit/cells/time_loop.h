@@ -44,10 +44,13 @@ static inline int min_int(int a, int b) { return a < b ? a : b; }
 #define DEFINE_TILE(ROWS, VECS)                                                               \
     static void tile_##ROWS##_##VECS(int K, const float *R a, int64_t lda,                   \
                                      const float *R panel, int64_t k_stride,                 \
-                                     int64_t vec_stride, float *R out) {                     \
+                                     int64_t vec_stride, float *R out, int add) {            \
         vec acc[ROWS][VECS], odd[ROWS][VECS];                                                 \
         for (int r = 0; r < ROWS; r++)                                                        \
-            for (int v = 0; v < VECS; v++) acc[r][v] = odd[r][v] = (vec){0};                  \
+            for (int v = 0; v < VECS; v++) {                                                  \
+                acc[r][v] = add ? load(out + (r * VECS + v) * LANES) : (vec){0};              \
+                odd[r][v] = (vec){0};                                                         \
+            }                                                                                 \
         int k = 0;                                                                            \
         if (ROWS * VECS < 8) {                                                                \
             for (; k + 1 < K; k += 2) {                                                       \
@@ -75,8 +78,9 @@ static inline int min_int(int a, int b) { return a < b ? a : b; }
                 store(out + (r * VECS + v) * LANES, acc[r][v] + odd[r][v]);                   \
     }
 
-/* out[r][v][l] = sum_k a[r][k] * panel[k][v][l] for r < ROWS, v < VECS: a register tile of the
- * product, one function per shape so that the accumulators live in registers. The packed
+/* out[r][v][l] (+)= sum_k a[r][k] * panel[k][v][l] for r < ROWS, v < VECS (`add`: onto what
+ * out holds): a register tile of the product, one function per shape so that the
+ * accumulators live in registers. The packed
  * panel holds, for each k, VECS vectors `vec_stride` floats apart, and `k_stride` floats
  * separate successive k. With fewer than 8 accumulators a second set takes the odd k, so that
  * the multiply-adds do not wait on each other's latency. */
@@ -94,17 +98,17 @@ DEFINE_TILE(5, 2) DEFINE_TILE(6, 2) DEFINE_TILE(7, 2) DEFINE_TILE(8, 2)
 static inline int forward_rows(int G) { return G == 1 ? 8 : 6; }
 
 static void forward_tile(int G, int rows, int K, const float *a, int64_t lda,
-                         const float *panel, float *out) {
+                         const float *panel, float *out, int add) {
     int64_t ks = (int64_t)G * LANES;
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        if (G == 4) tile_##N##_4(K, a, lda, panel, ks, LANES, out);                            \
-        else if (G == 3) tile_##N##_3(K, a, lda, panel, ks, LANES, out);                       \
-        else tile_##N##_1(K, a, lda, panel, ks, LANES, out);                                   \
+        if (G == 4) tile_##N##_4(K, a, lda, panel, ks, LANES, out, add);                       \
+        else if (G == 3) tile_##N##_3(K, a, lda, panel, ks, LANES, out, add);                  \
+        else tile_##N##_1(K, a, lda, panel, ks, LANES, out, add);                              \
         break;
     switch (rows) {
-    case 8: tile_8_1(K, a, lda, panel, ks, LANES, out); break;
-    case 7: tile_7_1(K, a, lda, panel, ks, LANES, out); break;
+    case 8: tile_8_1(K, a, lda, panel, ks, LANES, out, add); break;
+    case 7: tile_7_1(K, a, lda, panel, ks, LANES, out, add); break;
     CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) default: CASE(1)
     }
 #undef CASE
@@ -117,8 +121,8 @@ static void backward_tile(int rows, int vecs, int K, const float *a, int64_t lda
                           const float *panel, int64_t vec_stride, float *out) {
 #define CASE(N)                                                                                \
     case N:                                                                                    \
-        if (vecs == 2) tile_##N##_2(K, a, lda, panel, LANES, vec_stride, out);                 \
-        else tile_##N##_1(K, a, lda, panel, LANES, vec_stride, out);                           \
+        if (vecs == 2) tile_##N##_2(K, a, lda, panel, LANES, vec_stride, out, 0);              \
+        else tile_##N##_1(K, a, lda, panel, LANES, vec_stride, out, 0);                        \
         break;
     switch (rows) { CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) default: CASE(1) }
 #undef CASE
@@ -200,14 +204,15 @@ static Share share_work(int G, int H, int B, int rows_multiple, int force_rows) 
     return s;
 }
 
-/* The forward panel of W_hh (GH, H) for the units of block u: for each k, the G gates' rows of
- * those units side by side, panel[k][q][l] = W_hh[q H + 16 u + l][k], zeros past H. */
-static void pack_forward_block(int G, int H, int u, const float *R w_hh, float *R panel) {
+/* The forward panel of a (GH, K) weight (W_hh, K = H; or W_ih, K = I) for the units of block
+ * u: for each k, the G gates' rows of those units side by side, panel[k][q][l] =
+ * w[q H + 16 u + l][k], zeros past H. */
+static void pack_forward_block(int G, int H, int K, int u, const float *R w, float *R panel) {
     for (int q = 0; q < G; q++)
         for (int l = 0; l < LANES; l++) {
             int j = u * LANES + l;
-            const float *row = w_hh + ((int64_t)q * H + j) * H;
-            for (int k = 0; k < H; k++) panel[(k * G + q) * LANES + l] = j < H ? row[k] : 0.0f;
+            for (int k = 0; k < K; k++)
+                panel[(k * G + q) * LANES + l] = j < H ? w[((int64_t)q * H + j) * K + k] : 0.0f;
         }
 }
 
@@ -226,14 +231,15 @@ static void pack_backward_block(int64_t K, int cols, int u, const float *R w, fl
 typedef struct {
     int T, B, H, G; /* G: the gates stacked in W_hh (4 LSTM, 3 GRU, 1 RNN) */
     const int *sizes;
-    const float *w_hh, *peephole, *bias_hh;
+    const float *w_hh, *peephole, *bias_hh, *bias_ih;
     float *gates_x, *hidden, *cell, *act, *recurrent_n;
     int relu; /* RNN: g = relu rather than tanh */
     int keep; /* LSTM: the forward leaves the activated gates in gates_x for the backward;
                  the backward sums the peepholes' gradients */
     const float *grad_y;
     float *dh, *dc, *grad_gates, *grad_gates_x;
-    /* The weight gradients inside the backward loop (LSTM, see run_backward): x (T, B, I) and
+    /* The input projection inside the forward loop (run_forward: x, W_ih, bias_ih = b_ih +
+     * b_hh) and the weight gradients inside the backward loop (run_backward): x (T, B, I) and
      * W_ih (GH, I) in; δx (T, B, I, or NULL), δW_ih (GH, I) and δW_hh (GH, H) out. */
     int I;
     const float *x, *w_ih;
@@ -255,20 +261,29 @@ typedef void (*ForwardUnits)(const Loop *loop, int t, int64_t row, int rows, int
 typedef void (*BackwardUnits)(const Loop *loop, int t, int64_t row_begin, int64_t row_end,
                               int j0, int j1, float *da, float *sums);
 
-/* The forward loop over t = 0 … T-1. Returns 0, or -1 when out of memory. */
+/* The forward loop over t = 0 … T-1. Returns 0, or -1 when out of memory.
+ *
+ * With L->x set, the input half of a_t, W_ih x_t, is made here too, in the same tile as
+ * W_hh h_{t-1} (the cell then adds L->bias_ih rather than reading gates_x), instead of by one
+ * product before the loop whose (T, B, GH) result goes to memory and comes back: at small
+ * sizes that traffic costs more than the product. */
 static int run_forward(const Loop *L, int threads, ForwardUnits units) {
-    int G = L->G, H = L->H, B = L->B, blocks = (H + LANES - 1) / LANES;
-    int64_t panel_size = (int64_t)H * G * LANES, BH = (int64_t)B * H;
-    float *panels = aligned_alloc(64, sizeof(float) * panel_size * blocks);
+    int G = L->G, H = L->H, B = L->B, I = L->x ? L->I : 0, blocks = (H + LANES - 1) / LANES;
+    int64_t panel_size = (int64_t)H * G * LANES, x_panel_size = (int64_t)I * G * LANES;
+    int64_t BH = (int64_t)B * H;
+    float *panels = aligned_alloc(64, sizeof(float) * (panel_size + x_panel_size) * blocks);
     if (!panels) return -1;
+    float *x_panels = panels + panel_size * blocks;
 #pragma omp parallel num_threads(threads)
     {
         float out[8 * LANES * 4] __attribute__((aligned(64)));
         int step_rows = forward_rows(G);
         Share s = share_work(G, H, B, step_rows, 0);
 #pragma omp for schedule(static)
-        for (int u = 0; u < blocks; u++)
-            pack_forward_block(G, H, u, L->w_hh, panels + u * panel_size);
+        for (int u = 0; u < blocks; u++) {
+            pack_forward_block(G, H, H, u, L->w_hh, panels + u * panel_size);
+            if (I) pack_forward_block(G, H, I, u, L->w_ih, x_panels + u * x_panel_size);
+        }
         for (int t = 0; t < L->T; t++) {
             const float *h_prev = L->hidden + t * BH;
             int row_end = min_int(s.row_end, L->sizes[t]);
@@ -276,8 +291,11 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
                 int j = u * LANES, n = min_int(LANES, H - j);
                 for (int b = s.row_begin; b < row_end; b += step_rows) {
                     int rows = min_int(step_rows, row_end - b);
+                    if (I) /* W_ih x_t, then W_hh h_{t-1} added in the same registers */
+                        forward_tile(G, rows, I, L->x + ((int64_t)t * B + b) * I, I,
+                                     x_panels + u * x_panel_size, out, 0);
                     forward_tile(G, rows, H, h_prev + (int64_t)b * H, H, panels + u * panel_size,
-                                 out);
+                                 out, I > 0);
                     units(L, t, b, rows, j, n, out);
                 }
             }
