@@ -1,8 +1,9 @@
 """Speed of rnnkit's hand-written engine against torch.nn's fused kernels, in one process.
 
-For each cell and shape (B, T, I, H) this times, in interleaved rounds (so the machine's
-noise hits both sides alike), one training step (forward + backward of a single-layer,
-batch-first layer whose input requires grad) and one inference call (no grad), and prints
+For each cell and shape (B, T, I, H) this times one training step (forward + backward of a
+single-layer, batch-first layer whose input requires grad) and one inference call (no grad),
+in interleaved rounds: one shape at a time, as in training, the two engines alternating step
+by step (so the machine's noise hits both alike) and taking turns to go first; and prints
 the median ratio rnnkit / torch.nn of throughput (> 1 means rnnkit is faster). The peephole
 LSTM is compared with torch.nn.LSTM, which has no peepholes. It also prints the engine's
 achieved GFLOP/s as a fraction of a large float32 matrix product measured in the same run,
@@ -112,22 +113,21 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
     tune_malloc()  # both sides run in this process, so both get the same allocator settings
     torch.manual_seed(0)
     cases = [make_case(cell, shape) for shape in shapes for cell in cells]
-    for case in cases:  # warm up: first calls allocate and pick kernels
-        for layer in (case.ours, case.peer):
-            train_step(layer, case.x)
-            infer(layer, case.x)
     peak = sgemm_peak()
-    for round_ in range(rounds):
-        # Who goes first alternates: the first call of a case runs with the caches full of the
-        # previous case's arrays, the second with its own input already warm.
-        sides = ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours")
-        for case in cases:
-            for side in sides:
-                layer = case.ours if side == "ours" else case.peer
-                case.times[side].append(timed(lambda c=case, m=layer: train_step(m, c.x)))
-            for side in sides:
-                layer = case.ours if side == "ours" else case.peer
-                case.times[side + "_inf"].append(timed(lambda c=case, m=layer: infer(m, c.x)))
+    for case in cases:
+        # One case at a time, as a training run repeats one shape step after step (so the
+        # caches and the allocator are in their steady state), the two engines alternating
+        # step by step (so the machine's drift hits both alike) and taking turns to go first.
+        for mode, step in (("", train_step), ("_inf", infer)):
+            for layer in (case.ours, case.peer):  # warm up: first calls allocate, pick kernels
+                step(layer, case.x)
+                step(layer, case.x)
+            for round_ in range(rounds):
+                for side in ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours"):
+                    layer = case.ours if side == "ours" else case.peer
+                    case.times[side + mode].append(
+                        timed(lambda c=case, m=layer, f=step: f(m, c.x))
+                    )
     peak = max(peak, sgemm_peak())
 
     lines = [
