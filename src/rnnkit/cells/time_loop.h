@@ -182,15 +182,16 @@ typedef struct {
     int by_units;             /* whether threads share units (and so meet at a barrier) */
 } Share;
 
-static Share share_work(int G, int H, int B, int rows_multiple, int force_rows) {
+static Share share_work(int G, int H, int K, int B, int rows_multiple, int force_rows) {
     Share s;
     int blocks = (H + LANES - 1) / LANES;
     int thread = omp_get_thread_num(), threads = omp_get_num_threads();
     /* Sharing sequences needs no barrier and moves no activations between the cores' caches,
-     * but every thread then reads all of W_hh: do it when there are enough sequences and
-     * W_hh (GH x H) fits in a core's cache (measured: 1.7x faster LSTM backward at H = 128). */
+     * but every thread then reads all of the packed weights every step: do it when there are
+     * enough sequences and the weights (GH x K: W_hh, K = H, or [W_hh | W_ih], K = H + I) fit
+     * in a core's cache (measured: 1.7x faster LSTM backward at H = 128). */
     int by_rows = force_rows ||
-                  (B >= 2 * rows_multiple * threads && (int64_t)4 * G * H * H <= ((int64_t)1 << 20));
+                  (B >= 2 * rows_multiple * threads && (int64_t)4 * G * H * K <= ((int64_t)1 << 20));
     s.by_units = threads > 1 && blocks >= threads && !by_rows;
     if (threads == 1 || s.by_units) {
         s.unit_begin = (int)((int64_t)blocks * thread / threads);
@@ -278,7 +279,7 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
     {
         float out[8 * LANES * 4] __attribute__((aligned(64)));
         int step_rows = forward_rows(G);
-        Share s = share_work(G, H, B, step_rows, 0);
+        Share s = share_work(G, H, H + I, B, step_rows, 0);
 #pragma omp for schedule(static)
         for (int u = 0; u < blocks; u++) {
             pack_forward_block(G, H, H, u, L->w_hh, panels + u * panel_size);
@@ -397,7 +398,7 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
     int team = 1;
 #pragma omp parallel num_threads(threads)
     {
-        Share s = share_work(G, H, B, BACKWARD_ROWS, in_loop);
+        Share s = share_work(G, H, H, B, BACKWARD_ROWS, in_loop);
         int j0 = s.unit_begin * LANES, j1 = min_int(H, s.unit_end * LANES);
         float *own_sums = partial + (int64_t)omp_get_thread_num() * width;
         float *own_da = NULL, *inputs = NULL, *grads = NULL;
