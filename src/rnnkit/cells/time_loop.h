@@ -41,6 +41,13 @@ static inline void store(float *p, vec v) { *(vec_unaligned *)p = v; }
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 
+/* `count` floats on a cache line's boundary (C11's aligned_alloc wants a whole number of
+ * lines). */
+static inline float *alloc_floats(int64_t count) {
+    size_t bytes = ((size_t)count * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
 #define DEFINE_TILE(ROWS, VECS)                                                               \
     static void tile_##ROWS##_##VECS(int K, const float *R a, int64_t lda,                   \
                                      const float *R panel, int64_t k_stride,                 \
@@ -272,7 +279,7 @@ static int run_forward(const Loop *L, int threads, ForwardUnits units) {
     int G = L->G, H = L->H, B = L->B, I = L->x ? L->I : 0, blocks = (H + LANES - 1) / LANES;
     int64_t panel_size = (int64_t)H * G * LANES, x_panel_size = (int64_t)I * G * LANES;
     int64_t BH = (int64_t)B * H;
-    float *panels = aligned_alloc(64, sizeof(float) * (panel_size + x_panel_size) * blocks);
+    float *panels = alloc_floats((panel_size + x_panel_size) * blocks);
     if (!panels) return -1;
     float *x_panels = panels + panel_size * blocks;
 #pragma omp parallel num_threads(threads)
@@ -383,12 +390,12 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
     int W = (blocks + x_blocks) * LANES; /* a row of [h_{t-1} | x_t], each part padded */
     int64_t K = (int64_t)G * H, panel_size = K * LANES, BH = (int64_t)B * H;
     int64_t most_rows = B; /* a thread's sequences: all of them if the team is smaller */
-    float *panels = aligned_alloc(64, sizeof(float) * panel_size * (blocks + x_blocks));
+    float *panels = alloc_floats(panel_size * (blocks + x_blocks));
     float *partial = calloc((size_t)threads * width, sizeof(float));
     /* per thread, with the weight gradients in the loop: δa_t of its sequences, their
      * [h_{t-1} | x_t] rows, and its sum of [δW_hh | δW_ih] */
     int64_t scratch = in_loop ? most_rows * K + most_rows * W + K * W : 0;
-    float *scratches = in_loop ? aligned_alloc(64, sizeof(float) * scratch * threads) : NULL;
+    float *scratches = in_loop ? alloc_floats(scratch * threads) : NULL;
     if (!panels || !partial || (in_loop && !scratches)) {
         free(panels);
         free(partial);
