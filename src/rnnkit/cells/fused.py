@@ -161,7 +161,8 @@ def lstm_forward_loop(
 
     With ``inputs = (x, weight_ih, bias)`` (``bias`` ``(4H,)`` or ``None``) the loop makes the
     input half itself, in the same register tiles as ``W_hh h_{t-1}`` (see
-    :func:`projection_in_loop`), and ``gates_x`` need not hold anything on entry."""
+    :func:`projection_in_loop`), and ``gates_x`` need not hold anything on entry (``None``
+    when not ``keep``: there is then no ``(T, B, 4H)`` array at all)."""
     T, B, H = hidden.shape[0] - 1, hidden.shape[1], hidden.shape[2]
     steps = _batch_sizes(sizes, T)  # kept alive: the kernel reads it
     input_size, x_p, w_ih_p, bias_p = 0, None, None, None
@@ -174,7 +175,8 @@ def lstm_forward_loop(
     _check(
         KERNELS.lstm_forward_loop(
             T, B, H, input_size, _threads(B * 4 * H * H), int(keep), _ptr_int(steps),
-            _ptr(weight_hh), x_p, w_ih_p, bias_p, _ptr(gates_x), _ptr(peephole), _ptr(hidden),
+            _ptr(weight_hh), x_p, w_ih_p, bias_p, None if gates_x is None else _ptr(gates_x),
+            _ptr(peephole), _ptr(hidden),
             _ptr(cell),
         )
     )  # fmt: skip

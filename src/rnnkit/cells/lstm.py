@@ -80,7 +80,7 @@ def lstm_forward(
         # the kernel takes zeros for "no peepholes" rather than branching
         peep = peephole.contiguous() if peephole is not None else x.new_zeros(3, H)
         if fused.projection_in_loop(B, H, input_size):  # (1) made by the loop, tile by tile
-            gates_x = store(T, B, 4 * H, dtype=x.dtype, device=x.device)
+            gates_x = store(T, B, 4 * H, dtype=x.dtype, device=x.device) if save else None
             inputs = (x, weight_ih, bias)
         else:  # (1) the input half of a_t for every step at once: one large matrix product
             gates_x, inputs = input_projection(x, weight_ih, bias), None  # (T, B, 4H)

@@ -60,7 +60,7 @@ static void lstm_forward_units(const Loop *L, int t, int64_t row, int rows, int 
                                const float *pre) {
     int64_t BH = (int64_t)L->B * L->H, at = t * BH + row * L->H + j; /* (t, row, j) */
     int64_t gate_at = 4 * (t * BH + row * L->H) + j;                   /* (t, row, i_j) */
-    float *ax = L->gates_x + gate_at;
+    float *ax = L->gates_x ? L->gates_x + gate_at : NULL; /* NULL: nothing to keep */
     if (L->x)
         lstm_forward_rows_bias(rows, n, L->H, L->keep, pre, L->bias_ih + j, ax, L->cell + at,
                                L->peephole + j, L->cell + at + BH, L->hidden + at + BH);
@@ -118,8 +118,8 @@ static void lstm_backward_units(const Loop *L, int t, int64_t row_begin, int64_t
 
 /* keep: whether gates_x receives the activated gates (for a backward). With x not NULL the
  * loop makes W_ih x_t itself (time_loop.h: run_forward) and adds bias: x (T, B, I), w_ih
- * (4H, I), bias (4H; zeros for none), and gates_x holds nothing on entry; else it holds
- * W_ih x_t + b. */
+ * (4H, I), bias (4H; zeros for none), and gates_x holds nothing on entry (and may be NULL
+ * when not `keep`); else it holds W_ih x_t + b. */
 int lstm_forward_loop(int T, int B, int H, int I, int threads, int keep, const int *sizes,
                       const float *w_hh, const float *x, const float *w_ih, const float *bias,
                       float *gates_x, const float *peephole, float *hidden, float *cell) {
