@@ -4,10 +4,10 @@ For each cell and shape (B, T, I, H) this times one training step (forward + bac
 single-layer, batch-first layer whose input requires grad) and one inference call (no grad),
 in interleaved rounds: one shape at a time, as in training, the two engines alternating step
 by step (so the machine's noise hits both alike) and taking turns to go first; and prints
-the median ratio rnnkit / torch.nn of throughput (> 1 means rnnkit is faster). The peephole
-LSTM is compared with torch.nn.LSTM, which has no peepholes. It also prints the engine's
-achieved GFLOP/s as a fraction of a large float32 matrix product measured in the same run,
-and the B=1 inference latency at (1, 100, 256, 256).
+the median over the rounds of each round's ratio of throughput rnnkit / torch.nn (> 1 means
+rnnkit is faster). The peephole LSTM is compared with torch.nn.LSTM, which has no peepholes.
+It also prints the engine's achieved GFLOP/s as a fraction of a large float32 matrix product
+measured in the same run, and the B=1 inference latency at (1, 100, 256, 256).
 
 Memory is measured last, each number in a fresh process (the growth of its peak resident
 memory over what it held before the step): one LSTM training step at (B, T, I, H) =
@@ -144,8 +144,8 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
         peer = "nn.LSTM" if case.cell == "lstm+peephole" else ""
         lines.append(
             f"| {case.cell} | {case.shape} | {med['ours'] * 1e3:.1f} / {med['peer'] * 1e3:.1f}"
-            f"{' ' + peer if peer else ''} | {med['peer'] / med['ours']:.2f}x | "
-            f"{med['peer_inf'] / med['ours_inf']:.2f}x | {gflops:.0f} ({gflops / peak:.0%}) |"
+            f"{' ' + peer if peer else ''} | {speed_ratio(case.times, ''):.2f}x | "
+            f"{speed_ratio(case.times, '_inf'):.2f}x | {gflops:.0f} ({gflops / peak:.0%}) |"
         )
 
     lines += ["", "B=1 inference latency, shape (1, 100, 256, 256), median ms:", ""]
@@ -161,6 +161,14 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
         o, p = statistics.median(ours) * 1e3, statistics.median(peer) * 1e3
         lines.append(f"| {cell} | {o:.2f} | {p:.2f} | {p / o:.2f}x |")
     return "\n".join(lines)
+
+
+def speed_ratio(times: dict[str, list[float]], mode: str) -> float:
+    """torch.nn's time over rnnkit's: the median over the rounds of each round's ratio. The two
+    calls of a round run back to back, so a slow spell of the (shared) machine slows both;
+    a ratio of the two medians would mix calls from different spells."""
+    pairs = zip(times["peer" + mode], times["ours" + mode], strict=True)
+    return statistics.median(peer / ours for peer, ours in pairs)
 
 
 def resident_bytes(field: str = "VmRSS") -> int:
