@@ -372,6 +372,12 @@ static void accumulate_weight_grads(int64_t K, int rows, const float *da, const 
     }
 }
 
+/* The rows the backward keeps of δa_t and [h_{t-1} | x_t] before it makes the weight gradients
+ * of several steps at once (at least one step's): the products' tiles then run over many rows
+ * rather than a step's few, and each thread's sum of δW is read and written once per batch of
+ * steps rather than every step. */
+#define GRADIENT_ROWS 96
+
 /* The backward loop over t = T-1 … 0: the cell's equations, then (B1) δh_{t-1} (+)= δa_t W_hh
  * for this thread's units and sequences. L->dh holds the final state's gradient on entry (a
  * sequence's row keeps it until the step where it ends, going backward) and δh_0 on return.
@@ -382,24 +388,30 @@ static void accumulate_weight_grads(int64_t K, int rows, const float *da, const 
  * core's cache: δx_t = δa_t W_ih and δW += δa_tᵀ [h_{t-1} | x_t] (each thread its own sum of
  * δW, added up at the end), and δa_t is never written to memory. After the loop those would be
  * three passes over the layer's largest array, which at small sizes cost more than the
- * products. Each thread then takes whole sequences (it needs all of a sequence's δa_t). */
+ * products. Each thread then takes whole sequences (it needs all of a sequence's δa_t), and
+ * keeps the rows of a few steps (GRADIENT_ROWS) to make their gradients together. */
 static int run_backward(const Loop *L, int threads, BackwardUnits units, int accumulate,
                         int width, float *sums) {
     int G = L->G, H = L->H, B = L->B, I = L->I, blocks = (H + LANES - 1) / LANES;
     int in_loop = L->dw_hh != NULL, x_blocks = in_loop ? (I + LANES - 1) / LANES : 0;
     int W = (blocks + x_blocks) * LANES; /* a row of [h_{t-1} | x_t], each part padded */
     int64_t K = (int64_t)G * H, panel_size = K * LANES, BH = (int64_t)B * H;
-    int64_t most_rows = B; /* a thread's sequences: all of them if the team is smaller */
+    /* a thread's rows kept: a step's (all B of them if the team is smaller) or more */
+    int64_t capacity = B > GRADIENT_ROWS ? B : GRADIENT_ROWS;
+    int64_t dx_rows = L->grad_x ? capacity : 0;
     float *panels = alloc_floats(panel_size * (blocks + x_blocks));
     float *partial = calloc((size_t)threads * width, sizeof(float));
-    /* per thread, with the weight gradients in the loop: δa_t of its sequences, their
-     * [h_{t-1} | x_t] rows, and its sum of [δW_hh | δW_ih] */
-    int64_t scratch = in_loop ? most_rows * K + most_rows * W + K * W : 0;
+    /* per thread, with the weight gradients in the loop: the kept rows of δa_t, of
+     * [h_{t-1} | x_t] and of δx_t, and its sum of [δW_hh | δW_ih] */
+    int64_t grads_at = capacity * (K + W) + dx_rows * I;
+    int64_t scratch = in_loop ? grads_at + K * W : 0;
     float *scratches = in_loop ? alloc_floats(scratch * threads) : NULL;
-    if (!panels || !partial || (in_loop && !scratches)) {
+    int *slots = in_loop ? malloc(sizeof(int) * 3 * capacity * threads) : NULL;
+    if (!panels || !partial || (in_loop && (!scratches || !slots))) {
         free(panels);
         free(partial);
         free(scratches);
+        free(slots);
         return -1;
     }
     int team = 1;
@@ -407,13 +419,22 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
     {
         Share s = share_work(G, H, H, B, BACKWARD_ROWS, in_loop);
         int j0 = s.unit_begin * LANES, j1 = min_int(H, s.unit_end * LANES);
-        float *own_sums = partial + (int64_t)omp_get_thread_num() * width;
-        float *own_da = NULL, *inputs = NULL, *grads = NULL;
+        int thread = omp_get_thread_num();
+        float *own_sums = partial + (int64_t)thread * width;
+        float *kept_da = NULL, *inputs = NULL, *kept_dx = NULL, *grads = NULL;
+        int *own_slots = NULL, filled = 0, steps = 0; /* kept rows; steps: (t, rows, at) */
+        /* this thread's rows kept: a step's, or GRADIENT_ROWS if that holds several steps (the
+         * buffers are sized for a team of one) */
+        int own_capacity = s.row_end - s.row_begin > GRADIENT_ROWS ? s.row_end - s.row_begin
+                                                                   : GRADIENT_ROWS;
         if (in_loop) {
-            own_da = scratches + (int64_t)omp_get_thread_num() * scratch;
-            inputs = own_da + most_rows * K;
-            grads = inputs + most_rows * W;
-            memset(inputs, 0, sizeof(float) * (most_rows * W + K * W)); /* the padding stays 0 */
+            kept_da = scratches + (int64_t)thread * scratch;
+            inputs = kept_da + capacity * K;
+            kept_dx = inputs + capacity * W;
+            grads = kept_da + grads_at;
+            own_slots = slots + (int64_t)3 * capacity * thread;
+            memset(inputs, 0, sizeof(float) * capacity * W); /* the padding stays 0 */
+            memset(grads, 0, sizeof(float) * K * W);
         }
 #pragma omp single
         team = omp_get_num_threads();
@@ -422,12 +443,29 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
             if (u < blocks) pack_backward_block(K, H, u, L->w_hh, panels + u * panel_size);
             else pack_backward_block(K, I, u - blocks, L->w_ih, panels + u * panel_size);
         }
-        for (int t = L->T - 1; t >= 0; t--) {
-            int row_end = min_int(s.row_end, L->sizes[t]);
-            float *da = in_loop ? own_da : L->grad_gates + (t * BH + s.row_begin * H) * G;
-            if (row_end > s.row_begin) {
+        for (int t = L->T - 1; t >= -1; t--) {
+            int row_end = t >= 0 ? min_int(s.row_end, L->sizes[t]) : s.row_begin;
+            int rows = row_end > s.row_begin ? row_end - s.row_begin : 0;
+            if (in_loop && filled > 0 && (filled + rows > own_capacity || t < 0)) {
+                /* the kept steps' δx and δW, then room for more */
+                if (L->grad_x) {
+                    backward_product(K, 0, filled, 0, x_blocks, kept_da,
+                                     panels + blocks * panel_size, I, kept_dx, I, 0);
+                    for (int k = 0; k < steps; k++) {
+                        int step = own_slots[3 * k], n = own_slots[3 * k + 1];
+                        memcpy(L->grad_x + ((int64_t)step * B + s.row_begin) * I,
+                               kept_dx + (int64_t)own_slots[3 * k + 2] * I, 4 * (size_t)n * I);
+                    }
+                }
+                accumulate_weight_grads(K, filled, kept_da, inputs, W, grads);
+                filled = steps = 0;
+            }
+            if (t < 0) break;
+            float *da = in_loop ? kept_da + (int64_t)filled * K
+                                : L->grad_gates + (t * BH + s.row_begin * H) * G;
+            if (rows > 0) {
                 units(L, t, s.row_begin, row_end, j0, j1, da, own_sums);
-                add_gates(G, H, j0, j1, row_end - s.row_begin, da, own_sums);
+                add_gates(G, H, j0, j1, rows, da, own_sums);
             }
             if (s.by_units) {
 #pragma omp barrier
@@ -438,21 +476,18 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
                                  L->dh + (int64_t)s.row_begin * H, H, accumulate);
                 continue;
             }
-            if (row_end <= s.row_begin) continue;
-            int rows = row_end - s.row_begin;
+            if (rows == 0) continue;
             backward_product(K, s.row_begin, row_end, 0, blocks, da, panels, H,
                              L->dh + (int64_t)s.row_begin * H, H, accumulate);
             int64_t x_at = ((int64_t)t * B + s.row_begin) * I;
-            if (L->grad_x)
-                backward_product(K, s.row_begin, row_end, 0, x_blocks, da,
-                                 panels + blocks * panel_size, I, L->grad_x + x_at, I, 0);
             for (int r = 0; r < rows; r++) {
-                memcpy(inputs + (int64_t)r * W,
-                       L->hidden + t * BH + ((int64_t)s.row_begin + r) * H, 4 * (size_t)H);
-                memcpy(inputs + (int64_t)r * W + blocks * LANES, L->x + x_at + (int64_t)r * I,
-                       4 * (size_t)I);
+                float *row = inputs + (int64_t)(filled + r) * W;
+                memcpy(row, L->hidden + t * BH + ((int64_t)s.row_begin + r) * H, 4 * (size_t)H);
+                memcpy(row + blocks * LANES, L->x + x_at + (int64_t)r * I, 4 * (size_t)I);
             }
-            accumulate_weight_grads(K, rows, da, inputs, W, grads);
+            own_slots[3 * steps] = t, own_slots[3 * steps + 1] = rows;
+            own_slots[3 * steps + 2] = filled;
+            steps++, filled += rows;
         }
     }
     for (int k = 0; k < width; k++) {
@@ -466,13 +501,14 @@ static int run_backward(const Loop *L, int threads, BackwardUnits units, int acc
                 int col = k < H ? k : blocks * LANES + (k - H);
                 float total = 0.0f;
                 for (int thread = 0; thread < team; thread++)
-                    total += scratches[(int64_t)thread * scratch + most_rows * (K + W) + g * W + col];
+                    total += scratches[(int64_t)thread * scratch + grads_at + g * W + col];
                 if (k < H) L->dw_hh[g * H + k] = total;
                 else L->dw_ih[g * I + (k - H)] = total;
             }
     free(panels);
     free(partial);
     free(scratches);
+    free(slots);
     return 0;
 }
 
