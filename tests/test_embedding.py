@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import numpy as np
 import pytest
 import torch
 
@@ -194,3 +195,56 @@ def test_binary_word2vec_hint(tmp_path) -> None:
     path.write_bytes(b"2 3\nthe \x00\x00\x80\xbf\xff\xfe\x00\x00\x00\x00\x80\x3f\n")
     with pytest.raises(ValueError, match="binary word2vec"):
         Embedding.from_pretrained_file(path, VOCAB)
+
+
+def _glove_matrix() -> tuple[list[str], np.ndarray]:
+    """The words and vectors of ``GLOVE`` as a word list and a matrix."""
+    rows = [line.split(" ") for line in GLOVE.splitlines()]
+    return [row[0] for row in rows], np.array([row[1:] for row in rows], dtype=np.float32)
+
+
+def test_a_matrix_and_its_word_list_match_like_the_file(tmp_path) -> None:
+    words, vectors = _glove_matrix()
+    for fallback in (True, False):
+        by_file = Embedding.from_pretrained_file(
+            _write(tmp_path, GLOVE),
+            VOCAB,
+            lowercase_fallback=fallback,
+            generator=torch.Generator().manual_seed(2),
+        )
+        by_matrix = Embedding.from_pretrained_vectors(
+            words,
+            vectors,
+            VOCAB,
+            lowercase_fallback=fallback,
+            generator=torch.Generator().manual_seed(2),
+        )
+        assert torch.equal(by_file.weight, by_matrix.weight)
+        assert by_file.coverage == by_matrix.coverage
+    # The first of duplicate and case-insensitive entries wins, as in a file.
+    emb = Embedding.from_pretrained_vectors(
+        ["THE", "the", "the"], np.array([[1.0], [2.0], [3.0]]), Vocab(["the", "The"])
+    )
+    assert emb.weight[4].item() == 2.0 and emb.weight[5].item() == 1.0
+    assert (emb.coverage.found, emb.coverage.found_lowercase) == (1, 1)
+
+
+def test_a_matrix_of_the_wrong_shape_is_refused() -> None:
+    words, vectors = _glove_matrix()
+    with pytest.raises(ValueError, match=r"tiny: 5 words but 6 vectors"):
+        Embedding.from_pretrained_vectors(words[:5], vectors, VOCAB, source="tiny")
+    with pytest.raises(ValueError, match=r"2-D floating-point .* shape \(18,\)"):
+        Embedding.from_pretrained_vectors(words, vectors.ravel(), VOCAB)
+    with pytest.raises(ValueError, match=r"2-D floating-point .* of int64"):
+        Embedding.from_pretrained_vectors(words, vectors.astype(np.int64), VOCAB)
+    with pytest.raises(ValueError, match="contains no vectors"):
+        Embedding.from_pretrained_vectors([], np.zeros((0, 3), np.float32), VOCAB)
+    with pytest.raises(ValueError, match=r"dimension 3 but embedding_dim=4"):
+        Embedding.from_pretrained_vectors(words, vectors, VOCAB, embedding_dim=4)
+    vectors[words.index("unused")] = np.inf  # unused rows are not read
+    assert Embedding.from_pretrained_vectors(words, vectors, VOCAB).coverage.matched == 4
+    vectors[words.index("cat"), 1] = np.nan
+    with pytest.raises(ValueError, match=r"tiny: the vector of 'cat' \(row 1\) is not finite"):
+        Embedding.from_pretrained_vectors(words, vectors, VOCAB, source="tiny")
+    with pytest.warns(UserWarning, match="tiny: none of the 5 vocabulary tokens has a vector"):
+        Embedding.from_pretrained_vectors(["dog"], vectors[:1], VOCAB, source="tiny")

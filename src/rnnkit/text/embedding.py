@@ -1,4 +1,5 @@
-"""Word embeddings: trainable, or initialised from a word2vec / GloVe text file."""
+"""Word embeddings: trainable, or initialised from a word2vec / GloVe text file or a matrix
+of vectors with its word list (:mod:`rnnkit.text.vectors`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import gzip
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import torch
@@ -17,10 +18,12 @@ from torch import Tensor, nn
 
 from rnnkit.text.vocab import PAD, Vocab
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class CoverageReport:
-    """How many vocabulary tokens a pretrained file provided vectors for.
+    """How many vocabulary tokens a pretrained file or vector set provided vectors for.
 
     Special tokens are not looked up and do not count towards ``total``.
 
@@ -126,6 +129,29 @@ def _parse_vector(fields: list[str], path: Path, lineno: int) -> np.ndarray:
     return vector
 
 
+def _pick(
+    entries: Iterable[tuple[str, T]], vocab: Vocab, lowercase_fallback: bool
+) -> tuple[dict[str, T], dict[str, T]]:
+    """The entries of a vector source that the regular tokens of ``vocab`` use: by word, the
+    first entry of exactly that word, and (with ``lowercase_fallback``) by lowercased word,
+    the first entry matching it case-insensitively. First occurrence wins: vector sets are
+    sorted by frequency, and GloVe 840B has duplicates. ``T`` is whatever locates a vector
+    (a file's line, a matrix row), read only for the entries kept."""
+    words = vocab.tokens[len(vocab.specials) :]
+    wanted = set(words)
+    wanted_lower = {w.lower() for w in words} if lowercase_fallback else set()
+    exact: dict[str, T] = {}
+    lower: dict[str, T] = {}
+    for word, where in entries:
+        if word in wanted and word not in exact:
+            exact[word] = where
+        if wanted_lower:
+            key = word.lower()
+            if key in wanted_lower and key not in lower:
+                lower[key] = where
+    return exact, lower
+
+
 class Embedding(nn.Embedding):
     """:class:`torch.nn.Embedding` with range-checked ids, freezing and pretrained loading.
 
@@ -141,7 +167,8 @@ class Embedding(nn.Embedding):
         **kwargs: Further :class:`torch.nn.Embedding` options (``max_norm``, ``sparse``, ...).
 
     Attributes:
-        coverage: The :class:`CoverageReport` of :meth:`from_pretrained_file`, else ``None``.
+        coverage: The :class:`CoverageReport` of :meth:`from_pretrained_file` or
+            :meth:`from_pretrained_vectors`, else ``None``.
     """
 
     coverage: CoverageReport | None
@@ -222,36 +249,129 @@ class Embedding(nn.Embedding):
                 number; the message names the file and line.
         """
         path = Path(path)
+        dims: list[int] = []  # the file's width, known from its first vector line
+
+        def entries() -> Iterator[tuple[str, tuple[int, list[str]]]]:
+            for lineno, word, fields, dim in _iter_vector_lines(path, embedding_dim):
+                if not dims:
+                    dims.append(dim)
+                yield word, (lineno, fields)
+
+        # Numbers are parsed only for the lines a vocabulary word took.
+        exact, lower = _pick(entries(), vocab, lowercase_fallback)
+        if not dims:
+            raise ValueError(f"{path}: the file contains no vectors")
+        return cls._from_matches(
+            vocab,
+            {key: _parse_vector(fields, path, line) for key, (line, fields) in exact.items()},
+            {key: _parse_vector(fields, path, line) for key, (line, fields) in lower.items()},
+            dims[0],
+            f"{path}: none of the {{n}} vocabulary tokens has a vector in the file",
+            freeze=freeze,
+            generator=generator,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_pretrained_vectors(
+        cls,
+        words: Sequence[str],
+        vectors: np.ndarray,
+        vocab: Vocab,
+        *,
+        source: str = "vectors",
+        embedding_dim: int | None = None,
+        freeze: bool = False,
+        lowercase_fallback: bool = True,
+        generator: torch.Generator | None = None,
+        **kwargs: Any,
+    ) -> Embedding:
+        """Build an embedding for ``vocab`` from a matrix whose row ``i`` is the vector of
+        ``words[i]`` (e.g. a memory-mapped ``.npy`` file and its word list).
+
+        Words are matched as by :meth:`from_pretrained_file` (exact first, then the first
+        case-insensitive entry; the first of duplicate words wins), missing tokens and the
+        specials get random vectors on the scale of the loaded ones, ``<pad>`` is zero. Only
+        the rows of vocabulary words are read.
+
+        Args:
+            words: The word of each row of ``vectors``.
+            vectors: A 2-D floating-point array, one row per word.
+            vocab: The vocabulary whose tokens are looked up.
+            source: What the vectors are called in error messages and warnings.
+            embedding_dim: Expected vector size; ``None`` accepts the matrix's.
+            freeze: Make the weight non-trainable.
+            lowercase_fallback: For a word with no exact entry, use the first entry that
+                matches it case-insensitively.
+            generator: Random generator for the missing rows (default: torch's global one).
+            **kwargs: Further :class:`torch.nn.Embedding` options.
+
+        Returns:
+            The embedding, with its :class:`CoverageReport` in ``.coverage``.
+
+        Raises:
+            ValueError: If the matrix is not 2-D floating point, its row count differs from
+                ``len(words)``, its width from ``embedding_dim``, or a used row is not finite.
+        """
+        if vectors.ndim != 2 or vectors.dtype.kind != "f":
+            raise ValueError(
+                f"{source}: expected a 2-D floating-point matrix of vectors, got shape "
+                f"{vectors.shape} of {vectors.dtype}"
+            )
+        count, dim = vectors.shape
+        if count != len(words):
+            raise ValueError(f"{source}: {len(words)} words but {count} vectors")
+        if count == 0 or dim == 0:
+            raise ValueError(f"{source}: contains no vectors")
+        if embedding_dim is not None and dim != embedding_dim:
+            raise ValueError(
+                f"{source}: the vectors have dimension {dim} but "
+                f"embedding_dim={embedding_dim} was requested"
+            )
+
+        def row(i: int) -> np.ndarray:
+            vector = np.asarray(vectors[i], dtype=np.float32)
+            if not np.isfinite(vector).all():
+                raise ValueError(f"{source}: the vector of {words[i]!r} (row {i}) is not finite")
+            return vector
+
+        exact, lower = _pick(((w, i) for i, w in enumerate(words)), vocab, lowercase_fallback)
+        return cls._from_matches(
+            vocab,
+            {key: row(i) for key, i in exact.items()},
+            {key: row(i) for key, i in lower.items()},
+            dim,
+            f"{source}: none of the {{n}} vocabulary tokens has a vector",
+            freeze=freeze,
+            generator=generator,
+            **kwargs,
+        )
+
+    @classmethod
+    def _from_matches(
+        cls,
+        vocab: Vocab,
+        exact: Mapping[str, np.ndarray],
+        lower: Mapping[str, np.ndarray],
+        dim: int,
+        nothing_found: str,
+        *,
+        freeze: bool,
+        generator: torch.Generator | None,
+        **kwargs: Any,
+    ) -> Embedding:
+        """The embedding of ``vocab`` from the vectors :func:`_pick` chose (by word, and by
+        lowercased word for the fallback), with its coverage report; ``nothing_found`` is
+        the warning (``{n}``: the number of tokens) when no token has a vector."""
         n_special = len(vocab.specials)
         words = vocab.tokens[n_special:]
-        wanted = set(words)
-        wanted_lower = {w.lower() for w in words} if lowercase_fallback else set()
-
-        exact: dict[str, np.ndarray] = {}
-        lower: dict[str, np.ndarray] = {}
-        dim: int | None = None
-        for lineno, word, fields, line_dim in _iter_vector_lines(path, embedding_dim):
-            dim = line_dim
-            take_exact = word in wanted and word not in exact
-            key = word.lower() if wanted_lower else ""
-            take_lower = key in wanted_lower and key not in lower
-            # First occurrence wins: files are sorted by frequency, and GloVe 840B has dupes.
-            if take_exact or take_lower:
-                vector = _parse_vector(fields, path, lineno)
-                if take_exact:
-                    exact[word] = vector
-                if take_lower:
-                    lower[key] = vector
-        if dim is None:
-            raise ValueError(f"{path}: the file contains no vectors")
-
         rows: list[int] = []
         vectors: list[np.ndarray] = []
         missing: list[str] = []
         n_lower = 0
         for i, word in enumerate(words, start=n_special):
             vector = exact.get(word)
-            if vector is None and lowercase_fallback:
+            if vector is None and lower:
                 vector = lower.get(word.lower())
                 n_lower += vector is not None
             if vector is None:
@@ -264,10 +384,7 @@ class Embedding(nn.Embedding):
             loaded = torch.from_numpy(np.stack(vectors))
             std = float(loaded.std(unbiased=False)) if loaded.numel() > 1 else 0.0
         else:
-            warnings.warn(
-                f"{path}: none of the {len(words)} vocabulary tokens has a vector in the file",
-                stacklevel=2,
-            )
+            warnings.warn(nothing_found.format(n=len(words)), stacklevel=3)
             loaded = torch.empty(0, dim)
             std = 0.0
         if not math.isfinite(std) or std == 0.0:
