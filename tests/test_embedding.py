@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.text.embedding import CoverageReport, Embedding
+from rnnkit.text.embedding import CoverageReport, Embedding, vector_words
 from rnnkit.text.vocab import Vocab
 
 VOCAB = Vocab(["the", "cat", "Paris", "zebra", "sat"])  # ids 4..8 after the 4 specials
@@ -188,6 +188,19 @@ def test_empty_file_and_zero_coverage(tmp_path) -> None:
         emb = Embedding.from_pretrained_file(path, VOCAB)
     assert emb.coverage.fraction == 0.0
     assert emb.weight.shape == (9, 3)
+
+
+def test_vector_words_are_the_files_first_words_read_no_further(tmp_path) -> None:
+    assert vector_words(_write(tmp_path, GLOVE), 3) == ["the", "cat", "paris"]
+    every = vector_words(_write(tmp_path, GLOVE), 100)
+    assert every == ["the", "cat", "paris", "Paris", "sat", "unused"]
+    word2vec = gzip.compress(b"2 3\nthe 1 2 3\ncat 1 2 3\n")
+    (tmp_path / "w2v.txt.gz").write_bytes(word2vec)
+    assert vector_words(tmp_path / "w2v.txt.gz", 5) == ["the", "cat"]  # the header is no word
+    broken = _write(tmp_path, "the 1 2 3\ncat 1 2 3\nbad 1 2\n")
+    assert vector_words(broken, 2) == ["the", "cat"]  # the bad third line is never read
+    with pytest.raises(ValueError, match=r"vectors\.txt:3: inconsistent vector dimension"):
+        vector_words(broken, 3)
 
 
 def test_binary_word2vec_hint(tmp_path) -> None:

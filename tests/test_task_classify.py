@@ -201,6 +201,40 @@ def test_pretrained_vectors_start_the_token_embedding(tmp_path: Path, kind: str)
     assert weight.requires_grad  # trainable unless frozen
 
 
+def test_embeddings_vocab_gives_unseen_words_their_vectors_through_a_saved_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from rnnkit.tasks.base import vocab_artifact
+
+    glove = vectors_file(tmp_path, "glove")
+    with glove.open("a") as f:
+        f.write("awful 0.75 0.5 -0.25\n")  # a word the training texts never use
+    args = ("--train", str(reviews_file(tmp_path)), "--embeddings", str(glove))
+    plain = train(tmp_path, *args, "--epochs", "1", name="plain")
+    run = train(tmp_path, *args, "--embeddings-vocab", "4", "--freeze-embeddings", name="grown")
+    before = json.loads((plain / "vocab.json").read_text())
+    after = json.loads((run / "vocab.json").read_text())
+    # The specials and the training tokens keep their ids; of the file's first 4 words,
+    # "good" and "bad" are training tokens already ("Film" is not "film": a row of its own).
+    assert "awful" not in before["tokens"]
+    assert after["specials"] == before["specials"]
+    assert after["tokens"] == [*before["tokens"], "Film", "awful"]
+    assert json.loads((run / "embedding.json").read_text())["added"] == 2
+    loaded = runner.load_run(str(run))
+    vocab = vocab_artifact(loaded.artifacts)
+    awful = vocab.encode(["awful"])[0]
+    assert awful != vocab.unk_index
+    weight = loaded.model.inputs.embedding.weight
+    assert weight[awful].tolist() == [0.75, 0.5, -0.25]  # frozen: still the file's vector
+    assert not torch.equal(weight[awful], weight[vocab.unk_index])
+    # predict reads the word through the saved vocabulary, not as <unk>.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("awful film\nzzz film\n")
+    assert len(predict(run, inputs, capsys)) == 2
+
+
 def test_frozen_vectors_stay_the_files_after_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -611,6 +645,17 @@ def bad_frozen_vectors_for_numbers(tmp: Path) -> tuple[list[str], str]:
     return [*args[:2], "--freeze-embeddings"], "--freeze-embeddings: token vectors are for texts"
 
 
+def bad_embeddings_vocab_without_embeddings(tmp: Path) -> tuple[list[str], str]:
+    args = ["--train", str(reviews_file(tmp)), "--embeddings-vocab", "100"]
+    return args, "--embeddings-vocab: needs --embeddings"
+
+
+def bad_negative_embeddings_vocab(tmp: Path) -> tuple[list[str], str]:
+    glove = vectors_file(tmp, "glove")
+    args = ["--train", str(reviews_file(tmp)), "--embeddings", str(glove)]
+    return [*args, "--embeddings-vocab", "-1"], "--embeddings-vocab"
+
+
 BAD = [
     bad_text,
     bad_unknown_test_label,
@@ -625,6 +670,8 @@ BAD = [
     bad_pattern,
     bad_embeddings_for_numbers,
     bad_frozen_vectors_for_numbers,
+    bad_embeddings_vocab_without_embeddings,
+    bad_negative_embeddings_vocab,
 ]
 
 

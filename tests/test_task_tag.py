@@ -216,6 +216,33 @@ def test_pretrained_vectors_start_the_word_embedding(tmp_path, capsys):
     assert not words[index["<pad>"]].any()
 
 
+def test_embeddings_vocab_keeps_the_vectors_of_words_unseen_in_training(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    path = tmp_path / "train.txt"
+    path.write_text(CONLL * 2)
+    vectors = {"Peter": [0.5, -1.0, 2.0], "Berlin": [1.5, 0.25, -0.75], "Paris": [1.0, 1.0, 1.0]}
+    glove = tmp_path / "vectors.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    out = tmp_path / "run"
+    options = [*TINY, "--embeddings", glove, "--embeddings-vocab", "2", "--freeze-embeddings"]
+    status, _, err = run(capsys, "train", "tag", "--train", path, "--valid", path, *options,
+                         "--epochs", "1", "--out", out)  # fmt: skip
+    assert status == 0, err
+    vocab = read_json(out / "vocab.json")
+    # The training words first, then the file's first 2 words they lack ("Paris" is 3rd).
+    training = {line.split()[0] for line in CONLL.splitlines() if line and "DOCSTART" not in line}
+    assert set(vocab["tokens"][:-1]) == training and vocab["tokens"][-1] == "Berlin"
+    index = {token: i for i, token in enumerate([*vocab["specials"], *vocab["tokens"]])}
+    words = load_file(out / "model.safetensors")["words.weight"]
+    assert words[index["Berlin"]].tolist() == vectors["Berlin"]
+    sentences = tmp_path / "in.txt"
+    sentences.write_text("Peter visits Berlin\n")
+    status, printed, err = run(capsys, "predict", out, "--input", sentences)
+    assert status == 0 and len(printed.split()) == 3, err
+    bad_case(tmp_path, capsys, ["--train", path, "--embeddings-vocab", "5"], "needs --embeddings")
+
+
 ZH = "北\tB\n京\tE\n欢\tB\n迎\tE\n你\tS\n\n我\tS\n爱\tS\n北\tB\n京\tE\n\n天\tB\n安\tM\n门\tE\n"
 
 

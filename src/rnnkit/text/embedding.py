@@ -4,6 +4,7 @@ of vectors with its word list (:mod:`rnnkit.text.vectors`)."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
 import os
 import warnings
@@ -117,6 +118,18 @@ def _iter_vector_lines(
                 )
             word = parts[0] if n == dim else " ".join(parts[:-dim])
             yield lineno, word, parts[-dim:], dim
+
+
+def vector_words(path: str | os.PathLike[str], count: int) -> list[str]:
+    """The first ``count`` words of a word2vec or GloVe text file (optionally gzipped), in
+    file order: the most frequent first for the published files. Reads no further.
+
+    Raises:
+        ValueError: If the file's lines before them are not vector lines (naming the file
+            and line).
+    """
+    lines = _iter_vector_lines(Path(path), None)
+    return [word for _, word, _, _ in itertools.islice(lines, count)]
 
 
 def _parse_vector(fields: list[str], path: Path, lineno: int) -> np.ndarray:
