@@ -1,5 +1,6 @@
 /* The LSTM's time loops in C, equations (1)-(5) and (B5)-(B1) of lstm.py, on the drivers of
- * time_loop.h. gates_x (T, B, 4H) is W_ih x_t + b for every step; peephole (3, H) holds the
+ * time_loop.h. gates_x (T, B, 4H) is W_ih x_t + b for every step (or, where the forward makes
+ * the projection itself, nothing on entry); peephole (3, H) holds the
  * input, forget and output gates' diagonal weights (zeros for a plain LSTM, so no branches);
  * hidden and cell are (T+1, B, H) with h_0, c_0 at index 0. For the backward, the forward
  * overwrites gates_x with the activated gates i, f, g, o (each value is read before its place

@@ -5,9 +5,10 @@
  * Why: the Python loops of lstm.py, gru.py and rnn.py call a matrix product and an element-wise
  * kernel per step; each call costs microseconds, and at the sizes recurrent nets are trained at
  * those are most of a step. Here the loop over t runs in C. The recurrent product W_hh h_{t-1}
- * is a register-tiled GEMM over W_hh packed once per call (the input projection before the loop
- * and the weight gradients after it stay single large products in PyTorch), and each tile of
- * its result goes straight into the cell's equations while it is still in cache.
+ * is a register-tiled GEMM over W_hh packed once per call, and each tile of its result goes
+ * straight into the cell's equations while it is still in cache. The input projection and the
+ * weight gradients are single large products in PyTorch before and after the loop, except
+ * where the LSTM's drivers make them inside it (run_forward and run_backward say when).
  *
  * Threads: one OpenMP team lives for the whole loop. Either the blocks of hidden units are
  * shared out (a thread then needs only its own rows of W_hh, which stay in its cache, but all
