@@ -505,6 +505,19 @@ def test_recipe_sst2_on_the_real_files(data_dir: Path, tmp_path: Path) -> None:
     assert "(2 exact, 1 case-insensitive)" in prepared.info["embeddings"]  # good, bad, Film
 
 
+def test_a_relative_vectors_file_given_through_the_api_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vectors_file(tmp_path, "glove")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "glove-6b-50d").write_text("")  # a file named like a set: the set wins
+    config = runner.make_config(TASK, {"embeddings": "vectors.glove.txt", "train": "x"})
+    assert config["embeddings"] == str(tmp_path / "vectors.glove.txt")
+    assert config["train"] == str(tmp_path / "x")
+    config = runner.make_config(TASK, {"embeddings": "glove-6b-50d", "train": "x"})
+    assert config["embeddings"] == "glove-6b-50d"
+
+
 def test_recipe_sst2_without_the_vectors_package_says_how_to_get_it(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
