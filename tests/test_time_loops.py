@@ -131,3 +131,24 @@ def test_lstm_weight_grads_in_the_loop_match_the_products_after_it(
     out, _ = layer(x, lengths=lengths)
     for a, b in zip(grads, torch.autograd.grad(out.sum(), list(layer.parameters())), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_the_loops_activations_are_tanh_and_the_sigmoid_to_float32_precision() -> None:
+    """kernel_math.h's rational tanh (and the sigmoid made from it) over [-20, 20], read
+    through one step of each cell with W_hh = 0 and h_0 = 0: the RNN's h = tanh(a), the GRU's
+    h = (1 - z) n with n = tanh(a_n) and z = σ(a_z), against float64."""
+    a = torch.linspace(-20, 20, 4001)
+    with torch.no_grad():
+        rnn = rnnkit.RNN(1, 4001, bias=True)
+        rnn.weight_ih_l0.zero_(), rnn.weight_hh_l0.zero_(), rnn.bias_hh_l0.zero_()
+        rnn.bias_ih_l0.copy_(a)
+        h, _ = rnn(torch.zeros(1, 1, 1))
+        assert (h.double().view(-1) - torch.tanh(a.double())).abs().max() < 4e-7
+        assert h.abs().max() <= 1.0
+        gru = rnnkit.GRU(1, 4001, bias=True)
+        gru.weight_ih_l0.zero_(), gru.weight_hh_l0.zero_(), gru.bias_hh_l0.zero_()
+        # gates r, z, n: r does not matter (b_hn = 0), z = σ(a), n = tanh(1) = 0.7616
+        gru.bias_ih_l0.copy_(torch.cat([torch.zeros(4001), a, torch.ones(4001)]))
+        h, _ = gru(torch.zeros(1, 1, 1))
+        expected = (1 - torch.sigmoid(a.double())) * torch.tanh(torch.tensor(1.0).double())
+        assert (h.double().view(-1) - expected).abs().max() < 4e-7
