@@ -190,6 +190,20 @@ def test_read_npz_malformed(tmp_path, arrays, message):
         read_npz(tmp_path / "d.npz")
 
 
+def test_read_npz_unlabelled_for_predict(tmp_path):
+    # an input to predict from has no labels; one that has them is read the same
+    X = np.arange(2 * 4 * 3, dtype=np.float64).reshape(2, 4, 3)
+    np.savez(tmp_path / "d.npz", X=X)
+    data = read_npz(tmp_path / "d.npz", labelled=False)
+    assert data.labels == ["", ""] and [x.shape for x in data.features] == [(4, 3)] * 2
+    np.savez(tmp_path / "e.npz", X=X, y=np.array([0.5]))  # not read: neither shape nor type
+    np.testing.assert_array_equal(read_npz(tmp_path / "e.npz", labelled=False).features[1], X[1])
+    np.savez(tmp_path / "f.npz", X_0=np.ones(3), X_1=np.ones((2, 1)))
+    assert [len(x) for x in read_npz(tmp_path / "f.npz", labelled=False).features] == [3, 2]
+    with pytest.raises(ValueError, match=r"d.npz: no key 'y'"):
+        read_npz(tmp_path / "d.npz")
+
+
 def test_read_npz_not_an_archive(tmp_path):
     (tmp_path / "d.npz").write_text("hello")
     with pytest.raises(ValueError, match=r"d.npz: not a .npz archive"):

@@ -75,7 +75,10 @@ def test_date_column_choices(tmp_path):
     ("text", "message"),
     [
         ("date,OT\nd1,1.5\nd2,abc\n", r"s\.csv:3: column 'OT': expected a number, got 'abc'"),
-        ("date,OT\nd1,1.5\nd2,\n", r"s\.csv:3: column 'OT': expected a number, got ''"),
+        (
+            "date,OT\nd1,1.5\nd2,\n",
+            r"s\.csv:3: column 'OT': missing value \(an empty cell or NA; 1 in",
+        ),
         ("date,OT\nd1,nan\nd2,1\n", r"s\.csv:2: column 'OT': expected a number, got 'nan'"),
         ("date,a,b\nd1,1,2\nd2,3\n", r"s\.csv:3: expected 3 columns, got 2"),
         ("date,OT\nd1,1.5\n", r"1 data row\(s\), expected at least 2"),
@@ -86,6 +89,73 @@ def test_date_column_choices(tmp_path):
 def test_read_errors_name_file_and_line(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):
         read_series_csv(write(tmp_path, text))
+
+
+def test_a_date_column_elsewhere_is_named_in_the_error(tmp_path):
+    path = write(tmp_path, "value,date\n1.5,2000-01-01\n2.5,2000-01-02\n")
+    with pytest.raises(ValueError, match=r"got '2000-01-01' \(.*--date-column 'date'\)"):
+        read_series_csv(path)
+    assert read_series_csv(path, date_column="date").columns == ["value"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ",value,b\n0,1.5,2\n1,2.5,3\n2,3.5,4\n",  # pandas' to_csv() with its index
+        "date;value;b\n2000-01-01;1.5;2\n2000-01-02;2.5;3\n2000-01-03;3.5;4\n",
+        "date\tvalue\tb\n2000-01-01\t1.5\t2\n2000-01-02\t2.5\t3\n2000-01-03\t3.5\t4\n",
+    ],
+)
+def test_pandas_index_and_other_delimiters_read_as_csv(tmp_path, text):
+    table = read_series_csv(write(tmp_path, text))
+    assert table.columns == ["value", "b"] and table.dates is not None
+    np.testing.assert_array_equal(table.values, [[1.5, 2], [2.5, 3], [3.5, 4]])
+
+
+def test_decimal_commas_with_semicolons_and_a_hint_otherwise(tmp_path):
+    table = read_series_csv(write(tmp_path, "date;v\n2000-01-01;1,5\n2000-01-02;-2,25\n"))
+    np.testing.assert_array_equal(table.values[:, 0], [1.5, -2.25])
+    with pytest.raises(ValueError, match=r"got '1,234.5' \(write numbers without thousands"):
+        read_series_csv(write(tmp_path, 'date,v\n2000-01-01,1\n2000-01-02,"1,234.5"\n'))
+
+
+def test_year_and_quarter_columns_form_the_date(tmp_path):
+    text = "year,quarter,gdp,cpi\n1959,1,2710.3,28.9\n1959,2,2778.8,29.1\n1959,3,2775.4,29.3\n"
+    table = read_series_csv(write(tmp_path, text))
+    assert table.columns == ["gdp", "cpi"]  # the quarter is not a value to forecast
+    assert table.dates == ["1959 1", "1959 2", "1959 3"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date,v\n2000-01-03,1\n2000-01-02,2\n2000-01-01,3\n", r"s\.csv:3: .*reverse its rows"),
+        ("YEAR,v\n1701,1\n1702,2\n1700,3\n1701,4\n", r"s\.csv:4: 'YEAR' '1700'.*several series"),
+        ("year,quarter,v\n1959,1,1\n1959,3,2\n1959,2,3\n", r"s\.csv:4: 'year'/'quarter'"),
+    ],
+)
+def test_rows_out_of_time_order_are_refused(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        read_series_csv(write(tmp_path, text))
+
+
+def test_dates_in_other_formats_are_read_unchecked(tmp_path):
+    table = read_series_csv(write(tmp_path, "DATE,v\nJan-1-1995,1\nFeb-1-1995,2\nDec-1-1994,3\n"))
+    assert table.dates == ["Jan-1-1995", "Feb-1-1995", "Dec-1-1994"] and table.columns == ["v"]
+
+
+def test_missing_values_allowed_are_nan_until_a_used_column_has_one(tmp_path):
+    path = write(tmp_path, "date,a,b\nd1,1,\nd2,2,5\nd3,3,NA\n")
+    with pytest.raises(ValueError, match=r"s\.csv:2: column 'b': missing value \(.*2 in this"):
+        read_series_csv(path)
+    table = read_series_csv(path, allow_empty=True)
+    np.testing.assert_array_equal(table.values[:, 0], [1, 2, 3])
+    assert np.isnan(table.values[[0, 2], 1]).all() and table.lines == [2, 3, 4]
+    table.require_complete(["a"])
+    with pytest.raises(ValueError, match=r"s\.csv:2: column 'b': missing value \(.*2 in this"):
+        table.require_complete(["a", "b"])
+    with pytest.raises(ValueError, match=r"s\.csv:3: column 'b': expected a number, got 'x'"):
+        read_series_csv(write(tmp_path, "date,a,b\nd1,1,\nd2,2,x\n"), allow_empty=True)
 
 
 def test_missing_file(tmp_path):
@@ -165,6 +235,22 @@ def test_windows_by_hand():
     assert Y0[0, 0, 0] == values[3, 0] and len(X0) == 1
     with pytest.raises(ValueError, match="no window fits"):
         make_windows(values, 3, 5, 5, 9, [0], [0])
+
+
+@pytest.mark.parametrize(
+    ("window", "horizon", "start", "end", "message"),
+    [
+        (96, 24, 0, 70, r"at most --window 46 fits with this --horizon"),
+        (16, 24, 142, 162, r"the part has 20 rows, fewer than --horizon 24"),
+    ],
+)
+def test_no_window_fits_says_what_would(window, horizon, start, end, message):
+    values = np.zeros((200, 1))
+    with pytest.raises(ValueError, match=message):
+        make_windows(values, window, horizon, start, end, [0], [0])
+    # the suggested window does fit
+    if "at most" in message:
+        assert len(make_windows(values, 46, horizon, start, end, [0], [0])[0]) == 1
     with pytest.raises(ValueError, match="--window"):
         make_windows(values, 0, 1, 5, 9, [0], [0])
 

@@ -381,6 +381,12 @@ def test_npz_layouts(tmp_path: Path, capsys: pytest.CaptureFixture[str], layout:
         metrics["test_accuracy"]
     )
     assert evaluate(run, capsys, str(paths["test"]))["loss"] == pytest.approx(metrics["test_loss"])
+    # an archive to predict from needs no labels
+    unlabelled = tmp_path / "unlabelled.npz"
+    arrays = dict(np.load(paths["test"]))
+    del arrays["y"]
+    np.savez(unlabelled, **arrays)
+    assert predict(run, unlabelled, capsys) == predict(run, paths["test"], capsys)
 
 
 # ---------------------------------------------------------------------- IDX images

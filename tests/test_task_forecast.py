@@ -375,3 +375,108 @@ def test_bad_input_gives_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err, err
     assert not (tmp_path / "r").exists()
+
+
+# ------------------------------------------------------------------ data nobody tuned on
+def _synthetic(tmp_path: Path, values: dict[str, np.ndarray]) -> Path:
+    """A daily CSV of ``values`` (ISO dates first)."""
+    n = len(next(iter(values.values())))
+    frame = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n).strftime("%Y-%m-%d")})
+    path = tmp_path / "series.csv"
+    frame.assign(**values).to_csv(path, index=False)
+    return path
+
+
+def test_a_constant_target_is_one_line_but_a_constant_input_column_trains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(0)
+    series = _synthetic(tmp_path, {"value": rng.normal(size=120), "flag": np.ones(120)})
+    argv = ["train", "forecast", "--series", str(series), "--window", "8", "--horizon", "2"]
+    argv += [*TINY, "--baselines", "naive"]
+    capsys.readouterr()
+    assert run_cli([*argv, "--out", str(tmp_path / "r")]) == 2  # the last column, by default
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--target 'flag' (the last column, by default)" in err, err
+    assert "constant (1) over the 84 training rows" in err and not (tmp_path / "r").exists()
+    # multivariate, the constant column is one input (and output) among others
+    assert run_cli([*argv, "--features", "all", "--out", str(tmp_path / "m")]) == 0
+    assert np.isfinite(json.loads((tmp_path / "m/metrics.json").read_text())["test_mse"])
+
+
+def test_baselines_in_both_scales_and_an_exact_baseline_gives_no_division_error(
+    tmp_path: Path,
+) -> None:
+    # the series moves in the training rows, then stays flat from the last validation rows on:
+    # naive forecasts the test windows exactly
+    rng = np.random.default_rng(1)
+    values = np.r_[rng.normal(10, 2, size=90), np.full(50, 7.0)]
+    series = _synthetic(tmp_path, {"value": values})
+    out = tmp_path / "r"
+    argv = ["train", "forecast", "--series", str(series), "--window", "8", "--horizon", "2"]
+    argv += ["--split", "70,30,40", *TINY, "--baselines", "naive", "--out", str(out)]
+    assert run_cli(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_mse_naive"] == 0.0 and metrics["test_mse_original_naive"] == 0.0
+    assert metrics["test_mse"] > 0
+    assert metrics["test_mse_ratio_to_best_baseline"] is None  # infinite: null in the JSON
+    # with an inexact baseline the two scales differ by the training variance
+    values[90:] = rng.normal(7, 2, size=50)
+    series = _synthetic(tmp_path, {"value": values})
+    assert run_cli([*argv, "--overwrite"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    variance = values[:70].var()
+    assert metrics["test_mse_original_naive"] == pytest.approx(
+        metrics["test_mse_naive"] * variance, rel=1e-9
+    )
+    assert metrics["test_mae_original_naive"] == pytest.approx(
+        metrics["test_mae_naive"] * variance**0.5, rel=1e-9
+    )
+    assert metrics["test_mse_ratio_to_best_baseline"] == pytest.approx(
+        metrics["test_mse"] / metrics["test_mse_naive"]
+    )
+
+
+def test_gaps_in_a_column_the_run_does_not_use_are_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(2)
+    other = rng.normal(size=120)
+    other[[5, 50]] = np.nan  # written as empty cells
+    series = _synthetic(tmp_path, {"other": other, "value": rng.normal(size=120)})
+    argv = ["train", "forecast", "--series", str(series), "--window", "8", "--horizon", "2"]
+    argv += [*TINY, "--baselines", "none"]
+    assert run_cli([*argv, "--out", str(tmp_path / "u")]) == 0  # univariate 'value'
+    capsys.readouterr()
+    assert run_cli(["predict", str(tmp_path / "u"), "--input", str(series)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    # every column in: the first gap is named, file line 7 (header, then rows 1-5)
+    assert run_cli([*argv, "--features", "all", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "series.csv:7: column 'other': missing value" in err, err
+    assert "2 in this column" in err and not (tmp_path / "m").exists()
+
+
+def test_a_short_series_gets_one_line_saying_what_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    series = _synthetic(tmp_path, {"value": rng.normal(size=100)})  # like the yearly Nile
+    argv = ["train", "forecast", "--series", str(series), *TINY, "--baselines", "none"]
+    capsys.readouterr()
+    assert run_cli([*argv, "--out", str(tmp_path / "d")]) == 2  # the default 96 -> 24
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "at most --window 46 fits with this --horizon" in err, err
+    assert "(--split train part; the parts have 70, 10, 20 rows)" in err
+    assert run_cli([*argv, "--window", "40", "--out", str(tmp_path / "v")]) == 2
+    err = capsys.readouterr().err
+    assert "the part has 10 rows, fewer than --horizon 24" in err and "valid part" in err, err
+    # a run scores a file only if it holds one window
+    out = tmp_path / "r"
+    assert run_cli([*argv, "--window", "8", "--horizon", "2", "--out", str(out)]) == 0
+    short = tmp_path / "short.csv"
+    short.write_text("".join(series.read_text().splitlines(keepends=True)[:10]))  # 9 rows
+    capsys.readouterr()
+    assert run_cli(["evaluate", str(out), "--data", str(short)]) == 2
+    err = capsys.readouterr().err
+    assert "short.csv: 9 rows, scoring the run needs at least 10 (--window 8 + --horizon 2)" in err

@@ -7,7 +7,8 @@ Two layouts:
 * variable length: one array per example, ``X_0, X_1, ...``, each ``(T_i, F)`` or ``(T_i,)``,
   saved as ``np.savez(f, y=y, **{f"X_{i}": x for i, x in enumerate(seqs)})``.
 
-``y`` ``(N,)`` holds the labels, integers or strings. Pickled (object) arrays are refused.
+``y`` ``(N,)`` holds the labels, integers or strings; an input to predict from needs none
+(``read_npz(path, labelled=False)``). Pickled (object) arrays are refused.
 """
 
 from __future__ import annotations
@@ -76,8 +77,11 @@ def _labels(path: Path, y: np.ndarray) -> list[str]:
     raise ValueError(f"{path}: key 'y' has dtype {y.dtype}, expected integers or strings")
 
 
-def read_npz(path: str | os.PathLike[str]) -> SequenceSet:
+def read_npz(path: str | os.PathLike[str], *, labelled: bool = True) -> SequenceSet:
     """The labelled sequences of a ``.npz`` archive (layouts in the module docstring).
+
+    ``labelled=False`` reads the sequences of an archive to predict from: ``y`` is neither
+    needed nor read, and every label is ``""``.
 
     Raises:
         ValueError: the file is missing or not an archive, ``y`` is missing or of the wrong
@@ -87,12 +91,17 @@ def read_npz(path: str | os.PathLike[str]) -> SequenceSet:
     """
     path = Path(path)
     arrays = _load(path)
-    if "y" not in arrays:
-        raise ValueError(f"{path}: no key 'y' (the labels); keys are {sorted(arrays)}")
-    labels = _labels(path, arrays["y"])
     per_example = {
         int(match.group(1)): key for key in arrays if (match := _PER_EXAMPLE.fullmatch(key))
     }
+    if not labelled:
+        # as many placeholders as examples, so the checks below hold whatever y says
+        count = len(arrays["X"]) if "X" in arrays and arrays["X"].ndim else len(per_example)
+        labels = [""] * count
+    elif "y" not in arrays:
+        raise ValueError(f"{path}: no key 'y' (the labels); keys are {sorted(arrays)}")
+    else:
+        labels = _labels(path, arrays["y"])
     if "X" in arrays and per_example:
         raise ValueError(f"{path}: both key 'X' and per-example keys X_0, X_1, ...; keep one")
     if "X" in arrays:

@@ -18,6 +18,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,10 @@ DATE_NAMES = frozenset(
 """Header names that ``date_column="auto"`` treats as the time index even when their values
 are numbers (sunspots' ``YEAR`` column is 1700, 1701, … and is not a feature)."""
 
+MISSING = frozenset({"", "na", "n/a", "#n/a", "nan", "null", "none"})
+"""Cells (compared in lower case) that mean a missing value when ``allow_empty`` is set
+(empty, R's ``NA``, pandas' ``NaN``, spreadsheets' ``#N/A``, databases' ``NULL``)."""
+
 INFORMER_ETTH_SPLIT = (12 * 30 * 24, 4 * 30 * 24, 4 * 30 * 24)
 """Rows of the Informer ETTh split: 12 months train, 4 valid, 4 test (8640, 2880, 2880)."""
 
@@ -48,15 +53,29 @@ INFORMER_ETTH_SPLIT = (12 * 30 * 24, 4 * 30 * 24, 4 * 30 * 24)
 @dataclass
 class SeriesTable:
     """A multivariate series: ``values`` is ``(N, C)`` float64, one column per name in
-    ``columns``; ``dates`` are the date column's strings (or ``None``); ``source`` is the file."""
+    ``columns``; ``dates`` are the date column's strings (or ``None``); ``source`` is the file;
+    ``lines`` the file line of each row (for messages). ``values`` is NaN where a cell was empty
+    if it was read with ``allow_empty=True``: empty, or a missing-value mark such as ``NA``."""
 
     values: np.ndarray
     columns: list[str]
     dates: list[str] | None
     source: str
+    lines: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
+
+    def require_complete(self, names: Sequence[str]) -> None:
+        """Raise a ``ValueError`` naming ``FILE:LINE`` and the column of the first missing
+        value of the columns ``names`` (the ones a run uses; the others may have gaps)."""
+        for name in names:
+            column = self.values[:, self.columns.index(name)]
+            missing = np.flatnonzero(np.isnan(column))
+            if missing.size:
+                row = int(missing[0])
+                line = self.lines[row] if self.lines is not None else f"data row {row + 1}"
+                raise ValueError(f"{self.source}:{line}: {_empty_message(name, missing.size)}")
 
 
 def _is_number(text: str) -> bool:
@@ -83,74 +102,186 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"{path}:{line}: not UTF-8 text") from None
 
 
-def read_series_csv(path: str | os.PathLike[str], date_column: str | None = "auto") -> SeriesTable:
+def _delimiter(header_line: str) -> str:
+    """The cell separator, told from the header line: ``,`` whenever the header holds one
+    (so every file that reads as CSV reads as before), else a tab, ``;`` or ``|`` if the
+    header holds one (a TSV or a European-locale export), else ``,`` (one column)."""
+    if "," in header_line:
+        return ","
+    return next((d for d in "\t;|" if d in header_line), ",")
+
+
+def _date_indices(header: list[str], first_row: list[str], date_column: str | None) -> list[int]:
+    """The columns that hold the time index rather than values (see :func:`read_series_csv`)."""
+    if date_column is None:
+        return []
+    if date_column != "auto":
+        return [header.index(date_column)]
+    first = first_row[0].strip() if first_row else ""
+    # an unnamed first column is the index pandas writes with ``to_csv()``
+    is_date = header[0].lower() in DATE_NAMES or header[0] == "" or not _is_number(first)
+    if not is_date or len(header) < 2:
+        return []
+    found = [0]
+    # a time index split over several columns (``year,quarter,...``): not values either
+    while len(found) < len(header) - 1 and header[len(found)].lower() in DATE_NAMES:
+        found.append(len(found))
+    return found
+
+
+def _time_keys(columns: list[list[str]]) -> list[tuple] | None:
+    """Comparable keys of each row's date cells (numbers, or ISO 8601 dates and times), or
+    ``None`` if some cell is neither (the order is then not checked)."""
+    parsed = []
+    for cells in columns:
+        try:
+            parsed.append(np.array([float(c) for c in cells]))
+            continue
+        except ValueError:
+            pass
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. numpy's notice about time zones
+                stamps = np.array(cells, dtype="datetime64[s]")
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if np.isnat(stamps).any():  # an empty cell
+            return None
+        parsed.append(stamps.astype(np.int64).astype(np.float64))
+    return list(zip(*(p.tolist() for p in parsed), strict=True))
+
+
+def _check_time_order(
+    path: Path, lines: list[int], names: list[str], columns: list[list[str]]
+) -> None:
+    """Rows must run forward in time: a date before the previous row's is a ``ValueError``
+    (a newest-first download, or several series stacked in one file)."""
+    keys = _time_keys(columns)
+    if keys is None:
+        return
+    for r in range(1, len(keys)):
+        if keys[r] < keys[r - 1]:
+            shown = " ".join(c[r] for c in columns)
+            before = " ".join(c[r - 1] for c in columns)
+            hint = (
+                "the file runs newest first: reverse its rows"
+                if all(keys[k] <= keys[k - 1] for k in range(1, len(keys)))
+                else "several series stacked in one file? give each its own column"
+            )
+            raise ValueError(
+                f"{path}:{lines[r]}: {'/'.join(map(repr, names))} {shown!r} comes before the "
+                f"previous row's {before!r}: the rows must be in time order ({hint})"
+            )
+
+
+def read_series_csv(
+    path: str | os.PathLike[str], date_column: str | None = "auto", *, allow_empty: bool = False
+) -> SeriesTable:
     """The numeric columns of a CSV file with a header row.
 
+    The cells are separated by ``,`` (or, when the header line holds no comma, by the tab,
+    ``;`` or ``|`` it holds; with ``;`` a number may have a decimal comma, ``1,5``).
+
     ``date_column``: ``"auto"`` takes the first column as the date column if its first value
-    does not parse as a number or its header is a time name (``date``, ``Month``, ``YEAR``, …,
-    see :data:`DATE_NAMES`); a column name forces that column; ``None`` means every column is
-    numeric. Blank lines are skipped. Every other cell must be a finite number.
+    does not parse as a number, its header is a time name (``date``, ``Month``, ``YEAR``, …,
+    see :data:`DATE_NAMES`) or it has no name (the index pandas writes), and the columns right
+    after it named like time too (``year,quarter``: their cells are joined into one date); a
+    column name forces that column; ``None`` means every column is numeric. When the dates are
+    numbers or ISO 8601 dates, they must not go back in time from one row to the next.
+
+    Blank lines are skipped. Every other cell must be a finite number (no missing values: fill
+    gaps before), or, with ``allow_empty``, be empty or a mark of :data:`MISSING` such as
+    ``NA`` (read as NaN; a caller then checks the columns it uses with
+    :meth:`SeriesTable.require_complete`).
 
     Raises:
         ValueError: missing/unreadable file, no header, duplicate or empty column names, a row
             with the wrong number of cells, a cell that is not a number
-            (``FILE:LINE: column 'OT': expected a number, got 'abc'``), fewer than 2 rows.
+            (``FILE:LINE: column 'OT': expected a number, got 'abc'``), an empty cell, dates
+            out of order, fewer than 2 rows.
     """
     path = Path(path)
+    text = _read_text(path)
+    header_text = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = _delimiter(header_text)
     rows = [
         (number, row)
-        for number, row in enumerate(csv.reader(io.StringIO(_read_text(path))), start=1)
+        for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)
         if any(cell.strip() for cell in row)
     ]
     if not rows:
         raise ValueError(f"{path}: empty file, expected a header row and at least 2 rows")
     header_line, header = rows[0]
     header = [name.strip() for name in header]
-    for i, name in enumerate(header):
-        if not name:
-            raise ValueError(f"{path}:{header_line}: column {i + 1} has an empty name")
-        if name in header[:i]:
-            raise ValueError(f"{path}:{header_line}: column name {name!r} appears twice")
     body = rows[1:]
     if len(body) < 2:
         raise ValueError(f"{path}: {len(body)} data row(s), expected at least 2")
 
-    if date_column == "auto":
-        first = body[0][1][0].strip() if body[0][1] else ""
-        is_date = header[0].lower() in DATE_NAMES or not _is_number(first)
-        date_index = 0 if is_date and len(header) > 1 else None
-    elif date_column is None:
-        date_index = None
-    else:
-        if date_column not in header:
-            raise ValueError(
-                f"--date-column {date_column!r}: no such column in {path}; "
-                f"available: {', '.join(header)}"
-            )
-        date_index = header.index(date_column)
-    numeric = [i for i in range(len(header)) if i != date_index]
+    if date_column not in (None, "auto") and date_column not in header:
+        raise ValueError(
+            f"--date-column {date_column!r}: no such column in {path}; "
+            f"available: {', '.join(header)}"
+        )
+    date_indices = _date_indices(header, body[0][1], date_column)
+    for i, name in enumerate(header):
+        if not name and i not in date_indices:
+            raise ValueError(f"{path}:{header_line}: column {i + 1} has an empty name")
+        if name in header[:i]:
+            raise ValueError(f"{path}:{header_line}: column name {name!r} appears twice")
+    numeric = [i for i in range(len(header)) if i not in date_indices]
     if not numeric:
         raise ValueError(f"{path}:{header_line}: no numeric column besides the date column")
 
     values = np.empty((len(body), len(numeric)), dtype=np.float64)
-    dates: list[str] | None = [] if date_index is not None else None
     for r, (number, row) in enumerate(body):
         if len(row) != len(header):
-            raise ValueError(f"{path}:{number}: expected {len(header)} columns, got {len(row)}")
+            raise ValueError(
+                f"{path}:{number}: expected {len(header)} columns, got {len(row)}"
+                + (f" (cells separated by {delimiter!r})" if len(header) == 1 else "")
+            )
         for c, i in enumerate(numeric):
             cell = row[i].strip()
+            if allow_empty and cell.lower() in MISSING:
+                values[r, c] = math.nan
+                continue
+            if delimiter == ";" and cell.count(",") == 1 and "." not in cell:
+                cell = cell.replace(",", ".")  # a decimal comma, as ';'-separated exports write
             try:
                 value = float(cell)
             except ValueError:
                 value = math.nan
             if not math.isfinite(value):
-                raise ValueError(
-                    f"{path}:{number}: column {header[i]!r}: expected a number, got {cell!r}"
-                )
+                raise ValueError(_bad_cell(path, number, header, i, cell, body))
             values[r, c] = value
-        if dates is not None:
-            dates.append(row[date_index].strip())
-    return SeriesTable(values, [header[i] for i in numeric], dates, str(path))
+    dates: list[str] | None = None
+    if date_indices:
+        date_cells = [[row[i].strip() for _, row in body] for i in date_indices]
+        names = [header[i] for i in date_indices]
+        _check_time_order(path, [number for number, _ in body], names, date_cells)
+        dates = [" ".join(cells) for cells in zip(*date_cells, strict=True)]
+    lines = [number for number, _ in body]
+    return SeriesTable(values, [header[i] for i in numeric], dates, str(path), lines)
+
+
+def _empty_message(name: str, count: int) -> str:
+    return (
+        f"column {name!r}: missing value (an empty cell or NA; {count} in this column): every "
+        "value is needed, fill the gaps first (e.g. interpolate) or drop those rows"
+    )
+
+
+def _bad_cell(path: Path, line: int, header: list[str], column: int, cell: str, body: list) -> str:
+    """The message for a cell that is not a finite number, with the likely fix."""
+    where = f"{path}:{line}: column {header[column]!r}"
+    if not cell:
+        empty = sum(1 for _, row in body if row[column].strip().lower() in MISSING)
+        return f"{path}:{line}: {_empty_message(header[column], empty)}"
+    hint = ""
+    if _is_number(cell.replace(",", "")):
+        hint = " (write numbers without thousands separators, with a decimal point)"
+    elif header[column].lower() in DATE_NAMES or not _is_number(body[0][1][column].strip()):
+        hint = f" (if it is the date column, say so: --date-column {header[column]!r})"
+    return f"{where}: expected a number, got {cell!r}{hint}"
 
 
 def select_columns(
@@ -297,9 +428,18 @@ def make_windows(
     first = max(start, window)
     count = end - first - horizon + 1
     if count < 1:
+        # say which bound is short and what would fit, so a short series gets a usable hint
+        if end - start < horizon:
+            fix = f"the part has {end - start} rows, fewer than --horizon {horizon}"
+        else:
+            fix = (
+                f"its last forecast starts at row {end - horizon}, before --window {window} "
+                f"rows of past exist; at most --window {end - horizon} fits with this --horizon"
+            )
         raise ValueError(
             f"--window {window} --horizon {horizon}: no window fits in rows [{start}, {end})"
-            f" (needs {window} input rows before and {horizon} target rows inside)"
+            f" (needs {window} input rows before and {horizon} target rows inside: {fix}; "
+            "use a smaller --window/--horizon or give the part more rows with --split)"
         )
     origins = np.arange(first, first + count)
     x_rows = origins[:, None] + np.arange(-window, 0)  # (N, window)

@@ -293,6 +293,10 @@ def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text:
         features = _idx_rows(path)
     elif kind == "audio":
         features = _audio_inputs(config, path)
+    elif kind == "npz":  # an archive to predict from needs no y
+        from rnnkit.data.npz_format import read_npz
+
+        features = read_npz(path, labelled=False).features
     else:
         features = _read_path(config, path, None).features
     assert features is not None

@@ -6,14 +6,17 @@
     rnnkit train forecast --series Airline.csv --split 120,12,12 --horizon 12 --season 12 ...
     rnnkit train forecast --recipe etth1-uni --horizon 48 --data-dir ../shared/data --out runs/e
 
-Data: a CSV file with a header row, an optional date column (``--date-column``, by default
-told from the first column) and numbers everywhere else. ``--target COL`` is forecast from
-its own past (univariate; default: the last column); ``--features all`` forecasts every
-column from every column (multivariate). ``--split`` cuts the rows into train, validation
-and test parts in time order, by counts (``8640,2880,2880``), fractions (``0.7,0.1,0.2``) or
-``informer`` (the ETTh split). Each column is standardised with the mean and standard
-deviation of the TRAINING rows only; a split's windows may read up to ``--window`` rows of
-the split before it (the known past), as in Informer.
+Data: a CSV file with a header row, an optional date column (``--date-column``, by default told
+from the first column: not numeric, named like a date, or unnamed as pandas writes its index;
+``year,quarter`` columns together) and numbers everywhere else: no empty cells in the columns a
+run uses (fill gaps first; other columns may have them), rows oldest first (numeric and ISO
+dates are checked); a header without a comma may use tabs or ``;`` (then with decimal commas)
+instead. ``--target COL`` is forecast from its own past (univariate; default: the last column);
+``--features all`` forecasts every column from every column (multivariate). ``--split`` cuts
+the rows into train, validation and test parts in time order, by counts (``8640,2880,2880``),
+fractions (``0.7,0.1,0.2``) or ``informer`` (the ETTh split). Each column is standardised with
+the mean and standard deviation of the TRAINING rows only; a split's windows may read up to
+``--window`` rows of the split before it (the known past), as in Informer.
 
 Models (``--model``): ``direct`` (default for ``--horizon`` > 1) reads the window with a
 recurrent encoder and a multi-output linear head gives all ``H`` steps at once; ``seq2seq``
@@ -37,15 +40,16 @@ recipes' bars use it) and in the original units (``test_mse_original``,
 ``test_mae_original``). Early stopping watches the standardised validation MSE and keeps the
 best epoch's weights.
 With ``--baselines all`` (default) the naive, seasonal-naive (with ``--season``) and ARIMA
-forecasts of the same test windows are scored too (``test_mse_naive``, ...), and
-``test_mse_ratio_to_best_baseline`` is the model's MSE over the best of them. When the test
-part holds a single forecast (the customary hold-out of Airline) ARIMA is fitted to every row
-before it; with several test forecasts and ``--refit`` (the model then learnt from every row
-before the test part) ARIMA is fitted to every row before the test part too (order by AIC,
-seasonal with ``--season``) and forecasts from each origin with the whole true history before
-it — with ``--horizon 1`` the classic one-step-ahead evaluation (sunspots); otherwise it is
-fitted to the training rows and run on each window. Naive and seasonal naive always forecast
-from the window the model reads, from the same origins.
+forecasts of the same test windows are scored too (``test_mse_naive``, ...; in original units
+``test_mse_original_naive``, ...), and ``test_mse_ratio_to_best_baseline`` is the model's MSE
+over the best of them. When the test part holds a single forecast (the customary hold-out of
+Airline) ARIMA is fitted to every row before it; with several test forecasts and ``--refit``
+(the model then learnt from every row before the test part) ARIMA is fitted to every row before
+the test part too (order by AIC, seasonal with ``--season``) and forecasts from each origin
+with the whole true history before it — with ``--horizon 1`` the classic one-step-ahead
+evaluation (sunspots); otherwise it is fitted to the training rows and run on each window.
+Naive and seasonal naive always forecast from the window the model reads, from the same
+origins.
 
 ``--refit``: after training has chosen the epoch count ``E`` on the validation part (the
 best epoch of early stopping), a FRESH model (same options and seed) is trained on the
@@ -165,7 +169,8 @@ def _bounds(config: Mapping[str, Any], rows: int) -> list[tuple[int, int]]:
 
 def _read(config: Mapping[str, Any], path: str) -> SeriesTable:
     date_column = config["date_column"]
-    return read_series_csv(path, None if date_column == "none" else date_column)
+    # gaps are allowed in the columns a run does not use (checked by the callers)
+    return read_series_csv(path, None if date_column == "none" else date_column, allow_empty=True)
 
 
 def _columns(table: SeriesTable, names: list[str]) -> np.ndarray:
@@ -176,6 +181,7 @@ def _columns(table: SeriesTable, names: list[str]) -> np.ndarray:
             f"{table.source}: no column {missing[0]!r}; the run was trained on "
             f"{', '.join(names)} (the file has {', '.join(table.columns)})"
         )
+    table.require_complete(names)
     return table.values[:, [table.columns.index(name) for name in names]]
 
 
@@ -193,6 +199,21 @@ def _transformed(values: np.ndarray, transform: str, names: list[str], source: s
             f"log needs positive values, got {values[row, column]:g}"
         )
     return np.log(values)
+
+
+def _check_not_constant(
+    table: SeriesTable, column: int, start: int, end: int, by_default: bool
+) -> None:
+    """A univariate target that never changes in the training rows leaves nothing to learn
+    (and the naive forecast is exact there): a ``ValueError`` naming the column."""
+    rows = table.values[start:end, column]
+    if np.all(rows == rows[0]):
+        chosen = " (the last column, by default)" if by_default else ""
+        raise ValueError(
+            f"{table.source}: {option_name('target')} {table.columns[column]!r}{chosen} is "
+            f"constant ({rows[0]:g}) over the {end - start} training rows: nothing to learn; "
+            f"choose another {option_name('target')}"
+        )
 
 
 def _decoding(scaler: Mapping[str, Any]) -> dict[str, Any]:
@@ -241,7 +262,9 @@ def _windows(
     try:
         x, y = make_windows(standard, window, horizon, start, end, inputs, targets)
     except ValueError as err:
-        raise ValueError(f"{err} ({where})") from None
+        # every part's size, so one message is enough to choose --window and --horizon
+        sizes = ", ".join(str(b - a) for a, b in bounds if b > a)
+        raise ValueError(f"{err} ({where}; the parts have {sizes} rows)") from None
     first = max(start, window)
     origins = np.arange(first, first + len(x))
     y_rows = origins[:, None] + np.arange(horizon)
@@ -349,8 +372,8 @@ class ForecastTask(Task):
             "date_column",
             "auto",
             "text",
-            "the date column's name, 'none', or 'auto' (the first column if it is not numeric "
-            "or is named like date/Month/YEAR)",
+            "the date column's name, 'none', or 'auto' (the first column if it is not numeric, "
+            "is named like date/Month/YEAR or has no name)",
             "data",
         ),
         Option("target", None, "text", "the column to forecast; default: the last", "data", True),
@@ -487,8 +510,11 @@ class ForecastTask(Task):
             inputs, targets = select_columns(table, config["target"], config["features"])
             used = sorted(set(inputs) | set(targets))
             names = [table.columns[i] for i in used]
+            table.require_complete(names)
             start, end = bounds[0]
             raw = table.values[:, used]
+            if config["features"] == "target":
+                _check_not_constant(table, targets[0], start, end, config["target"] is None)
             model_values = _transformed(raw, config["transform"], names, table.source)
             standard = Standardizer.fit(model_values[start:end])
             artifacts = {
@@ -576,16 +602,20 @@ class ForecastTask(Task):
         test.forecasts = found
         # the model's scale of errors: original units over the training std
         scale = test.decoding["scale"].numpy()
-        truth = test.y_original.numpy() / scale
+        original = test.y_original.numpy()
+        truth = original / scale
         scores = {}
         for method, forecast in found.items():
             standardised = forecast / scale
             scores[method] = baselines.mse(truth, standardised)
             metrics[f"test_mse_{method}"] = scores[method]
             metrics[f"test_mae_{method}"] = baselines.mae(truth, standardised)
+            # the original units too, beside the model's test_mse_original
+            metrics[f"test_mse_original_{method}"] = baselines.mse(original, forecast)
+            metrics[f"test_mae_original_{method}"] = baselines.mae(original, forecast)
         best = min(scores, key=scores.get)
         metrics["test_best_baseline"] = best
-        metrics["test_mse_ratio_to_best_baseline"] = metrics["test_mse"] / scores[best]
+        metrics["test_mse_ratio_to_best_baseline"] = _ratio(metrics["test_mse"], scores[best])
         log(
             "baselines (test mse): "
             + ", ".join(f"{m} {s:.4f}" for m, s in scores.items())
@@ -645,6 +675,13 @@ class ForecastTask(Task):
         else:
             table = _read(config, data)
             values = _columns(table, artifacts["scaler"]["columns"])
+            needed = config["window"] + config["horizon"]
+            if len(values) < needed:
+                raise ValueError(
+                    f"{data}: {len(values)} rows, scoring the run needs at least {needed} "
+                    f"({option_name('window')} {config['window']} + {option_name('horizon')} "
+                    f"{config['horizon']})"
+                )
             bounds = [(0, 0), (0, 0), (0, len(values))]
             windows = _windows(values, config, artifacts["scaler"], bounds, 2, str(data))
             windows.source = str(data)
@@ -685,6 +722,15 @@ class ForecastTask(Task):
         width = len(artifacts["scaler"]["inputs"])
         generator = torch.Generator().manual_seed(0)
         return (torch.randn(3, config["window"], width, generator=generator),)
+
+
+def _ratio(model_mse: float, baseline_mse: float) -> float:
+    """``model_mse / baseline_mse``; a baseline without error (a flat test part that naive
+    forecasts exactly) gives 1 for an exact model too and infinity (``null`` in
+    ``metrics.json``) otherwise, rather than a division by zero."""
+    if baseline_mse > 0:
+        return model_mse / baseline_mse
+    return 1.0 if model_mse == 0 else float("inf")
 
 
 def _model_kind(config: Mapping[str, Any]) -> str:
