@@ -464,16 +464,22 @@ def test_a_short_series_gets_one_line_saying_what_fits(
     series = _synthetic(tmp_path, {"value": rng.normal(size=100)})  # like the yearly Nile
     argv = ["train", "forecast", "--series", str(series), *TINY, "--baselines", "none"]
     capsys.readouterr()
-    assert run_cli([*argv, "--out", str(tmp_path / "d")]) == 2  # the default 96 -> 24
+    # left to the task, the sizes fit the parts (70, 10, 20 rows) and the log says so
+    assert run_cli([*argv, "--out", str(tmp_path / "auto")]) == 0
+    assert "chosen: --horizon 5, --window 23" in capsys.readouterr().out
+    config = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert (config["window"], config["horizon"]) == (23, 5)
+    assert run_cli([*argv, "--window", "96", "--horizon", "24", "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "at most --window 46 fits with this --horizon" in err, err
     assert "(--split train part; the parts have 70, 10, 20 rows)" in err
+    argv += ["--horizon", "24"]
     assert run_cli([*argv, "--window", "40", "--out", str(tmp_path / "v")]) == 2
     err = capsys.readouterr().err
     assert "the part has 10 rows, fewer than --horizon 24" in err and "valid part" in err, err
     # a run scores a file only if it holds one window
     out = tmp_path / "r"
-    assert run_cli([*argv, "--window", "8", "--horizon", "2", "--out", str(out)]) == 0
+    assert run_cli([*argv[:-2], "--window", "8", "--horizon", "2", "--out", str(out)]) == 0
     short = tmp_path / "short.csv"
     short.write_text("".join(series.read_text().splitlines(keepends=True)[:10]))  # 9 rows
     capsys.readouterr()

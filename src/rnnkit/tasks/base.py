@@ -50,6 +50,9 @@ class Prepared:
         initial: starting values of a new model's parameters, by parameter name (e.g.
             pretrained word vectors as ``"words.weight"``); copied in after the model is
             built, so they cost no artifact file (a resumed run's checkpoint replaces them).
+        chosen: values the task chose from the data for options left to it (``None`` in the
+            config, e.g. a forecast's ``window`` for a short series); the runner puts them in
+            the run's config before it builds the model and writes ``config.json``.
     """
 
     train: Any
@@ -58,6 +61,7 @@ class Prepared:
     artifacts: dict[str, Any] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
     initial: dict[str, Tensor] = field(default_factory=dict)
+    chosen: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

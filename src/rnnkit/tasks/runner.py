@@ -312,6 +312,7 @@ def train(
 
     prepared = task.prepare(config, artifacts)
     artifacts = prepared.artifacts
+    config.update(prepared.chosen)  # before config.json is written and the model is built
 
     seed_everything(config["seed"])
     model = task.build_model(config, artifacts)
