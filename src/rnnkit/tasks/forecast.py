@@ -561,12 +561,11 @@ class ForecastTask(Task):
             inputs, targets = select_columns(table, config["target"], config["features"])
             used = sorted(set(inputs) | set(targets))
             names = [table.columns[i] for i in used]
-            table.require_complete(names)
             start, end = bounds[0]
-            raw = table.values[:, used]
+            values = _columns(table, names)  # checked: these columns have no gaps
             if config["features"] == "target":
                 _check_not_constant(table, targets[0], start, end, config["target"] is None)
-            model_values = _transformed(raw, config["transform"], names, table.source)
+            model_values = _transformed(values, config["transform"], names, table.source)
             standard = Standardizer.fit(model_values[start:end])
             artifacts = {
                 "scaler": {
@@ -576,11 +575,12 @@ class ForecastTask(Task):
                     "transform": config["transform"],
                     **standard.to_dict(),
                     # errors are standardised by the training std in original units
-                    "metric_std": Standardizer.fit(raw[start:end]).std.tolist(),
+                    "metric_std": Standardizer.fit(values[start:end]).std.tolist(),
                 }
             }
+        else:
+            values = _columns(table, artifacts["scaler"]["columns"])
         scaler = artifacts["scaler"]
-        values = _columns(table, scaler["columns"])
         splits = [
             _windows(values, config, scaler, bounds, i, f"{option_name('split')} {name} part")
             for i, name in enumerate(SPLITS)
