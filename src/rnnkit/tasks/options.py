@@ -63,18 +63,25 @@ def _parse_file(text: str) -> str:
     return text
 
 
+def vectors_value(text: str) -> str:
+    """A ``vectors`` option's value as a run keeps it: a known set's name as it is, an
+    existing file as an absolute path (a relative one could later read as a name, and the
+    run's config.json should say which file it was), anything else unchanged."""
+    from rnnkit.text.vectors import VECTOR_SETS
+
+    if text not in VECTOR_SETS and Path(text).is_file():
+        return str(Path(text).resolve())
+    return text
+
+
 def _parse_vectors(text: str) -> str:
     from rnnkit.text.vectors import VECTOR_SETS
 
-    if text in VECTOR_SETS:
-        return text
-    if not Path(text).is_file():
+    if text not in VECTOR_SETS and not Path(text).is_file():
         raise argparse.ArgumentTypeError(
             f"{text}: neither a file nor a known vector set ({', '.join(sorted(VECTOR_SETS))})"
         )
-    # Absolute here, as the runner makes file options: a relative path could later read as
-    # a name, and the run's config.json should say which file it was.
-    return str(Path(text).resolve())
+    return vectors_value(text)
 
 
 def _parse_path(text: str) -> str:

@@ -40,8 +40,7 @@ from rnnkit.runs import RunDir, RunDirError
 from rnnkit.summary import summary
 from rnnkit.tasks import TaskInterrupted, get_task
 from rnnkit.tasks.base import Prepared, Task
-from rnnkit.tasks.options import check_config, fill_absent, option_name
-from rnnkit.text.vectors import VECTOR_SETS
+from rnnkit.tasks.options import check_config, fill_absent, option_name, vectors_value
 from rnnkit.train import Callback, TrainConfig, Trainer, seed_everything
 
 __all__ = [
@@ -91,12 +90,10 @@ def make_config(
         value = config[option.name]
         if not isinstance(value, str):
             continue
-        # a vectors value is a set's name or a file: only a file is a path (as the CLI's parser
-        # has it), and through the Python API it may still be relative to the caller's folder
-        if option.kind in ("file", "dir", "path") or (
-            option.kind == "vectors" and value not in VECTOR_SETS and Path(value).is_file()
-        ):
+        if option.kind in ("file", "dir", "path"):
             config[option.name] = str(Path(value).resolve())
+        elif option.kind == "vectors":  # given through the Python API, it may be relative
+            config[option.name] = vectors_value(value)
     check_config(config, task.options(), "options")
     task.check(config, "options")
     return config
