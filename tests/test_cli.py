@@ -73,7 +73,9 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.set_num_threads(1)
     try:
         argv = ["train", "classify", "--train", str(files["train"]), "--test", str(files["test"])]
-        status = main([*argv, *TINY, "--epochs", "5", "--lr", "0.02", "--out", str(root / "run")])
+        # without early stopping (on by default), so the weights kept are the last epoch's
+        argv += [*TINY, "--epochs", "5", "--lr", "0.02", "--patience", "off"]
+        status = main([*argv, "--out", str(root / "run")])
     finally:
         torch.set_num_threads(threads)
     assert status == 0
@@ -93,6 +95,7 @@ def test_train_writes_a_complete_run_directory_and_learns_the_toy_task(
     config = run.read_config()
     assert config["task"] == "classify"
     assert (config["hidden_size"], config["epochs"], config["cell"]) == (16, 5, "lstm")
+    assert config["patience"] is None
     assert config["train"] == str(toy["train"].resolve()) and config["valid"] is None
     vocab = Vocab.load(toy["run"] / "vocab.json")
     labels = run.read_json("labels.json")

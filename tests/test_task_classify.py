@@ -4,6 +4,7 @@ the whole set would be slow), and one-line errors for bad inputs of each format.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import random
@@ -273,6 +274,38 @@ def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loa
     loaded = runner.load_run(str(run))
     assert loaded.config["embeddings"] is None and loaded.config["freeze_embeddings"] is False
     assert loaded.config["word_dropout"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "monitor, column, best", [("accuracy", "valid_accuracy", max), ("loss", "valid_loss", min)]
+)
+def test_the_kept_epoch_is_the_best_of_the_monitored_metric(
+    tmp_path: Path, monitor: str, column: str, best
+) -> None:
+    args = ["--train", str(reviews_file(tmp_path)), "--epochs", "6", "--monitor", monitor]
+    run = train(tmp_path, *args, "--patience", "6")
+    with (run / "log.csv").open() as lines:
+        rows = list(csv.DictReader(lines))
+    values = [float(row[column]) for row in rows]
+    best_epoch = values.index(best(values)) + 1  # the first of equal values is kept
+    metrics = metrics_of(run)
+    assert metrics["best_epoch"] == best_epoch
+    assert metrics[column] == pytest.approx(values[best_epoch - 1], abs=1e-6)
+
+
+def test_classify_defaults_stop_early_on_accuracy_and_old_runs_keep_the_loss(
+    tmp_path: Path,
+) -> None:
+    config = runner.make_config(TASK, {"train": str(reviews_file(tmp_path))})
+    assert (config["epochs"], config["patience"], config["monitor"]) == (30, 5, "accuracy")
+    assert runner._train_config(TASK, config).monitor == "valid_accuracy"
+    assert runner._train_config(TASK, config).mode == "max"
+    run = train(tmp_path, "--train", str(reviews_file(tmp_path)), "--epochs", "1")
+    config_path = run / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["monitor"]  # a run made before --monitor watched the validation loss
+    config_path.write_text(json.dumps(config))
+    assert runner.load_run(str(run)).config["monitor"] == "loss"
 
 
 def test_word_dropout_reads_training_tokens_as_unk_but_never_padding() -> None:

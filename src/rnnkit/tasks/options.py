@@ -19,12 +19,14 @@ from rnnkit.checks import is_int, is_number
 __all__ = [
     "COMMON",
     "KINDS",
+    "OFF",
     "Option",
     "check_config",
     "check_holdout",
     "data_file",
     "fill_absent",
     "flag",
+    "given_value",
     "idx_labels",
     "option_name",
     "parser_of",
@@ -141,6 +143,29 @@ def parser_of(kind: str) -> Callable[[str], Any] | None:
 REQUIRED = object()  # Option.absent: a config.json must hold the option
 
 
+class _Off:
+    """What ``--NAME off`` parses to: ``None`` (off) as given, where argparse's ``None``
+    means "not given"."""
+
+    def __repr__(self) -> str:
+        return "OFF"
+
+
+OFF = _Off()
+
+
+def given_value(value: Any) -> Any:
+    """A parsed command-line value as a config holds it (``OFF`` is ``None``)."""
+    return None if value is OFF else value
+
+
+def _or_off(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_or_off(text: str) -> Any:
+        return OFF if text.strip().lower() == "off" else parse(text)
+
+    return parse_or_off
+
+
 @dataclass(frozen=True)
 class Option:
     """One option of a task.
@@ -215,6 +240,10 @@ class Option:
         elif self.kind == "choice":
             group.add_argument(flag_name, choices=self.choices, default=None, help=help_text)
         else:
+            parse = parser_of(self.kind)
+            if self.nullable and self.default is not None:  # on by default: `off` turns it off
+                parse = _or_off(parse)
+                help_text = help_text.replace("; default:", "; off turns it off; default:", 1)
             metavar = {
                 "file": "FILE",
                 "dir": "DIR",
@@ -227,7 +256,7 @@ class Option:
             )
             group.add_argument(
                 flag_name,
-                type=parser_of(self.kind),
+                type=parse,
                 default=None,
                 metavar=metavar,
                 help=help_text,

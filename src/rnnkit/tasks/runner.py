@@ -102,7 +102,7 @@ def make_config(
 def _train_config(task: Task, config: Mapping[str, Any]) -> TrainConfig:
     if config["device"] == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{option_name('device')} cuda: CUDA is not available here; use cpu")
-    monitor, mode = task.monitor
+    monitor, mode = task.monitor_of(config)
     try:
         return TrainConfig(
             epochs=config["epochs"],
