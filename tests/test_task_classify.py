@@ -287,7 +287,10 @@ def test_the_kept_epoch_is_the_best_of_the_monitored_metric(
     with (run / "log.csv").open() as lines:
         rows = list(csv.DictReader(lines))
     values = [float(row[column]) for row in rows]
-    best_epoch = values.index(best(values)) + 1  # the first of equal values is kept
+    losses = [float(row["valid_loss"]) for row in rows]
+    # of equal values, the lower loss (the first of equal losses)
+    tied = [epoch for epoch, value in enumerate(values) if value == best(values)]
+    best_epoch = min(tied, key=lambda epoch: (losses[epoch], epoch)) + 1
     metrics = metrics_of(run)
     assert metrics["best_epoch"] == best_epoch
     assert metrics[column] == pytest.approx(values[best_epoch - 1], abs=1e-6)

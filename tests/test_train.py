@@ -496,3 +496,20 @@ def test_truncated_bptt_cosine_counts_chunks():
     Trainer(StreamModel(), config, callbacks=[record]).fit([stream, stream])
     assert len(lrs) == 12
     assert lrs == pytest.approx([(1 + math.cos(math.pi * s / 12)) / 2 for s in range(12)])
+
+
+def test_an_equal_score_with_a_lower_loss_is_the_better_epoch():
+    from rnnkit.train import _Best
+
+    best = _Best("max", 0.0)
+    seen = [(0.9, 0.5), (0.9, 0.4), (0.9, 0.45), (0.8, 0.1), (0.95, 0.6), (0.95, None)]
+    assert [best.update(value, epoch, tie) for epoch, (value, tie) in enumerate(seen, 1)] == [
+        True, True, False, False, True, False,
+    ]  # fmt: skip
+    assert (best.value, best.tie, best.epoch, best.bad_epochs) == (0.95, 0.6, 5, 1)
+    restored = _Best("max", 0.0)
+    restored.load_state_dict(best.state_dict())
+    assert restored.update(0.95, 7, 0.5) and restored.epoch == 7
+    old = {"value": 0.9, "epoch": 2, "bad_epochs": 0}  # a checkpoint from before ties
+    restored.load_state_dict(old)
+    assert not restored.update(0.9, 3, 0.1)

@@ -109,6 +109,8 @@ class TrainConfig:
         monitor: the history column watched by early stopping and the plateau schedule,
             e.g. ``"valid_loss"`` or ``"valid_accuracy"`` (valid metrics get ``valid_``).
         mode: ``"min"`` or ``"max"``: whether a smaller or larger ``monitor`` is better.
+            Of two epochs with an equal ``monitor`` (an accuracy or F1), the one with the
+            lower ``valid_loss`` is the better.
         min_delta: the least change that counts as an improvement.
         bptt: truncated BPTT over chunks of this many steps; ``None`` is full BPTT.
         seed: seeds Python, NumPy and torch and the data-order generator; ``None`` does not.
@@ -206,16 +208,22 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 
 
 class _Best:
-    """The best value of a metric so far, its epoch, and the epochs since it improved."""
+    """The best value of a metric so far, its epoch, and the epochs since it improved.
+
+    ``tie``, a loss given with each value, settles equal values: the lower one wins. A small
+    validation set's accuracy or F1 often stays equal for epochs while the model still
+    improves (its loss falls); without it the first of them would be kept.
+    """
 
     def __init__(self, mode: str, min_delta: float) -> None:
         self.mode, self.min_delta = mode, min_delta
         self.value: float | None = None
+        self.tie: float | None = None
         self.epoch: int | None = None
         self.bad_epochs = 0
 
-    def update(self, value: float, epoch: int) -> bool:
-        """Record the epoch's ``value``; return whether it improved on the best."""
+    def update(self, value: float, epoch: int, tie: float | None = None) -> bool:
+        """Record the epoch's ``value`` (and ``tie``); return whether it improved on the best."""
         if math.isnan(value):
             improved = False
         elif self.value is None:
@@ -224,17 +232,25 @@ class _Best:
             improved = value < self.value - self.min_delta
         else:
             improved = value > self.value + self.min_delta
+        if not improved and value == self.value and None not in (tie, self.tie):
+            improved = tie < self.tie
         if improved:
-            self.value, self.epoch, self.bad_epochs = value, epoch, 0
+            self.value, self.tie, self.epoch, self.bad_epochs = value, tie, epoch, 0
         else:
             self.bad_epochs += 1
         return improved
 
     def state_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "epoch": self.epoch, "bad_epochs": self.bad_epochs}
+        return {
+            "value": self.value,
+            "tie": self.tie,
+            "epoch": self.epoch,
+            "bad_epochs": self.bad_epochs,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.value, self.epoch = state["value"], state["epoch"]
+        self.tie = state.get("tie")  # absent from checkpoints made before it
         self.bad_epochs = state["bad_epochs"]
 
 
@@ -712,7 +728,8 @@ class Trainer:
                     f"{sorted(row)}; give valid_batches or monitor another column"
                 )
             return
-        if self.best.update(value, self.epoch):
+        tie = row.get("valid_loss") if config.monitor != "valid_loss" else None
+        if self.best.update(value, self.epoch, tie):
             self.history.best_epoch, self.history.best_value = self.epoch, value
             if config.early_stopping_patience is not None:
                 self.best_weights = {

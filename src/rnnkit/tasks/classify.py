@@ -31,9 +31,10 @@ of the training split, sorted (integers by value). Without ``--valid`` a seeded
 
 Training runs up to 30 epochs and stops after 5 without a better validation accuracy
 (``--patience``; ``--patience off`` trains every epoch), keeping the best epoch's weights;
-``--monitor loss`` watches the validation loss instead. (Over six data sets, three seeds
-each: 93.1 % mean validation accuracy against 91.1 % for a fixed 10 epochs; the loss stopped
-SST-2 two to four epochs early, 3 points lower on its test file too.)
+``--monitor loss`` watches the validation loss instead; of epochs with an equal accuracy,
+the one with the lower loss is kept. (Over six data sets, three seeds each: 93.3 % mean
+validation accuracy against 91.1 % for a fixed 10 epochs; the loss stopped SST-2 two to four
+epochs early, 3 points lower on its test file too.)
 
 ``--embeddings FILE`` (texts only) starts the token vectors from a word2vec or GloVe text file,
 ``--embeddings glove-6b-50d`` from a vector set an installed package ships

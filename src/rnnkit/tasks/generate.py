@@ -243,6 +243,7 @@ class GenerateTask(Task):
         "hidden_size": 256,
         "lr": 2e-3,
         "epochs": 20,
+        "patience": 5,
     }
     monitor = ("valid_loss", "min")
     shown_metrics = ("bpc",)
@@ -874,6 +875,7 @@ RECIPES = {
             "lr": 2e-3,
             "schedule": "cosine",
             "epochs": 4,
+            "patience": None,  # every epoch of the cosine, the last kept
         },
         {"train": "tinyshakespeare/input.txt"},
         "nanoGPT split (first 90 % train, last 10 % val): a 2-3 layer LSTM reaches about "
@@ -912,6 +914,7 @@ RECIPES = {
             "batch_size": 128,
             "lr": 2e-3,
             "epochs": 8,
+            "patience": None,  # the last epoch is kept
         },
         {
             "train": "mnist/train-images-idx3-ubyte.gz",

@@ -437,7 +437,7 @@ class TagTask(Task):
             absent="mean",
         ),
     )
-    common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 20}
+    common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 20, "patience": 5}
     monitor = ("valid_f1", "max")
     shown_metrics = ("f1", "intent_accuracy")
     examples = """\

@@ -359,6 +359,7 @@ class TranslateTask(Task):
         "dropout": 0.3,
         "batch_size": 128,
         "clip_norm": 1.0,
+        "patience": 3,
     }
     monitor = ("valid_loss", "min")
     shown_metrics = ("ppl",)
