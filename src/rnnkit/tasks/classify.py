@@ -467,7 +467,15 @@ class ClassifyTask(Task):
             "audio: regex whose group 1 in a file name is its label",
             "data",
         ),
-        Option("test_pattern", None, "text", "audio: regex of the test files' names", "data", True),
+        Option(
+            "test_pattern",
+            None,
+            "text",
+            "audio: regex of the test files' names; without it every file of --train trains "
+            "or validates (a data set's official test files too) and there is no test score",
+            "data",
+            True,
+        ),
         Option(
             "audio_features", "mfcc", "choice", "audio frames", "data", choices=("mfcc", "logmel")
         ),
