@@ -280,10 +280,12 @@ def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loa
     "monitor, column, best", [("accuracy", "valid_accuracy", max), ("loss", "valid_loss", min)]
 )
 def test_the_kept_epoch_is_the_best_of_the_monitored_metric(
-    tmp_path: Path, monitor: str, column: str, best
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monitor: str, column: str, best
 ) -> None:
     args = ["--train", str(reviews_file(tmp_path)), "--epochs", "6", "--monitor", monitor]
     run = train(tmp_path, *args, "--patience", "6")
+    kept = f"keeping epoch {metrics_of(run)['best_epoch']}, the best {column}"
+    assert kept in capsys.readouterr().out
     with (run / "log.csv").open() as lines:
         rows = list(csv.DictReader(lines))
     values = [float(row[column]) for row in rows]

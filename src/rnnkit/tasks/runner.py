@@ -383,6 +383,13 @@ def train(
         distributed.barrier(context)
         distributed.cleanup(context)
         return {}
+    history = trainer.history
+    if trainer.config.early_stopping_patience is not None and history.best_epoch is not None:
+        monitor, patience = trainer.config.monitor, trainer.config.early_stopping_patience
+        if history.stopped_early:
+            epochs = f"{patience} epoch" + ("s" if patience > 1 else "")
+            log(f"stopped after epoch {trainer.epoch}: no better {monitor} for {epochs}")
+        log(f"keeping epoch {history.best_epoch}, the best {monitor} ({history.best_value:.4f})")
     # The task may replace the chosen model (e.g. refit it on train + validation).
     model = task.refit(trainer.model, prepared, config, trainer.history, log)
     run.save_weights(model)
