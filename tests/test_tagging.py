@@ -57,6 +57,42 @@ def test_read_conll_chinese_characters_tabs_and_blank_runs(tmp_path):
     assert [s.line for s in sentences] == [1, 6]
 
 
+CONLLU = """# sent_id = 1
+# text = New York's dogs bark.
+1\tNew York\tNew York\tPROPN\tNNP\t_\t3\tnmod:poss\t_\t_
+2\t's\t's\tPART\tPOS\t_\t1\tcase\t_\t_
+3-4\tdogs\t_\t_\t_\t_\t_\t_\t_\t_
+3\tdog\tdog\tNOUN\tNNS\t_\t5\tnsubj\t_\t_
+4\ts\ts\tPART\tPOS\t_\t3\tcase\t_\t_
+4.1\tgo\tgo\tVERB\tVB\t_\t_\t_\t_\t_
+5\tbark\tbark\tVERB\tVBP\t_\t0\troot\t_\tSpaceAfter=No
+
+# sent_id = 2
+1\t#\t#\tSYM\tNN\t_\t0\troot\t_\t_
+"""
+
+
+@pytest.mark.parametrize("name", ["train.conllu", "train.txt"])
+def test_read_conllu_skips_comments_ranges_and_empty_nodes(tmp_path, name):
+    path = write(tmp_path / name, CONLLU)  # told apart by its name or its first token line
+    sentences = read_conll(path)
+    assert [s.tokens for s in sentences] == [["New York", "'s", "dog", "s", "bark"], ["#"]]
+    assert [s.tags for s in sentences] == [["PROPN", "PART", "NOUN", "PART", "VERB"], ["SYM"]]
+    assert [s.line for s in sentences] == [3, 12]
+    assert read_conll(path, tag_column=4)[0].tags == ["NNP", "POS", "NNS", "POS", "VBP"]
+
+
+def test_tags_without_chunks_are_scored_by_token_accuracy():
+    true = [["DET", "NOUN", "VERB"], ["NOUN"]]
+    pred = [["DET", "VERB", "VERB"], ["NOUN"]]
+    assert detect_scheme(true) == "none" and detect_scheme([["O", "B-X", "NN"]]) == "none"
+    assert entity_scores(true, pred) == {
+        "precision": 0.75, "recall": 0.75, "f1": 0.75, "accuracy": 0.75
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="not a chunk tag"):
+        entity_scores(true, pred, "BIO")
+
+
 @pytest.mark.parametrize(
     ("text", "kwargs", "message"),
     [
@@ -189,7 +225,7 @@ def test_bioes_is_strict_and_bmes_maps_m_to_i():
 
 def test_entity_scores_errors():
     with pytest.raises(ValueError, match="not a chunk tag"):
-        entity_scores([["PER"]], [["O"]])
+        entity_scores([["PER"]], [["O"]], scheme="BIO")
     with pytest.raises(ValueError, match="1 predicted tags for 2 gold"):
         entity_scores([["O", "O"]], [["O"]])
     with pytest.raises(ValueError, match="scheme must be"):

@@ -282,8 +282,39 @@ def test_bad_conll_column_count(tmp_path, capsys):
     bad_case(tmp_path, capsys, ["--train", path], f"{path}:4: expected 2 columns, got 3")
     path.write_text("EU B-ORG\n")
     bad_case(tmp_path, capsys, ["--train", path, "--tag-column", "5"], "--tag-column 5")
-    path.write_text("EU NNP B-ORG\nrejects VBZ O\n")
-    bad_case(tmp_path, capsys, ["--train", path, "--tag-column", "1"], f"{path}:1: tag 'NNP'")
+    path.write_text("EU NNP B-ORG\nrejects VBZ O\n\nPeter NNP B-PER\n")
+    argv = ["--train", path, "--valid", path, "--tag-column", "1", "--scheme", "BIO"]
+    bad_case(tmp_path, capsys, argv, f"{path}:1: tag 'NNP'")
+    test_file = tmp_path / "test.txt"  # chunk tags in training: every file's must be
+    test_file.write_text("Peter B-PER\nruns VBZ\n")
+    path.write_text("EU B-ORG\nrejects O\n\nPeter B-PER\n")
+    argv = ["--train", path, "--valid", path, "--test", test_file]
+    bad_case(tmp_path, capsys, argv, f"{test_file}:2: tag 'VBZ'")
+
+
+def test_parts_of_speech_from_conllu_train_with_token_accuracy(tmp_path, capsys):
+    rows = [("the", "DET"), ("dog", "NOUN"), ("runs", "VERB"), ("a", "DET"), ("cat", "NOUN"),
+            ("sees", "VERB")]  # fmt: skip
+    lines = []
+    for number in range(30):
+        words = [rows[(number + i) % 3 + 3 * (i % 2)] for i in range(4)]
+        lines.append(f"# sent_id = {number}")
+        lines += [f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_" for i, (w, t) in enumerate(words, 1)]
+        lines.append("")
+    path = tmp_path / "train.conllu"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    options = [*TINY, "--epochs", "15", "--lr", "0.05", "--crf"]
+    status, printed, err = run(
+        capsys, "train", "tag", "--train", path, "--test", path, *options, "--out", out
+    )
+    assert status == 0, err
+    assert "scheme none" in printed
+    labels = read_json(out / "labels.json")
+    assert labels["scheme"] == "none" and labels["tags"] == ["DET", "NOUN", "VERB"]
+    metrics = read_json(out / "metrics.json")
+    assert metrics["test_f1"] == metrics["test_accuracy"] == metrics["test_precision"]
+    assert metrics["test_accuracy"] > 0.9
 
 
 def test_bad_seq_pairs(tmp_path, capsys, atis):

@@ -14,6 +14,12 @@ a token of a Chinese file). Which column holds the token and which the tag is ch
 index (negative counts from the end). Lines starting with ``-DOCSTART-`` are document
 separators of CoNLL-2003 and are skipped, as is any run of blank lines. Every token line of
 a file must have the same number of columns: a ragged file is almost always a broken one.
+
+CoNLL-U (Universal Dependencies' ``.conllu``: ten tab-separated columns ``ID FORM LEMMA UPOS
+XPOS FEATS HEAD DEPREL DEPS MISC``) is recognised by its name or by its first token line (ten
+tab-separated columns, an integer ID). There ``#`` lines are comments, multiword-token ranges
+(``1-2``) and empty nodes (``8.1``) are skipped, columns are separated by tabs only (a form may
+hold a space), and the token and tag default to FORM and UPOS.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ __all__ = ["TaggedSentence", "read_conll"]
 
 _COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 _ASCII_BLANKS = " \t"
+CONLLU_COLUMNS = 10
+_CONLLU_DEFAULTS = (1, 3)  # FORM, UPOS
 
 
 @dataclass
@@ -58,16 +66,31 @@ def _column_index(index: int, columns: int, option: str, path: Path, line: int) 
     return index % columns
 
 
+def _is_conllu(path: Path, lines: list[tuple[int, str]]) -> bool:
+    """A ``.conllu`` name, or a first token line of ten tab-separated columns whose first is
+    an integer ID."""
+    if path.suffix == ".conllu":
+        return True
+    for _, line in lines:
+        text = line.strip(_ASCII_BLANKS)
+        if text and not text.startswith(("#", "-DOCSTART-")):
+            fields = text.split("\t")
+            return len(fields) == CONLLU_COLUMNS and fields[0].isdigit()
+    return False
+
+
 def read_conll(
-    path: str | os.PathLike[str], token_column: int = 0, tag_column: int = -1
+    path: str | os.PathLike[str], token_column: int | None = None, tag_column: int | None = None
 ) -> list[TaggedSentence]:
-    """The sentences of a CoNLL-style file, in file order.
+    """The sentences of a CoNLL-style (or CoNLL-U) file, in file order.
 
     Args:
         path: a UTF-8 text file, one ``token ... tag`` line per token, blank lines between
             sentences.
-        token_column: index of the token column (``--token-column``).
-        tag_column: index of the tag column (``--tag-column``); -1 is the last column.
+        token_column: index of the token column (``--token-column``); ``None``: the first
+            (CoNLL-U: FORM).
+        tag_column: index of the tag column (``--tag-column``); -1 is the last column;
+            ``None``: the last (CoNLL-U: UPOS).
 
     Raises:
         ValueError: the file is missing or not UTF-8 (``FILE:LINE``); a line has another
@@ -76,20 +99,29 @@ def read_conll(
             ``--tag-column``); the file holds no sentence.
     """
     path = Path(path)
+    lines = list(iter_lines(path))
+    conllu = _is_conllu(path, lines)
+    defaults = _CONLLU_DEFAULTS if conllu else (0, -1)
+    token_column = defaults[0] if token_column is None else token_column
+    tag_column = defaults[1] if tag_column is None else tag_column
     sentences: list[TaggedSentence] = []
     tokens: list[str] = []
     tags: list[str] = []
     start = 0
     columns: int | None = None
     token_at = tag_at = 0
-    for number, line in iter_lines(path):
+    for number, line in lines:
         text = line.strip(_ASCII_BLANKS)
         if not text or text.startswith("-DOCSTART-"):
             if tokens:  # a blank line (or a document break) ends the sentence
                 sentences.append(TaggedSentence(tokens, tags, start))
                 tokens, tags = [], []
             continue
-        fields = _COLUMN_SEPARATOR.split(text)
+        if conllu and text.startswith("#"):
+            continue  # a comment (sent_id, text)
+        fields = text.split("\t") if conllu else _COLUMN_SEPARATOR.split(text)
+        if conllu and not fields[0].isdigit():
+            continue  # a multiword token's range (1-2) or an empty node (8.1): not a word
         if columns is None:  # the first token line fixes the layout of the whole file
             columns = len(fields)
             token_at = _column_index(token_column, columns, "--token-column", path, number)

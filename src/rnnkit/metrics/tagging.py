@@ -21,6 +21,9 @@ How each scheme is read (``scheme`` of :func:`entity_scores`):
   such broken entities.)
 * ``"BMES"`` (the Chinese word-segmentation naming: Begin, Middle, End, Single) is BIOES
   with ``M`` read as ``I`` and is scored exactly like it.
+* ``"none"``: tags without chunks (parts of speech: ``NOUN``, ``VBZ``). Every token is an
+  item of its own, so the micro-averaged precision, recall and F1 all equal the token
+  accuracy.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from collections.abc import Sequence
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 from seqeval.scheme import IOBES
 
-__all__ = ["SCHEMES", "detect_scheme", "entity_scores"]
+__all__ = ["SCHEMES", "check_chunk_tag", "detect_scheme", "entity_scores"]
 
-SCHEMES = ("BIO", "IO", "BIOES", "BMES")
+SCHEMES = ("BIO", "IO", "BIOES", "BMES", "none")
 
 TagSequences = Sequence[Sequence[str]]
 
@@ -50,18 +53,29 @@ def _prefix(tag: str) -> str:
     )
 
 
+def check_chunk_tag(tag: str) -> None:
+    """``ValueError`` unless ``tag`` is a chunk tag: ``O``, or a prefix B, I, E, S or M
+    optionally followed by ``-TYPE``."""
+    _prefix(tag)
+
+
 def detect_scheme(tag_sequences: TagSequences) -> str:
     """The tagging scheme the prefixes of ``tag_sequences`` use.
 
     Returns:
         ``"BMES"`` if any tag has the prefix ``M``; else ``"BIOES"`` if any has ``E`` or ``S``;
         else ``"BIO"`` if any has ``B``; else ``"IO"`` (only ``I`` and ``O``, the scheme of
-        IOB1 files without adjacent entities). Only ``O`` tags give ``"BIO"``.
+        IOB1 files without adjacent entities). Only ``O`` tags give ``"BIO"``. ``"none"``
+        if any tag is not a chunk tag (not ``O`` nor ``<prefix>[-TYPE]``): parts of speech.
 
     Raises:
-        ValueError: a tag is not ``O`` or ``<prefix>[-TYPE]``, or ``M`` is mixed with ``I``.
+        ValueError: chunk tags mix ``M`` with ``I``.
     """
-    prefixes = {_prefix(tag) for tags in tag_sequences for tag in tags}
+    tags = {tag for sequence in tag_sequences for tag in sequence}
+    try:
+        prefixes = {_prefix(tag) for tag in tags}
+    except ValueError:
+        return "none"
     if "M" in prefixes:
         if "I" in prefixes:
             raise ValueError("tags mix the prefixes M (BMES) and I (BIO/BIOES)")
@@ -85,14 +99,15 @@ def entity_scores(true: TagSequences, pred: TagSequences, scheme: str = "auto") 
         true: gold tags, one sequence per sentence.
         pred: predicted tags, aligned with ``true`` sentence by sentence and token by token.
         scheme: ``"auto"`` (:func:`detect_scheme` over gold and predicted tags together),
-            ``"BIO"``, ``"IO"``, ``"BIOES"`` or ``"BMES"``.
+            ``"BIO"``, ``"IO"``, ``"BIOES"``, ``"BMES"`` or ``"none"``.
 
     Returns:
         ``{"precision", "recall", "f1", "accuracy"}`` as fractions in ``[0, 1]``. A ratio
         with nothing to divide (no predicted or no gold entity) is 0, as in conlleval.
 
     Raises:
-        ValueError: unknown scheme, misaligned sequences, or tags that fit no scheme.
+        ValueError: unknown scheme, misaligned sequences, or non-chunk tags for a chunk
+            scheme.
     """
     true = [list(tags) for tags in true]
     pred = [list(tags) for tags in pred]
@@ -107,14 +122,16 @@ def entity_scores(true: TagSequences, pred: TagSequences, scheme: str = "auto") 
         scheme = detect_scheme(true + pred)
     elif scheme not in SCHEMES:
         raise ValueError(f"scheme must be 'auto' or one of {SCHEMES}, got {scheme!r}")
-    else:
+    elif scheme != "none":
         for tags in true + pred:
             for tag in tags:
                 _prefix(tag)  # reject non-chunk tags whatever the scheme
     if sum(map(len, true)) == 0:
         raise ValueError("no tags to score (every sequence is empty)")
 
-    accuracy = accuracy_score(true, pred)
+    accuracy = float(accuracy_score(true, pred))
+    if scheme == "none":
+        return {"precision": accuracy, "recall": accuracy, "f1": accuracy, "accuracy": accuracy}
     if scheme in ("BIO", "IO"):
         options: dict = {}  # seqeval's default mode is conlleval's chunking
     else:

@@ -14,7 +14,9 @@ Formats (``--format``; ``auto`` tells them apart: a folder, or a file named ``*.
 - ``conll``: one token a line, columns separated by spaces or tabs, a blank line between
   sentences, ``-DOCSTART-`` lines skipped; the token is column ``--token-column`` (default
   the first), the tag column ``--tag-column`` (default the last). Every token line must have
-  the same number of columns. Tokens may be words or single (UTF-8) characters.
+  the same number of columns. Tokens may be words or single (UTF-8) characters. CoNLL-U
+  (``.conllu``, Universal Dependencies) is read too: comments, multiword-token ranges and
+  empty nodes skipped, the token FORM and the tag UPOS by default (``--tag-column 4``: XPOS).
 - ``seq``: a folder holding ``seq.in`` (tokens, one sentence a line), ``seq.out`` (one tag
   per token) and optionally ``label`` (one sentence label a line), as ATIS; or the path of
   the ``seq.in`` file itself (then ``X.in`` takes its tags from ``X.out`` and its labels from
@@ -22,10 +24,12 @@ Formats (``--format``; ``auto`` tells them apart: a folder, or a file named ``*.
   intent head and the metrics its accuracy.
 
 Tags follow a chunk scheme (``--scheme``, by default told from the training tags): BIO
-(IOB2), IO, BIOES, or BMES (B/M/E/S, with or without ``-TYPE``). Metrics are entity-level
-precision, recall and F1 as conlleval computes them (seqeval, see
-:mod:`rnnkit.metrics.tagging`) and token accuracy; with sentence labels also
-``intent_accuracy``. Early stopping and the best checkpoint watch the validation F1.
+(IOB2), IO, BIOES, or BMES (B/M/E/S, with or without ``-TYPE``); or none, when a training tag
+is not a chunk tag (parts of speech: ``NOUN``, ``VBZ``). Metrics are entity-level precision,
+recall and F1 as conlleval computes them (seqeval, see :mod:`rnnkit.metrics.tagging`) and
+token accuracy; with sentence labels also ``intent_accuracy``. Without chunks every token is
+an item, so precision, recall and F1 equal the token accuracy. Early stopping and the best
+checkpoint watch the validation F1.
 
 Vocabularies (words, characters, tags, sentence labels) come from the training split only.
 Words and characters not in them read as ``<unk>``. A tag of a validation or test file that
@@ -67,7 +71,7 @@ from rnnkit.data.conll import TaggedSentence, read_conll
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import read_text_lines
 from rnnkit.data.slots import read_seq_pairs
-from rnnkit.metrics.tagging import SCHEMES, detect_scheme, entity_scores
+from rnnkit.metrics.tagging import SCHEMES, check_chunk_tag, detect_scheme, entity_scores
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
 from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
 from rnnkit.tasks.base import (
@@ -130,28 +134,29 @@ def read_split(config: Mapping[str, Any], path: str) -> list[TaggedSentence]:
     p = Path(path)
     if kind == "seq":
         seq_in, seq_out, label = _seq_files(p)
-        sentences = read_seq_pairs(seq_in, seq_out, label)
-        _check_tags(sentences, seq_out, per_token=False)
-        return sentences
+        return read_seq_pairs(seq_in, seq_out, label)
     if p.is_dir():
         raise ValueError(f"{p}: is a directory; the conll format reads one file")
-    tag_column = -1 if config["tag_column"] is None else config["tag_column"]
-    sentences = read_conll(p, config["token_column"], tag_column)
-    _check_tags(sentences, p, per_token=True)
-    return sentences
+    return read_conll(p, config["token_column"], config["tag_column"])
 
 
-def _check_tags(sentences: Sequence[TaggedSentence], path: Path, per_token: bool) -> None:
-    """Every tag a chunk tag (``O``, ``B-PER``, ``S``...), else a ValueError naming its line:
-    the line of the token in a CoNLL file (``per_token``), of the sentence in ``seq.out``."""
+def check_chunk_tags(
+    config: Mapping[str, Any], sentences: Sequence[TaggedSentence], path: str
+) -> None:
+    """Every tag of the sentences read from ``path`` a chunk tag (``O``, ``B-PER``, ``S``...),
+    else a ValueError naming its line: the token's in a CoNLL file, the sentence's in
+    ``seq.out``. (For a chunk scheme; tags of the scheme ``none`` may be anything.)"""
+    kind = config["format"] if config["format"] != "auto" else detect_format(path)
+    per_token = kind == "conll"
+    where = Path(path) if per_token else _seq_files(Path(path))[1]
     for sentence in sentences:
         for offset, tag in enumerate(sentence.tags):
             try:
-                detect_scheme([[tag]])
+                check_chunk_tag(tag)
             except ValueError as err:
                 line = sentence.line + (offset if per_token else 0)
                 hint = " (see --tag-column)" if per_token else ""
-                raise ValueError(f"{path}:{line}: {err}{hint}") from None
+                raise ValueError(f"{where}:{line}: {err}{hint}") from None
 
 
 def read_splits(
@@ -303,8 +308,9 @@ def tagging_metrics(model: nn.Module, batches: Any) -> dict[str, float]:
 
 # ---------------------------------------------------------------------- the model
 def _constraints(tags: Sequence[str], scheme: str) -> TransitionConstraints | None:
-    """The CRF's allowed transitions for the scheme (none for IO, which has no B)."""
-    if scheme == "IO":
+    """The CRF's allowed transitions for the scheme (none for IO, which has no B, nor for
+    plain tags)."""
+    if scheme in ("IO", "none"):
         return None
     names = []
     for tag in tags:
@@ -375,12 +381,19 @@ class TagTask(Task):
             "data",
             choices=FORMATS,
         ),
-        Option("token_column", 0, "non_negative_int", "conll: the token column", "data"),
+        Option(
+            "token_column",
+            None,
+            "non_negative_int",
+            "conll: the token column; default: the first (CoNLL-U: FORM)",
+            "data",
+            True,
+        ),
         Option(
             "tag_column",
             None,
             "non_negative_int",
-            "conll: the tag column; default: the last",
+            "conll: the tag column; default: the last (CoNLL-U: UPOS)",
             "data",
             True,
         ),
@@ -388,7 +401,8 @@ class TagTask(Task):
             "scheme",
             "auto",
             "choice",
-            "tag scheme for the F1; auto: from the training tags",
+            "tag scheme for the F1; auto: from the training tags (none: tags without chunks, "
+            "as parts of speech, scored by token accuracy)",
             "data",
             choices=("auto", *SCHEMES),
         ),
@@ -469,6 +483,10 @@ class TagTask(Task):
             artifacts, initial = self._build_artifacts(config, train)
         artifacts = dict(artifacts)
         sources = (config["train"], config["valid"] or config["train"], config["test"])
+        if artifacts["labels"]["scheme"] != "none":  # a chunk scheme: every file's tags fit it
+            for split, source in zip((valid, test), sources[1:], strict=True):
+                if split is not None:
+                    check_chunk_tags(config, split, source)
         encoded = [
             None if split is None else encode(split, artifacts, str(source))
             for split, source in zip((train, valid, test), sources, strict=True)
@@ -498,6 +516,8 @@ class TagTask(Task):
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
         scheme = detected if config["scheme"] == "auto" else config["scheme"]
+        if scheme != "none":
+            check_chunk_tags(config, train, where)
         if config["crf"] and scheme != detected and {scheme, detected} != {"BIOES", "BMES"}:
             raise ValueError(
                 f"--scheme {scheme}: the training tags of {where} are {detected} "
@@ -560,6 +580,8 @@ class TagTask(Task):
             _, valid, test = read_splits(config)
             sentences = test if test is not None else valid
             source = config["test"] or config["valid"] or config["train"]
+        if artifacts["labels"]["scheme"] != "none":
+            check_chunk_tags(config, sentences, str(source))
         examples = encode(sentences, artifacts, str(source))
         metrics = tagging_metrics(model, make_batches(examples, config["batch_size"]))
         return {"data": str(source), "examples": len(examples), **metrics}
