@@ -50,7 +50,8 @@ Airline) ARIMA is fitted to every row before it; with several test forecasts and
 (the model then learnt from every row before the test part) ARIMA is fitted to every row before
 the test part too (order by AIC, seasonal with ``--season``) and forecasts from each origin
 with the whole true history before it — with ``--horizon 1`` the classic one-step-ahead
-evaluation (sunspots); otherwise it is fitted to the training rows and run on each window.
+evaluation (sunspots); otherwise it is fitted to the training rows (seasonal with
+``--season``, on the last 20 seasons of them) and run on each window.
 Naive and seasonal naive always forecast from the window the model reads, from the same
 origins.
 
@@ -376,7 +377,7 @@ def baseline_forecasts(
     else:
         arima = [
             baselines.arima_forecasts(
-                windows.history[: windows.train_end, c], past[..., c], horizon
+                windows.history[: windows.train_end, c], past[..., c], horizon, season=season
             )
             for c in columns
         ]
