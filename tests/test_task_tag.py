@@ -343,3 +343,15 @@ def test_unknown_intent_adds_no_loss():
     )
     expected = without + torch.nn.functional.cross_entropy(logits[1:], torch.tensor([1]))
     assert unknown.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_chunk_tags_read_as_plain_tags_with_scheme_none(tmp_path, capsys):
+    path = tmp_path / "train.txt"
+    path.write_text(CONLL * 2)
+    out = tmp_path / "run"
+    argv = ["--train", path, "--valid", path, "--scheme", "none", "--crf", "--epochs", "1"]
+    status, _, err = run(capsys, "train", "tag", *argv, *TINY, "--out", out)
+    assert status == 0, err
+    assert read_json(out / "labels.json")["scheme"] == "none"
+    metrics = read_json(out / "metrics.json")
+    assert metrics["valid_f1"] == metrics["valid_accuracy"]

@@ -518,7 +518,9 @@ class TagTask(Task):
         scheme = detected if config["scheme"] == "auto" else config["scheme"]
         if scheme != "none":
             check_chunk_tags(config, train, where)
-        if config["crf"] and scheme != detected and {scheme, detected} != {"BIOES", "BMES"}:
+        # (scheme none has no constraints to follow: any tags may be read as plain ones)
+        mismatch = scheme not in (detected, "none") and {scheme, detected} != {"BIOES", "BMES"}
+        if config["crf"] and mismatch:
             raise ValueError(
                 f"--scheme {scheme}: the training tags of {where} are {detected} "
                 "(the CRF's allowed transitions follow the scheme)"
