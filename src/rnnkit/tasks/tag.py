@@ -140,12 +140,14 @@ def read_split(config: Mapping[str, Any], path: str) -> list[TaggedSentence]:
     return read_conll(p, config["token_column"], config["tag_column"])
 
 
-def check_chunk_tags(
-    config: Mapping[str, Any], sentences: Sequence[TaggedSentence], path: str
+def check_tags(
+    config: Mapping[str, Any], scheme: str, sentences: Sequence[TaggedSentence], path: str
 ) -> None:
-    """Every tag of the sentences read from ``path`` a chunk tag (``O``, ``B-PER``, ``S``...),
-    else a ValueError naming its line: the token's in a CoNLL file, the sentence's in
-    ``seq.out``. (For a chunk scheme; tags of the scheme ``none`` may be anything.)"""
+    """Under a chunk scheme, every tag of the sentences read from ``path`` a chunk tag (``O``,
+    ``B-PER``, ``S``...), else a ValueError naming its line: the token's in a CoNLL file, the
+    sentence's in ``seq.out``. Tags of the scheme ``none`` may be anything."""
+    if scheme == "none":
+        return
     kind = config["format"] if config["format"] != "auto" else detect_format(path)
     per_token = kind == "conll"
     where = Path(path) if per_token else _seq_files(Path(path))[1]
@@ -483,10 +485,9 @@ class TagTask(Task):
             artifacts, initial = self._build_artifacts(config, train)
         artifacts = dict(artifacts)
         sources = (config["train"], config["valid"] or config["train"], config["test"])
-        if artifacts["labels"]["scheme"] != "none":  # a chunk scheme: every file's tags fit it
-            for split, source in zip((valid, test), sources[1:], strict=True):
-                if split is not None:
-                    check_chunk_tags(config, split, source)
+        for split, source in zip((valid, test), sources[1:], strict=True):
+            if split is not None:
+                check_tags(config, artifacts["labels"]["scheme"], split, source)
         encoded = [
             None if split is None else encode(split, artifacts, str(source))
             for split, source in zip((train, valid, test), sources, strict=True)
@@ -516,8 +517,7 @@ class TagTask(Task):
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
         scheme = detected if config["scheme"] == "auto" else config["scheme"]
-        if scheme != "none":
-            check_chunk_tags(config, train, where)
+        check_tags(config, scheme, train, where)
         # (scheme none has no constraints to follow: any tags may be read as plain ones)
         mismatch = scheme not in (detected, "none") and {scheme, detected} != {"BIOES", "BMES"}
         if config["crf"] and mismatch:
@@ -582,8 +582,7 @@ class TagTask(Task):
             _, valid, test = read_splits(config)
             sentences = test if test is not None else valid
             source = config["test"] or config["valid"] or config["train"]
-        if artifacts["labels"]["scheme"] != "none":
-            check_chunk_tags(config, sentences, str(source))
+        check_tags(config, artifacts["labels"]["scheme"], sentences, str(source))
         examples = encode(sentences, artifacts, str(source))
         metrics = tagging_metrics(model, make_batches(examples, config["batch_size"]))
         return {"data": str(source), "examples": len(examples), **metrics}
