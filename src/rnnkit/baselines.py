@@ -120,12 +120,15 @@ def select_arima_order(
     return best
 
 
+MAX_POINTS = 2000  # the most (last) training points an ARIMA is fitted to: see fit_arima
+
+
 def fit_arima(
     train_series: np.ndarray,
     order: tuple[int, int, int] | None = None,
     seasonal_order: tuple[int, int, int, int] | None = None,
     season: int | None = None,
-    max_points: int | None = 2000,
+    max_points: int | None = MAX_POINTS,
 ) -> Any:
     """A fitted statsmodels ``ARIMAResults`` on the last ``max_points`` training points (a
     long hourly series adds fitting time, not information about a low-order model);
@@ -169,7 +172,7 @@ def arima_forecasts(
     history = np.asarray(test_windows_or_series, dtype=np.float64)
     if history.ndim not in (1, 2):
         raise ValueError(f"ARIMA histories must be (T,) or (N, T), got shape {history.shape}")
-    points = 2000 if season is None else min(2000, SEASONS_FITTED * season)
+    points = MAX_POINTS if season is None else min(MAX_POINTS, SEASONS_FITTED * season)
     fitted = fit_arima(train_series, order, seasonal_order, season=season, max_points=points)
     windows = history.reshape(-1, history.shape[-1])
     length = windows.shape[1]
