@@ -3,6 +3,7 @@ piano rolls, and class-conditional images, on small slices of the real data sets
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import math
@@ -146,15 +147,20 @@ def test_chinese_text_is_read_and_generated_character_by_character(tmp_path, cap
     assert written.read_text(encoding="utf-8") == printed  # same seed, same sample
 
 
-def test_word_tokens_have_no_bpc_and_generate_words(tmp_path, capsys, shakespeare):
+def test_word_tokens_have_perplexity_not_bpc_and_generate_words(tmp_path, capsys, shakespeare):
     out = tmp_path / "run"
     args = ["--tokens", "word", "--bptt", "5", "--batch-size", "4"]
-    status, _, err = run(
+    status, printed, err = run(
         capsys, "train", "generate", "--train", shakespeare, "--out", out, *args, *TINY
     )
     assert status == 0, err
     found = metrics(out)
     assert "valid_loss" in found and "valid_bpc" not in found and found["valid_words"] > 0
+    assert found["valid_ppl"] == pytest.approx(math.exp(found["valid_loss"]))
+    assert "valid ppl" in printed and "valid bpc" not in printed  # the epoch lines too
+    with (out / "log.csv").open() as lines:
+        rows = list(csv.DictReader(lines))
+    assert rows[0]["valid_bpc"] == "" and float(rows[0]["valid_ppl"]) > 1
     status, printed, _ = run(capsys, "generate", out, "--prime", "the king", "--length", "8")
     assert status == 0 and printed.startswith("the king ")
     assert len(printed.replace("\n", " ").split()) == 2 + 8 - printed.count("\n") + 1

@@ -16,7 +16,8 @@ Formats (``--format``, by default told from the ``--train`` file name):
   part of the file trains; the last ``--valid-fraction`` (and before it ``--test-fraction``)
   validate and test, unless ``--valid``/``--test`` files are given. Trained as char-rnn:
   ``--batch-size`` parallel streams, truncated BPTT over ``--bptt`` steps, the state carried
-  from batch to batch. Metrics: loss in nats per token, ``bpc`` (bits per character).
+  from batch to batch. Metrics: loss in nats per token, and ``bpc`` (bits per character) or,
+  for words, ``ppl`` (perplexity).
 - ``pianoroll``: a ``.mat`` file (``traindata``/``validdata``/``testdata``, as the
   Boulanger-Lewandowski files) or an ``.npz`` of ``train_<i>``/``valid_<i>``/``test_<i>``
   (T, P) 0/1 arrays. A next-step model with P independent Bernoulli outputs; metric ``nll``:
@@ -246,7 +247,7 @@ class GenerateTask(Task):
         "patience": 5,
     }
     monitor = ("valid_loss", "min")
-    shown_metrics = ("bpc",)
+    shown_metrics = ("bpc", "ppl")
     examples = """\
   rnnkit train generate --train input.txt --tokens char --bptt 100 --out runs/text
   rnnkit generate runs/text --prime "ROMEO:" --length 500 --temperature 0.8 --top-k 40
@@ -430,8 +431,6 @@ class GenerateTask(Task):
             if examples is None:
                 continue
             values = evaluate_examples(self, model, config, examples)
-            if kind == "text" and config["tokens"] == "word":
-                values.pop("bpc", None)  # bits per word are not bits per character
             metrics.update({f"{split}_{key}": value for key, value in values.items()})
             count = len(examples) if kind != "pianoroll" else sum(len(f) for f in examples.frames)
             metrics[f"{split}_{unit}"] = count
@@ -513,8 +512,6 @@ class GenerateTask(Task):
             pixels, labels = _read_images(data, config["test_labels"], config["binarize"])
             examples = _image_frames(pixels, labels, artifacts["labels"], data)
         metrics = evaluate_examples(self, model, config, examples)
-        if kind == "text" and config["tokens"] == "word":
-            metrics.pop("bpc", None)
         if kind == "idx" and config["judge"] is not None:
             metrics["judged_accuracy"] = judged_accuracy(
                 model,
@@ -618,7 +615,9 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Sequ
     }
     if "vocab" in artifacts:
         vocab = vocab_artifact(artifacts)
-        return SequenceGenerator(len(vocab), embedding_dim=config["embedding_dim"], **common)
+        model = SequenceGenerator(len(vocab), embedding_dim=config["embedding_dim"], **common)
+        model.token_unit = config["tokens"]  # what evaluate_batches scores: see there
+        return model
     if "roll" in artifacts:
         return SequenceGenerator(
             output="bernoulli", output_size=int(artifacts["roll"]["pitches"]), **common
@@ -635,8 +634,9 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Sequ
 
 def evaluate_batches(model: nn.Module, batches: Any) -> dict[str, float]:
     """Validation metrics (called without autograd): for text streams the loss in nats per
-    token and ``bpc`` (its value in bits), the state carried from batch to batch as in
-    training; for frames ``nll`` per time step summed over the outputs (also the loss)."""
+    token and ``bpc`` (its value in bits) for characters or ``ppl`` (perplexity, e^loss) for
+    words (``model.token_unit``), the state carried from batch to batch as in training; for
+    frames ``nll`` per time step summed over the outputs (also the loss)."""
     total, count, state = 0.0, 0, None
     streams = False
     for batch in batches:
@@ -656,6 +656,8 @@ def evaluate_batches(model: nn.Module, batches: Any) -> dict[str, float]:
     if count == 0:
         raise ValueError("no examples to evaluate")
     loss = total / count
+    if streams and getattr(model, "token_unit", "char") == "word":
+        return {"loss": loss, "ppl": math.exp(loss)}  # a word model's perplexity
     if streams:
         return {"loss": loss, "bpc": loss / math.log(2)}
     return {"loss": loss, "nll": loss}
