@@ -143,15 +143,8 @@ def parser_of(kind: str) -> Callable[[str], Any] | None:
 REQUIRED = object()  # Option.absent: a config.json must hold the option
 
 
-class _Off:
-    """What ``--NAME off`` parses to: ``None`` (off) as given, where argparse's ``None``
-    means "not given"."""
-
-    def __repr__(self) -> str:
-        return "OFF"
-
-
-OFF = _Off()
+# What `--NAME off` parses to: None (off) as given, where argparse's None means "not given".
+OFF = object()
 
 
 def given_value(value: Any) -> Any:

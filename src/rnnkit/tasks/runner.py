@@ -391,7 +391,7 @@ def train(
             log(f"stopped after epoch {trainer.epoch}: no better {monitor} for {epochs}")
         log(f"keeping epoch {history.best_epoch}, the best {monitor} ({history.best_value:.4f})")
     # The task may replace the chosen model (e.g. refit it on train + validation).
-    model = task.refit(trainer.model, prepared, config, trainer.history, log)
+    model = task.refit(trainer.model, prepared, config, history, log)
     run.save_weights(model)
     metrics: dict[str, Any] = {"epochs": trainer.epoch, "best_epoch": trainer.history.best_epoch}
     metrics.update(task.final_metrics(model, prepared, config, log))
