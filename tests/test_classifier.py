@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from rnnkit.structures.classifier import SequenceClassifier
+from rnnkit.structures.classifier import POOLINGS, SequenceClassifier
 from rnnkit.summary import summary
 from rnnkit.text.embedding import Embedding
 
@@ -94,7 +94,7 @@ def test_regressor_learns_the_sum_of_a_numeric_sequence():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize(("cell", "options"), CONFIGS)
 def test_padding_changes_nothing(cell, options, bidirectional, pooling):
@@ -117,7 +117,7 @@ def test_padding_changes_nothing(cell, options, bidirectional, pooling):
         torch.testing.assert_close(batched[b : b + 1], alone, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("pooling", POOLINGS)
 def test_numeric_padding_values_do_not_leak(pooling):
     torch.manual_seed(0)
     model = SequenceClassifier(
@@ -137,8 +137,8 @@ def test_pooled_features_match_their_definitions():
     lengths = torch.tensor([3, 5, 1])
     x = torch.randn(3, 5, 2)
     features = {}
-    for pooling in ("last", "mean", "max"):
-        torch.manual_seed(1)  # the same weights for every pooling
+    for pooling in ("last", "mean", "max", "attention"):  # attention last: `model` keeps it
+        torch.manual_seed(1)  # the same recurrent weights for every pooling
         model = SequenceClassifier(
             2,
             input_size=2,
@@ -156,6 +156,25 @@ def test_pooled_features_match_their_definitions():
         torch.testing.assert_close(features["last"][b], last)
         torch.testing.assert_close(features["mean"][b], valid.mean(0))
         torch.testing.assert_close(features["max"][b], valid.amax(0))
+        with torch.no_grad():  # α = softmax(q · tanh(W h_t + b)) over the n valid steps
+            scores = torch.tanh(model.attention.project(valid)) @ model.attention.query
+            weights = torch.softmax(scores, 0)  # (n,)
+        torch.testing.assert_close(features["attention"][b], weights @ valid)
+
+
+def test_attention_pooling_learns_its_weights():
+    """The scoring layer and the query get gradients (a zero query would give neither), and
+    the weights at padding are exactly zero."""
+    torch.manual_seed(0)
+    model = SequenceClassifier(2, input_size=2, hidden_size=4, pooling="attention")
+    x, lengths = torch.randn(3, 5, 2), torch.tensor([5, 2, 3])
+    model.loss(x, torch.tensor([0, 1, 1]), lengths).backward()
+    assert model.attention.project.weight.grad.abs().sum() > 0
+    assert model.attention.query.grad.abs().sum() > 0
+    outputs, _ = model.rnn(x, lengths=lengths)
+    _, weights = model.attention(outputs, torch.arange(5) < lengths.unsqueeze(1))
+    assert torch.equal(weights[1, 2:], torch.zeros(3))
+    torch.testing.assert_close(weights.sum(1), torch.ones(3))
 
 
 def test_max_pooling_ignores_padding_when_every_value_is_negative():
@@ -171,7 +190,7 @@ def test_max_pooling_ignores_padding_when_every_value_is_negative():
     torch.testing.assert_close(pooled[0], outputs[0, :2].amax(0))
 
 
-@pytest.mark.parametrize("pooling", ["mean", "max"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
 def test_an_empty_sequence_pools_to_zeros(pooling):
     model = SequenceClassifier(2, input_size=2, hidden_size=3, pooling=pooling)
     pooled = model.features(torch.randn(2, 4, 2), torch.tensor([0, 4]))

@@ -312,7 +312,8 @@ def test_attention_pooling_is_the_definition():
     ).eval()
     tokens, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
     _, logits = model(tokens, lengths)
-    attention, query, head = model.intent_attention, model.intent_query, model.intent_head
+    pooling, head = model.intent_attention, model.intent_head
+    attention, query = pooling.project, pooling.query
     for b, n in enumerate(lengths.tolist()):
         with torch.no_grad():
             hidden, final = model.rnn(model.words(tokens[b : b + 1, :n]))  # (1, n, 6)
@@ -323,6 +324,27 @@ def test_attention_pooling_is_the_definition():
         torch.testing.assert_close(logits[b], want)
     with pytest.raises(ValueError, match="intent_pooling"):
         JointTagger(12, 3, num_intents=2, intent_pooling="max")  # type: ignore[arg-type]
+
+
+def test_weights_saved_under_the_old_intent_attention_names_still_load():
+    """A run saved before the intent attention became an AttentionPooling named its weights
+    intent_attention.weight/.bias and intent_query: they load into the same places."""
+    torch.manual_seed(0)
+    options = {"embedding_dim": 4, "hidden_size": 3, "num_intents": 2}
+    model = JointTagger(12, 3, intent_pooling="attention", **options)
+    renamed = {"project.weight": "weight", "project.bias": "bias"}
+    old = {}
+    for key, value in model.state_dict().items():
+        if key == "intent_attention.query":
+            key = "intent_query"
+        elif key.startswith("intent_attention."):
+            key = "intent_attention." + renamed[key.removeprefix("intent_attention.")]
+        old[key] = value
+    assert "intent_query" in old and "intent_attention.weight" in old
+    fresh = JointTagger(12, 3, intent_pooling="attention", **options)
+    fresh.load_state_dict(old)  # strict: every key found a place
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
 
 
 def test_joint_tagger_pretrained_vectors_and_errors():

@@ -444,7 +444,8 @@ class Classifier(_SequenceEstimator):
     Args (all keyword-only, stored unchanged and checked at ``fit``):
         cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
         hidden_size, num_layers, bidirectional, dropout: the recurrent encoder.
-        pooling: ``"last"``, ``"mean"`` or ``"max"`` over each sequence's valid steps.
+        pooling: ``"last"``, ``"mean"``, ``"max"`` or ``"attention"`` (a learned weighted
+            mean) over each sequence's valid steps.
         epochs, batch_size, lr, optimizer, clip_norm: training
             (see :class:`~rnnkit.train.TrainConfig`).
         seed: the initial weights, validation split and data order; ``None`` for none.

@@ -8,6 +8,7 @@ from rnnkit.structures.attention import (
     make_attention,
     masked_softmax,
 )
+from rnnkit.structures.attention_pooling import AttentionPooling
 from rnnkit.structures.beam_search import (
     BeamSearchResult,
     beam_search,
@@ -43,6 +44,7 @@ __all__ = [
     "CRF",
     "FORBIDDEN_SCORE",
     "Attention",
+    "AttentionPooling",
     "BahdanauAttention",
     "BeamDecoded",
     "BeamSearchResult",

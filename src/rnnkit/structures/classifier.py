@@ -5,12 +5,12 @@
     x_1 → x_2 → … → x_L          inputs (token ids or features), L = the sequence's length
      ↓     ↓         ↓
     h_1 → h_2 → … → h_L          recurrent layer(s), optionally bidirectional
-     └─────┴── pool ─┘           "last": h_L (forward) ⊕ h_1 (backward);  "mean" / "max"
-             ↓                   over the valid steps only
+     └─────┴── pool ─┘           "last": h_L (forward) ⊕ h_1 (backward);  "mean" / "max" /
+             ↓                   "attention" (a learned weighted mean) over the valid steps
            linear → ŷ            logits (B, C), or values (B, P) for regression
 
 Padding never reaches the output: the last state is each sequence's own, and mean / max
-ignore the steps past its length.
+ignore the steps past its length, and attention gives them zero weight.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from rnnkit.layers import make_recurrent
 from rnnkit.losses.sequence_loss import lengths_to_mask
+from rnnkit.structures.attention_pooling import AttentionPooling
 from rnnkit.structures.encoder import (
     InputEncoder,
     Lengths,
@@ -33,8 +34,8 @@ from rnnkit.structures.encoder import (
 
 __all__ = ["POOLINGS", "SequenceClassifier"]
 
-Pooling = Literal["last", "mean", "max"]
-POOLINGS = ("last", "mean", "max")
+Pooling = Literal["last", "mean", "max", "attention"]
+POOLINGS = ("last", "mean", "max", "attention")
 TASKS = ("classification", "regression")
 
 
@@ -60,8 +61,10 @@ class SequenceClassifier(nn.Module):
         nonlinearity: ``"tanh"`` or ``"relu"`` for ``cell="rnn"``.
         pooling: how the hidden states become one vector: ``"last"`` (the state at each
             sequence's last valid step; bidirectional: the forward direction's there and the
-            backward direction's at step 0, i.e. the layer's final ``h_n``), ``"mean"`` or
-            ``"max"`` (over the valid steps of the top layer's outputs).
+            backward direction's at step 0, i.e. the layer's final ``h_n``), ``"mean"``,
+            ``"max"`` or ``"attention"`` (over the valid steps of the top layer's outputs;
+            attention is a weighted mean whose weights a small layer learns, see
+            :class:`~rnnkit.structures.attention_pooling.AttentionPooling`).
         backend: the recurrent layer's engine, ``"auto"``, ``"rnnkit"`` or ``"torch"``.
 
     Example:
@@ -131,13 +134,14 @@ class SequenceClassifier(nn.Module):
         self.num_directions = 2 if bidirectional else 1
         self.feature_size = self.num_directions * hidden_size
         self.dropout = nn.Dropout(dropout)
+        self.attention = AttentionPooling(self.feature_size) if pooling == "attention" else None
         self.head = nn.Linear(self.feature_size, outputs)
 
     def features(self, x: Tensor, lengths: Lengths = None) -> Tensor:
         """The pooled summary of each sequence, ``(B, D·H)``, before the linear layer.
 
         A sequence of length 0 has the initial state (zeros) as its last state, and zeros
-        as its mean and max.
+        as its mean, max and attention summary.
         """
         embedded = self.inputs(x)  # (B, T, E)
         B, T = embedded.shape[0], embedded.shape[1]
@@ -152,9 +156,11 @@ class SequenceClassifier(nn.Module):
             return total / valid.clamp(min=1).unsqueeze(1).to(total.dtype)
         if T == 0:
             return outputs.new_zeros(B, self.feature_size)
-        mask = lengths_to_mask(valid, T).unsqueeze(2)  # (B, T, 1)
+        mask = lengths_to_mask(valid, T)  # (B, T)
+        if self.attention is not None:
+            return self.attention(outputs, mask)[0]
         # -inf, not 0, at padding: the max of all-negative valid values must not be 0.
-        peak = outputs.masked_fill(~mask, float("-inf")).amax(1)  # (B, D·H)
+        peak = outputs.masked_fill(~mask.unsqueeze(2), float("-inf")).amax(1)  # (B, D·H)
         return torch.where(valid.unsqueeze(1) > 0, peak, torch.zeros_like(peak))
 
     def forward(self, x: Tensor, lengths: Lengths = None) -> Tensor:

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from rnnkit.layers import LSTM, make_recurrent
 from rnnkit.losses.sequence_loss import lengths_to_mask, sequence_loss
+from rnnkit.structures.attention_pooling import AttentionPooling
 from rnnkit.structures.crf import CRF, TransitionConstraints
 from rnnkit.structures.encoder import Lengths, check_positive, checked_ids, sequence_lengths
 from rnnkit.text.embedding import Embedding
@@ -43,6 +44,11 @@ UNKNOWN_INTENT = -1
 
 Reduction = Literal["mean", "sum"]
 IntentPooling = Literal["mean", "attention"]
+_RENAMED_INTENT_WEIGHTS = {
+    "intent_attention.weight": "intent_attention.project.weight",
+    "intent_attention.bias": "intent_attention.project.bias",
+    "intent_query": "intent_attention.query",
+}
 INTENT_POOLINGS = ("mean", "attention")
 
 
@@ -172,8 +178,7 @@ class JointTagger(nn.Module):
         self.tag_head = nn.Linear(self.feature_size, num_tags)
         self.crf = CRF(num_tags, constraints=crf_constraints) if crf else None
         self.intent_head: nn.Linear | None = None
-        self.intent_attention: nn.Linear | None = None
-        self.intent_query: nn.Parameter | None = None
+        self.intent_attention: AttentionPooling | None = None
         if intent_pooling not in INTENT_POOLINGS:
             raise ValueError(
                 f"intent_pooling must be one of {INTENT_POOLINGS}, got {intent_pooling!r}"
@@ -182,10 +187,15 @@ class JointTagger(nn.Module):
             check_positive("num_intents", num_intents)
             self.intent_head = nn.Linear(2 * self.feature_size, num_intents)
             if intent_pooling == "attention":
-                self.intent_attention = nn.Linear(self.feature_size, self.feature_size)
-                # Small random query: zero would make the first steps plain mean pooling
-                # with zero gradient for W.
-                self.intent_query = nn.Parameter(0.1 * torch.randn(self.feature_size))
+                self.intent_attention = AttentionPooling(self.feature_size)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Runs saved before the intent attention was an AttentionPooling named its weights
+        # intent_attention.{weight,bias} and intent_query.
+        for old, new in _RENAMED_INTENT_WEIGHTS.items():
+            if prefix + old in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ encoder
 
@@ -266,13 +276,7 @@ class JointTagger(nn.Module):
         if self.intent_attention is None:
             # Outputs past a length are zero, so the sum runs over the real words only.
             return hidden.sum(1) / valid.clamp(min=1).unsqueeze(1).to(hidden.dtype)
-        assert self.intent_query is not None
-        scores = torch.tanh(self.intent_attention(hidden)) @ self.intent_query  # (B, T)
-        # The most negative finite value, not -inf: an empty sentence then attends evenly
-        # to its padding, whose outputs are zero, instead of producing 0/0.
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-        weights = torch.softmax(scores, dim=1)  # (B, T)
-        return (weights.unsqueeze(2) * hidden).sum(1)  # (B, D·H)
+        return self.intent_attention(hidden, mask)[0]
 
     def forward(
         self,

@@ -68,7 +68,7 @@ from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
-from rnnkit.structures.classifier import SequenceClassifier
+from rnnkit.structures.classifier import POOLINGS, SequenceClassifier
 from rnnkit.tasks.base import (
     Prepared,
     Recipe,
@@ -519,7 +519,11 @@ class ClassifyTask(Task):
         ),
         flag("bidirectional", False, "read each sequence both ways"),
         Option(
-            "pooling", "last", "choice", "summary of the states", choices=("last", "mean", "max")
+            "pooling",
+            "last",
+            "choice",
+            "summary of the states (attention: a learned weighted mean)",
+            choices=POOLINGS,
         ),
         Option(
             "monitor",
