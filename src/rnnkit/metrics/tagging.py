@@ -125,7 +125,7 @@ def entity_scores(true: TagSequences, pred: TagSequences, scheme: str = "auto") 
     elif scheme != "none":
         for tags in true + pred:
             for tag in tags:
-                _prefix(tag)  # reject non-chunk tags whatever the scheme
+                check_chunk_tag(tag)  # reject non-chunk tags whatever the chunk scheme
     if sum(map(len, true)) == 0:
         raise ValueError("no tags to score (every sequence is empty)")
 

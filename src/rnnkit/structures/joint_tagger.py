@@ -44,12 +44,13 @@ UNKNOWN_INTENT = -1
 
 Reduction = Literal["mean", "sum"]
 IntentPooling = Literal["mean", "attention"]
+INTENT_POOLINGS = ("mean", "attention")
+# weight names of runs saved before the intent attention was an AttentionPooling
 _RENAMED_INTENT_WEIGHTS = {
     "intent_attention.weight": "intent_attention.project.weight",
     "intent_attention.bias": "intent_attention.project.bias",
     "intent_query": "intent_attention.query",
 }
-INTENT_POOLINGS = ("mean", "attention")
 
 
 class JointTagger(nn.Module):

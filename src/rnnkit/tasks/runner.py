@@ -393,7 +393,7 @@ def train(
     # The task may replace the chosen model (e.g. refit it on train + validation).
     model = task.refit(trainer.model, prepared, config, history, log)
     run.save_weights(model)
-    metrics: dict[str, Any] = {"epochs": trainer.epoch, "best_epoch": trainer.history.best_epoch}
+    metrics: dict[str, Any] = {"epochs": trainer.epoch, "best_epoch": history.best_epoch}
     metrics.update(task.final_metrics(model, prepared, config, log))
     run.write_metrics(metrics)
     _write_plots(task, run, trainer.history.rows, model, prepared, config, log)
