@@ -148,6 +148,8 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
             f"{speed_ratio(case.times, '_inf'):.2f}x | {gflops:.0f} ({gflops / peak:.0%}) |"
         )
 
+    if latency_rounds == 0:
+        return "\n".join(lines)
     lines += ["", "B=1 inference latency, shape (1, 100, 256, 256), median ms:", ""]
     lines += ["| cell | rnnkit | torch.nn | ratio |", "|---|---|---|---|"]
     for cell in cells:
@@ -239,10 +241,24 @@ def parse_shape(text: str) -> tuple[int, int, int, int]:
     return values
 
 
+def count(text: str, least: int) -> int:
+    value = int(text) if text.strip().lstrip("-").isdigit() else None
+    if value is None or value < least:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--latency-rounds", type=int, default=50, help="B=1 calls (default 50)")
+    parser.add_argument(
+        "--rounds", type=lambda v: count(v, 1), default=15, help="interleaved rounds (default 15)"
+    )
+    parser.add_argument(
+        "--latency-rounds",
+        type=lambda v: count(v, 0),
+        default=50,
+        help="B=1 calls (default 50; 0 skips the latency table)",
+    )
     parser.add_argument("--shapes", type=parse_shape, nargs="+", default=SHAPES)
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")

@@ -87,6 +87,20 @@ def test_bench_rnn_runs_on_a_tiny_shape() -> None:
     assert "Peak training memory" in table and "| T=20 | T=40 |" in table
 
 
+def test_bench_rnn_latency_rounds_zero_skips_the_latency_table() -> None:
+    spec = importlib.util.spec_from_file_location("bench_rnn", ROOT / "benchmarks/bench_rnn.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_rnn"] = bench
+    spec.loader.exec_module(bench)
+    table = bench.main(
+        ["--rounds", "1", "--latency-rounds", "0", "--shapes", "2,3,4,5", "--cells", "gru",
+         "--no-memory"]
+    )  # fmt: skip
+    assert "| gru | (2, 3, 4, 5) |" in table and "B=1 inference latency" not in table
+    with pytest.raises(SystemExit):
+        bench.main(["--rounds", "0"])
+
+
 PAGE_FAULTS_OF_A_STEP = """
 import resource, sys, torch, rnnkit
 if sys.argv[1] == "tuned":
