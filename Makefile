@@ -17,6 +17,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 	# the engine again on its fallbacks (torch.mm, no fused kernels), as on other machines
 	RNNKIT_MATMUL=torch RNNKIT_KERNELS=off $(BIN)/python -m pytest -q tests/test_cells.py tests/test_layers.py

@@ -125,9 +125,7 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
             for round_ in range(rounds):
                 for side in ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours"):
                     layer = case.ours if side == "ours" else case.peer
-                    case.times[side + mode].append(
-                        timed(lambda c=case, m=layer, f=step: f(m, c.x))
-                    )
+                    case.times[side + mode].append(timed(lambda c=case, m=layer, f=step: f(m, c.x)))
     peak = max(peak, sgemm_peak())
 
     lines = [

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rnnkit.layers import RecurrentLayer
     from rnnkit.layout import Padding
 
+
 def engine_is_fast(x: Tensor) -> bool:
     """Whether rnnkit's engine runs at full speed on ``x``: float32 on the CPU, with oneDNN's
     GEMM and the compiled time loops available."""

@@ -259,9 +259,7 @@ def rolling_arima_forecasts(
             return np.asarray(applied.predict(start=origins[0], end=origins[-1]))[
                 origins - origins[0], None
             ]
-        return np.stack(
-            [np.asarray(fitted.apply(series[:t]).forecast(horizon)) for t in origins]
-        )
+        return np.stack([np.asarray(fitted.apply(series[:t]).forecast(horizon)) for t in origins])
 
 
 def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -218,8 +218,15 @@ def lstm_backward_loop(
         x, weight_ih, hidden, grad_x, grad_w_ih, grad_w_hh = weights
         input_size = x.shape[2]
         weight_ih = weight_ih.contiguous()  # kept alive: the kernel reads it
-        pointers = [None, None if grad_x is None else _ptr(grad_x), _ptr(grad_w_ih),
-                    _ptr(grad_w_hh), _ptr(x), _ptr(weight_ih), _ptr(hidden)]
+        pointers = [
+            None,
+            None if grad_x is None else _ptr(grad_x),
+            _ptr(grad_w_ih),
+            _ptr(grad_w_hh),
+            _ptr(x),
+            _ptr(weight_ih),
+            _ptr(hidden),
+        ]
     grad_gates_p, grad_x_p, dw_ih_p, dw_hh_p, x_p, w_ih_p, hidden_p = pointers
     _check(
         KERNELS.lstm_backward_loop(
