@@ -150,6 +150,28 @@ def test_evaluate_prints_one_json_line_of_the_run_metrics(
     assert json.loads(capsys.readouterr().out)["examples"] == 10
 
 
+def test_a_label_training_never_saw_counts_as_wrong_and_adds_no_loss(
+    toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As in ATIS, whose validation and test files hold a few labels the training file lacks:
+    the example is scored (a wrong prediction), not refused."""
+    capsys.readouterr()
+    assert main(["evaluate", str(toy["run"]), "--data", str(toy["valid"])]) == 0
+    known = json.loads(capsys.readouterr().out)
+    extended = tmp_path / "valid_plus.txt"
+    extended.write_bytes(toy["valid"].read_bytes() + b"meh so so film\n")
+    assert main(["evaluate", str(toy["run"]), "--data", str(extended)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["examples"] == known["examples"] + 1 and result["unknown_labels"] == 1
+    assert result["accuracy"] == pytest.approx(known["accuracy"] * known["examples"] / 11)
+    assert result["loss"] == pytest.approx(known["loss"])
+    out = tmp_path / "run"
+    argv = ["train", "classify", "--train", str(toy["train"]), "--valid", str(extended)]
+    assert main([*argv, *TINY, "--epochs", "1", "--out", str(out)]) == 0
+    log = capsys.readouterr()
+    assert f"1 with a label training never saw (first: 'meh' at {extended}:11)" in log.out + log.err
+
+
 def test_predict_writes_one_label_per_input_line(
     toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -258,7 +280,7 @@ def _bad_files(root: Path) -> dict[str, Path]:
     files["empty"].write_bytes(b"")
     files["binary"].write_bytes(b"pos good film\nneg \xff bad\n")
     files["notext"].write_bytes(b"pos good film\nneg\n")
-    files["unknown"].write_bytes(b"pos good film\nmeh so so\n")
+    files["unknown"].write_bytes(b"meh so so\nbah fine film\n")  # no training label
     files["blank"].write_bytes(b"pos good film\n\nneg bad\n")
     return files
 
@@ -284,7 +306,7 @@ BAD_INPUTS: dict[str, tuple[Case, str]] = {
     "line without text": (_train_with("notext"), "notext.txt:2: no text after the label 'neg'"),
     "unknown test label": (
         lambda p: [*_train_with("train")(p), "--test", str(p["unknown"])],
-        "unknown.txt:2: unknown label 'meh'",
+        "unknown.txt:1: unknown label 'meh': no label of",
     ),
     "negative hidden size": (_train_with("train", "--hidden-size", "-3"), "--hidden-size"),
     "zero epochs": (_train_with("train", "--epochs", "0"), "--epochs"),
@@ -324,7 +346,7 @@ BAD_INPUTS: dict[str, tuple[Case, str]] = {
     ),
     "unknown label for evaluate": (
         lambda p: ["evaluate", str(p["run"]), "--data", str(p["unknown"])],
-        "unknown.txt:2: unknown label 'meh'",
+        "unknown.txt:1: unknown label 'meh': no label of",
     ),
     "blank line for predict": (
         lambda p: ["predict", str(p["run"]), "--input", str(p["blank"])],

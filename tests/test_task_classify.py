@@ -629,8 +629,8 @@ def bad_text(tmp: Path) -> tuple[list[str], str]:
 def bad_unknown_test_label(tmp: Path) -> tuple[list[str], str]:
     train_file, test_file = tmp / "train.txt", tmp / "test.txt"
     train_file.write_text("pos good\nneg bad\npos nice\n")
-    test_file.write_text("pos fine\nmeh so so\n")
-    return ["--train", str(train_file), "--test", str(test_file)], f"{test_file}:2: unknown label"
+    test_file.write_text("meh so so\nbah fine\n")  # none of them a training label
+    return ["--train", str(train_file), "--test", str(test_file)], f"{test_file}:1: unknown label"
 
 
 def bad_table(tmp: Path) -> tuple[list[str], str]:

@@ -25,9 +25,11 @@ Formats (``--format``, by default told from the file name):
 Texts get a vocabulary built from the training examples only (tokens seen ``--min-freq``
 times; others read as ``<unk>``). Numeric features are standardised with the mean and
 standard deviation of the training frames (``--normalize``). The label map holds the labels
-of the training split, sorted (integers by value). Without ``--valid`` a seeded
-``--valid-fraction`` of the training examples is held out (the same split every time:
-``evaluate`` and ``--resume`` rebuild it from ``config.json``).
+of the training split, sorted (integers by value); a validation or test example whose label
+training never saw (ATIS has a few) counts as a wrong prediction and adds no loss, and the log
+says how many there are (a file with no training label at all is refused). Without
+``--valid`` a seeded ``--valid-fraction`` of the training examples is held out (the same
+split every time: ``evaluate`` and ``--resume`` rebuild it from ``config.json``).
 
 Training runs up to 30 epochs and stops after 5 without a better validation accuracy
 (``--patience``; ``--patience off`` trains every epoch), keeping the best epoch's weights;
@@ -92,6 +94,9 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # as rnnkit.data.audio reads
 # --monitor -> the history column and its direction. Accuracy is the default: the validation
 # loss of a text classifier turns up after 2-4 epochs while its accuracy still climbs (on
 # SST-2 the best-loss epoch was 2-4 points below the best-accuracy one).
+# The class id of a validation or test label that training never saw: no prediction can match
+# it, so it counts as wrong (as the tag task counts an unseen intent), and it adds no loss.
+UNKNOWN_LABEL = -1
 MONITORS = {"accuracy": ("valid_accuracy", "max"), "loss": ("valid_loss", "min")}
 
 
@@ -142,9 +147,22 @@ class Examples:
     targets: list[int]
     source: str
     pad_index: int = 0
+    unknown_labels: int = 0  # targets that are UNKNOWN_LABEL
+    first_unknown: str | None = None  # the first of them and where it is, for the log
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    def describe(self) -> str:
+        """How many examples, from where, and how many of them have a label training never
+        saw."""
+        text = f"{len(self)} examples from {self.source}"
+        if self.unknown_labels:
+            text += (
+                f"; {self.unknown_labels} with a label training never saw (first: "
+                f"{self.first_unknown}), counted as wrong"
+            )
+        return text
 
 
 @dataclass
@@ -363,17 +381,27 @@ def _scaler(features: Sequence[np.ndarray]) -> dict[str, list[float]]:
 def _encode(
     raw: RawSplit, config: Mapping[str, Any], artifacts: Mapping[str, Any], vocab: Vocab | None
 ) -> Examples:
+    """``raw`` as model inputs and class ids; a label training never saw becomes
+    :data:`UNKNOWN_LABEL` (it counts as a wrong prediction), unless the split has no training
+    label at all (the wrong file or column, most likely): then it is an error."""
     labels = artifacts["labels"]
     index = {label: i for i, label in enumerate(labels)}
-    targets = []
-    for i, label in enumerate(raw.labels):
-        if label not in index:
-            where = f"{raw.source}:{raw.lines[i]}" if raw.lines is not None else raw.source
+    targets = [index.get(label, UNKNOWN_LABEL) for label in raw.labels]
+    unknown = [i for i, target in enumerate(targets) if target == UNKNOWN_LABEL]
+    first_unknown = None
+    if unknown:
+        i = unknown[0]
+        where = f"{raw.source}:{raw.lines[i]}" if raw.lines is not None else raw.source
+        first_unknown = f"{raw.labels[i]!r} at {where}"
+        if len(unknown) == len(targets):
             shown = ", ".join(labels[:20]) + (", ..." if len(labels) > 20 else "")
-            raise ValueError(f"{where}: unknown label {label!r} (the training labels are {shown})")
-        targets.append(index[label])
+            raise ValueError(
+                f"{where}: unknown label {raw.labels[i]!r}: no label of {raw.source} is one "
+                f"of the training labels ({shown})"
+            )
     pad_index = vocab.pad_index if vocab is not None else 0
-    return Examples(_inputs(raw, config, artifacts, vocab), targets, raw.source, pad_index)
+    inputs = _inputs(raw, config, artifacts, vocab)
+    return Examples(inputs, targets, raw.source, pad_index, len(unknown), first_unknown)
 
 
 def _inputs(
@@ -608,7 +636,7 @@ class ClassifyTask(Task):
             for raw in (train, valid, test)
         ]
         info = {
-            name: f"{len(examples)} examples from {examples.source}"
+            name: examples.describe()
             for name, examples in zip(("train", "valid", "test"), encoded, strict=True)
             if examples is not None
         }
@@ -667,7 +695,12 @@ class ClassifyTask(Task):
         examples = _encode(raw, config, artifacts, _vocab(artifacts))
         batches = make_batches(examples, config["batch_size"])
         metrics = classification_metrics(model, batches)
-        return {"data": raw.source, "examples": len(examples), **metrics}
+        return {
+            "data": raw.source,
+            "examples": len(examples),
+            "unknown_labels": examples.unknown_labels,
+            **metrics,
+        }
 
     def predict_file(
         self,
@@ -758,17 +791,22 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Sequ
 
 
 def classification_metrics(model: nn.Module, batches: Any) -> dict[str, float]:
-    """Mean cross entropy and accuracy over ``batches`` (called without autograd)."""
-    total, correct, count = 0.0, 0, 0
+    """Mean cross entropy and accuracy over ``batches`` (called without autograd). An
+    example whose label training never saw (:data:`UNKNOWN_LABEL`) is a wrong prediction in
+    the accuracy and has no loss (the loss is the mean over the others)."""
+    total, correct, count, known = 0.0, 0, 0, 0
     for batch in batches:
         logits = model(batch["x"], batch["lengths"])
         targets = batch["targets"]
-        total += float(F.cross_entropy(logits, targets, reduction="sum"))
+        total += float(
+            F.cross_entropy(logits, targets, ignore_index=UNKNOWN_LABEL, reduction="sum")
+        )
         correct += int((logits.argmax(1) == targets).sum())
         count += len(targets)
+        known += int((targets != UNKNOWN_LABEL).sum())
     if count == 0:
         raise ValueError("no examples to evaluate")
-    return {"loss": total / count, "accuracy": correct / count}
+    return {"loss": total / max(known, 1), "accuracy": correct / count}
 
 
 RECIPES = {
