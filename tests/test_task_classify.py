@@ -313,6 +313,30 @@ def test_classify_defaults_stop_early_on_accuracy_and_old_runs_keep_the_loss(
     assert runner.load_run(str(run)).config["monitor"] == "loss"
 
 
+def test_a_small_training_set_gets_epochs_and_patience_for_min_updates(tmp_path: Path) -> None:
+    """The defaults (30 epochs, patience 5) are a few dozen updates of a set of 50 examples:
+    where not given, both grow to --min-updates (3000) updates and a sixth of that."""
+    reviews = str(reviews_file(tmp_path))  # 20 lines: 18 train after the held-out tenth
+    config = runner.make_config(TASK, {"train": reviews})
+    assert config["sized_by_data"] == ["epochs", "patience"]
+    prepared = TASK.prepare(config, None)
+    assert len(prepared.train) == 18  # one batch of 32 an epoch
+    assert prepared.chosen == {"epochs": 3000, "patience": 500}
+    assert prepared.info["chosen"].startswith("--epochs 3000, --patience 500 (at least 3000")
+    config = runner.make_config(TASK, {"train": reviews, "epochs": 7, "batch_size": 4})
+    assert config["sized_by_data"] == ["patience"]  # given: as given
+    assert TASK.prepare(config, None).chosen == {"patience": 100}  # 5 batches: 3000 / 30
+    config = runner.make_config(TASK, {"train": reviews, "min_updates": 100})
+    assert TASK.prepare(config, None).chosen == {"epochs": 100, "patience": 17}
+    for options in ({"min_updates": 0}, {"patience": None, "epochs": 2}, {"min_updates": 20}):
+        # off; both given (patience off); fewer updates than the defaults already make
+        config = runner.make_config(TASK, {"train": reviews, **options})
+        assert TASK.prepare(config, None).chosen == {}
+    # a resumed run (saved artifacts) keeps what its config says
+    config = runner.make_config(TASK, {"train": reviews})
+    assert TASK.prepare(config, prepared.artifacts).chosen == {}
+
+
 def test_word_dropout_reads_training_tokens_as_unk_but_never_padding() -> None:
     import torch
 
@@ -523,6 +547,7 @@ def test_recipe_japanese_vowels_on_the_real_files(data_dir: Path) -> None:
     config = runner.make_config(TASK, {}, recipe="japanese-vowels", data_dir=str(data_dir))
     assert Path(config["train"]).name == "JapaneseVowels_TRAIN.ts"
     assert config["valid"] is None and config["valid_fraction"] > 0
+    assert "sized_by_data" not in config  # the recipe gives --epochs and --patience
     prepared = TASK.prepare(config, None)
     assert len(prepared.train) + len(prepared.valid) == 270 and len(prepared.test) == 370
     lengths = [len(x) for x in prepared.test.inputs]

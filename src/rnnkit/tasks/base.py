@@ -100,6 +100,10 @@ class Task:
     task_options: tuple[Option, ...] = ()
     #: overrides of the common defaults, e.g. ``{"epochs": 20}``
     common_defaults: Mapping[str, Any] = {}
+    #: options whose default the task may change once it has read the data (in
+    #: :meth:`prepare`, through :attr:`Prepared.chosen`) when neither the user nor the recipe
+    #: gave them; a new run's config lists those under ``"sized_by_data"``
+    sized_by_data: tuple[str, ...] = ()
     #: named configurations (``--recipe``)
     recipes: Mapping[str, Recipe] = {}
     #: the history column early stopping and the plateau schedule watch, and its direction

@@ -36,7 +36,12 @@ Training runs up to 30 epochs and stops after 5 without a better validation accu
 ``--monitor loss`` watches the validation loss instead; of epochs with an equal accuracy,
 the one with the lower loss is kept. (Over six data sets, three seeds each: 93.3 % mean
 validation accuracy against 91.1 % for a fixed 10 epochs; the loss stopped SST-2 two to four
-epochs early, 3 points lower on its test file too.)
+epochs early, 3 points lower on its test file too.) A small training set trains longer:
+where ``--epochs`` and ``--patience`` are not given they grow to at least ``--min-updates``
+(3000) optimizer updates and a sixth of that, and the log says so: 30 epochs are 6 500
+updates of SST-2 but 60 of a UCR set of 50 series, which stopped near chance (on the UCR
+sets' test files, GunPoint 60 % and ArrowHead 40 % with max pooling, against 98 % and 61 %
+with the grown budget; BasicMotions 95 → 100 %, ItalyPowerDemand 76 → 97 %).
 
 ``--embeddings FILE`` (texts only) starts the token vectors from a word2vec or GloVe text file,
 ``--embeddings glove-6b-50d`` from a vector set an installed package ships
@@ -80,6 +85,7 @@ from rnnkit.tasks.base import (
     vectors_vocab,
     vocab_artifact,
 )
+from rnnkit.tasks.budget import describe_budget, min_updates_option, sized_budget
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.embedding import Embedding
 from rnnkit.text.vectors import VECTOR_SETS
@@ -553,6 +559,7 @@ class ClassifyTask(Task):
             "summary of the states (attention: a learned weighted mean)",
             choices=POOLINGS,
         ),
+        min_updates_option(),
         Option(
             "monitor",
             "accuracy",
@@ -565,6 +572,7 @@ class ClassifyTask(Task):
         ),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 30, "patience": 5}
+    sized_by_data = ("epochs", "patience")
     shown_metrics = ("accuracy",)
     examples = """\
   rnnkit train classify --train train.txt --valid dev.txt --test test.txt --out runs/sst
@@ -607,6 +615,7 @@ class ClassifyTask(Task):
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
+        is_new = artifacts is None
         if artifacts is None:
             artifacts = {"labels": label_order(train.labels)}
             if train.texts is not None:
@@ -642,7 +651,12 @@ class ClassifyTask(Task):
         }
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
-        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
+        chosen = {}
+        if is_new:  # a resumed run keeps what its config.json says
+            chosen = sized_budget(config, len(encoded[0]))
+        if chosen:
+            info["chosen"] = describe_budget(config, chosen)
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
         return build_model(config, artifacts)

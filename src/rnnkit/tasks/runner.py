@@ -86,6 +86,10 @@ def make_config(
     elif data_dir is not None:
         raise ValueError("--data-dir goes with --recipe")
     config.update(options)
+    given = set(options) | (set(task.recipes[recipe].options) if recipe is not None else set())
+    left = [name for name in task.sized_by_data if name not in given]
+    if left:
+        config["sized_by_data"] = left
     for option in task.options():
         value = config[option.name]
         if not isinstance(value, str):
@@ -310,6 +314,8 @@ def train(
     prepared = task.prepare(config, artifacts)
     artifacts = prepared.artifacts
     config.update(prepared.chosen)  # before config.json is written and the model is built
+    if prepared.chosen:
+        train_config = _train_config(task, config)  # e.g. epochs sized by the data
 
     seed_everything(config["seed"])
     model = task.build_model(config, artifacts)
