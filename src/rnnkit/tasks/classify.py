@@ -651,9 +651,8 @@ class ClassifyTask(Task):
         }
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
-        chosen = {}
-        if is_new:  # a resumed run keeps what its config.json says
-            chosen = sized_budget(config, len(encoded[0]))
+        # a resumed run keeps what its config.json says
+        chosen = sized_budget(config, len(encoded[0])) if is_new else {}
         if chosen:
             info["chosen"] = describe_budget(config, chosen)
         return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)

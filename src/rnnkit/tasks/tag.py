@@ -29,7 +29,10 @@ is not a chunk tag (parts of speech: ``NOUN``, ``VBZ``). Metrics are entity-leve
 recall and F1 as conlleval computes them (seqeval, see :mod:`rnnkit.metrics.tagging`) and
 token accuracy; with sentence labels also ``intent_accuracy``. Without chunks every token is
 an item, so precision, recall and F1 equal the token accuracy. Early stopping and the best
-checkpoint watch the validation F1.
+checkpoint watch the validation F1: 20 epochs, patience 5, which grow for a small training
+set to at least ``--min-updates`` (3000) optimizer updates and a sixth of that where they
+are not given (300 ATIS sentences, seeds 0 and 1: 77 and 79 % validation F1 after 20 epochs, still
+climbing; 84 and 85 % with 200 epochs and patience 34).
 
 Vocabularies (words, characters, tags, sentence labels) come from the training split only.
 Words and characters not in them read as ``<unk>``. A tag of a validation or test file that
@@ -83,6 +86,7 @@ from rnnkit.tasks.base import (
     vectors_vocab,
     vocab_artifact,
 )
+from rnnkit.tasks.budget import describe_budget, min_updates_option, sized_budget
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, option_name
 from rnnkit.text.vectors import VECTOR_SETS
 from rnnkit.text.vocab import PAD, UNK, Vocab
@@ -440,6 +444,7 @@ class TagTask(Task):
         flag("freeze_embeddings", False, "keep the word vectors fixed"),
         Option("word_dropout", 0.0, "fraction", "probability of reading a training word as <unk>"),
         flag("bidirectional", True, "read each sentence both ways"),
+        min_updates_option(),
         flag("char_features", False, "a character BiLSTM's features for each word"),
         Option("char_dim", 25, "positive_int", "character vector size"),
         Option("char_hidden", 25, "positive_int", "character BiLSTM units per direction"),
@@ -454,6 +459,7 @@ class TagTask(Task):
         ),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {"epochs": 20, "patience": 5}
+    sized_by_data = ("epochs", "patience")
     monitor = ("valid_f1", "max")
     shown_metrics = ("f1", "intent_accuracy")
     examples = """\
@@ -481,6 +487,7 @@ class TagTask(Task):
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
+        is_new = artifacts is None
         if artifacts is None:
             artifacts, initial = self._build_artifacts(config, train)
         artifacts = dict(artifacts)
@@ -503,7 +510,11 @@ class TagTask(Task):
         )
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
-        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
+        # a resumed run keeps what its config.json says
+        chosen = sized_budget(config, len(encoded[0])) if is_new else {}
+        if chosen:
+            info["chosen"] = describe_budget(config, chosen)
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)
 
     def _build_artifacts(
         self, config: Mapping[str, Any], train: list[TaggedSentence]
