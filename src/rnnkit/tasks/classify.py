@@ -103,12 +103,12 @@ TOKENS = ("word", "char")
 FORMATS = ("auto", "text", "table", "ts", "npz", "idx", "audio")
 TEXT_FORMATS = ("text", "table")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # as rnnkit.data.audio reads
-# --monitor -> the history column and its direction. Accuracy is the default: the validation
-# loss of a text classifier turns up after 2-4 epochs while its accuracy still climbs (on
-# SST-2 the best-loss epoch was 2-4 points below the best-accuracy one).
 # The class id of a validation or test label that training never saw: no prediction can match
 # it, so it counts as wrong (as the tag task counts an unseen intent), and it adds no loss.
 UNKNOWN_LABEL = -1
+# --monitor -> the history column and its direction. Accuracy is the default: the validation
+# loss of a text classifier turns up after 2-4 epochs while its accuracy still climbs (on
+# SST-2 the best-loss epoch was 2-4 points below the best-accuracy one).
 MONITORS = {"accuracy": ("valid_accuracy", "max"), "loss": ("valid_loss", "min")}
 
 
@@ -622,7 +622,7 @@ class ClassifyTask(Task):
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
         is_new = artifacts is None
-        if artifacts is None:
+        if is_new:
             artifacts = {"labels": label_order(train.labels)}
             if train.texts is not None:
                 try:

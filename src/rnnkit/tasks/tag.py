@@ -31,8 +31,8 @@ token accuracy; with sentence labels also ``intent_accuracy``. Without chunks ev
 an item, so precision, recall and F1 equal the token accuracy. Early stopping and the best
 checkpoint watch the validation F1: 20 epochs, patience 5, which grow for a small training
 set to at least ``--min-updates`` (3000) optimizer updates and a sixth of that where they
-are not given (300 ATIS sentences, seeds 0 and 1: 77 and 79 % validation F1 after 20 epochs, still
-climbing; 84 and 85 % with 200 epochs and patience 34).
+are not given (300 ATIS sentences, seeds 0 and 1: 77 and 79 % validation F1 after 20
+epochs, still climbing; 84 and 85 % with 200 epochs and patience 34).
 
 Vocabularies (words, characters, tags, sentence labels) come from the training split only.
 Words and characters not in them read as ``<unk>``. A tag of a validation or test file that
@@ -488,7 +488,7 @@ class TagTask(Task):
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
         is_new = artifacts is None
-        if artifacts is None:
+        if is_new:
             artifacts, initial = self._build_artifacts(config, train)
         artifacts = dict(artifacts)
         sources = (config["train"], config["valid"] or config["train"], config["test"])
