@@ -35,6 +35,11 @@ as read (after ``--lowercase``/``--tokenize``), the way the published Multi30k n
 computed; ``bleu_signature`` records sacrebleu's settings. ``plots/attention*.png`` show the
 attention of a few validation sentences.
 
+Training: 10 epochs, patience 3 on the validation loss, which grow for a small corpus to at
+least ``--min-updates`` (3000) optimizer updates and a sixth of that where they are not given
+(2000 Multi30k pairs: validation BLEU 9.0 after 10 epochs, still improving; 16.7 with 188
+epochs and patience 32, the best epoch 22).
+
 ``rnnkit predict RUN --input FILE`` translates one source sentence a line with beam search;
 ``rnnkit evaluate RUN --data FILE`` scores a source file against its target twin (``FILE``
 with the target file's suffix, e.g. ``test.de`` → ``test.en``). ``rnnkit export`` is not
@@ -62,6 +67,7 @@ from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
+from rnnkit.tasks.budget import describe_budget, min_updates_option, sized_budget
 from rnnkit.tasks.options import Option, data_file, flag, option_name
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
@@ -352,6 +358,7 @@ class TranslateTask(Task):
             "non_negative_float",
             "GNMT length penalty alpha of beam search",
         ),
+        min_updates_option(),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {
         "cell": "gru",
@@ -361,6 +368,7 @@ class TranslateTask(Task):
         "clip_norm": 1.0,
         "patience": 3,
     }
+    sized_by_data = ("epochs", "patience")
     monitor = ("valid_loss", "min")
     shown_metrics = ("ppl",)
     examples = """\
@@ -409,7 +417,8 @@ class TranslateTask(Task):
             raise ValueError(f"{files['train'][0]}: no training pairs (--max-length?)")
         valid, _ = read_split(config, files["valid"])
         test = None if files["test"] is None else read_split(config, files["test"])[0]
-        if artifacts is None:
+        is_new = artifacts is None
+        if is_new:
             artifacts = {}
             for side, index in (("src", 0), ("tgt", 1)):
                 sentences = [pair.source if side == "src" else pair.target for pair in train]
@@ -432,7 +441,13 @@ class TranslateTask(Task):
         if dropped:
             info["train"] += f" ({dropped} longer than --max-length dropped)"
         info["vocabularies"] = f"{len(vocabs['src'])} source, {len(vocabs['tgt'])} target tokens"
-        return Prepared(splits["train"], splits["valid"], splits["test"], dict(artifacts), info)
+        # a resumed run keeps what its config.json says
+        chosen = sized_budget(config, len(splits["train"])) if is_new else {}
+        if chosen:
+            info["chosen"] = describe_budget(config, chosen)
+        return Prepared(
+            splits["train"], splits["valid"], splits["test"], dict(artifacts), info, chosen=chosen
+        )
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
         return build_model(config, artifacts)
