@@ -238,6 +238,32 @@ def test_resume_to_four_epochs_equals_a_straight_four_epoch_run(
     assert run.read_json("metrics.json")["epochs"] == 4
 
 
+def test_a_resumed_run_takes_the_epochs_given_not_a_budget_sized_again(
+    toy: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    original = Trainer._step
+    calls = []
+
+    def interrupted_step(self: Trainer, loss: torch.Tensor) -> float:
+        calls.append(1)
+        if len(calls) == 7:  # epoch 2 (5 batches an epoch)
+            raise KeyboardInterrupt
+        return original(self, loss)
+
+    monkeypatch.setattr(Trainer, "_step", interrupted_step)
+    run_dir = tmp_path / "run"
+    argv = ["train", "classify", "--train", str(toy["train"]), *TINY, "--min-updates", "200"]
+    assert main([*argv, "--out", str(run_dir)]) == 130
+    assert "chosen: --epochs 40, --patience 7" in capsys.readouterr().out  # 200 / 5 updates
+    monkeypatch.setattr(Trainer, "_step", original)
+    assert main(["train", "classify", "--resume", str(run_dir), "--epochs", "2"]) == 0
+    assert "chosen:" not in capsys.readouterr().out
+    assert RunDir.open(run_dir).read_json("metrics.json")["epochs"] == 2
+
+
 def test_ctrl_c_saves_the_last_checkpoint_and_exits_130(
     toy: dict[str, Path],
     tmp_path: Path,

@@ -17,6 +17,7 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.data.idx import read_idx
 from rnnkit.tasks import runner
+from rnnkit.tasks.budget import describe_budget, sized_budget
 from rnnkit.tasks.classify import TASK, ClassifyTask, label_order
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -321,20 +322,20 @@ def test_a_small_training_set_gets_epochs_and_patience_for_min_updates(tmp_path:
     assert config["sized_by_data"] == ["epochs", "patience"]
     prepared = TASK.prepare(config, None)
     assert len(prepared.train) == 18  # one batch of 32 an epoch
-    assert prepared.chosen == {"epochs": 3000, "patience": 500}
-    assert prepared.info["chosen"].startswith("--epochs 3000, --patience 500 (at least 3000")
+    budget = sized_budget(config, len(prepared.train))
+    assert budget == {"epochs": 3000, "patience": 500}
+    assert describe_budget(config, budget).startswith(
+        "--epochs 3000, --patience 500 (at least 3000"
+    )
     config = runner.make_config(TASK, {"train": reviews, "epochs": 7, "batch_size": 4})
     assert config["sized_by_data"] == ["patience"]  # given: as given
-    assert TASK.prepare(config, None).chosen == {"patience": 100}  # 5 batches: 3000 / 30
+    assert sized_budget(config, 18) == {"patience": 100}  # 5 batches: 3000 / 30
     config = runner.make_config(TASK, {"train": reviews, "min_updates": 100})
-    assert TASK.prepare(config, None).chosen == {"epochs": 100, "patience": 17}
+    assert sized_budget(config, 18) == {"epochs": 100, "patience": 17}
     for options in ({"min_updates": 0}, {"patience": None, "epochs": 2}, {"min_updates": 20}):
         # off; both given (patience off); fewer updates than the defaults already make
         config = runner.make_config(TASK, {"train": reviews, **options})
-        assert TASK.prepare(config, None).chosen == {}
-    # a resumed run (saved artifacts) keeps what its config says
-    config = runner.make_config(TASK, {"train": reviews})
-    assert TASK.prepare(config, prepared.artifacts).chosen == {}
+        assert sized_budget(config, 18) == {}
 
 
 def test_word_dropout_reads_training_tokens_as_unk_but_never_padding() -> None:

@@ -12,6 +12,7 @@ import torch
 from rnnkit.cli import main
 from rnnkit.metrics.tagging import entity_scores
 from rnnkit.structures.joint_tagger import UNKNOWN_INTENT, JointTagger
+from rnnkit.tasks.budget import describe_budget, sized_budget
 from rnnkit.tasks.runner import make_config
 from rnnkit.tasks.tag import TASK, split_text
 
@@ -176,15 +177,14 @@ def test_a_small_training_set_gets_epochs_and_patience_for_min_updates(tmp_path)
     path.write_text(CONLL * 5)  # 15 sentences: one batch an epoch
     config = make_config(TASK, {"train": str(path), "valid": str(path)})
     assert config["sized_by_data"] == ["epochs", "patience"]
-    prepared = TASK.prepare(config, None)
-    assert prepared.chosen == {"epochs": 3000, "patience": 500}
+    budget = sized_budget(config, len(TASK.prepare(config, None).train))
+    assert budget == {"epochs": 3000, "patience": 500}
     assert (
-        prepared.info["chosen"]
+        describe_budget(config, budget)
         == "--epochs 3000, --patience 500 (at least 3000 updates for --min-updates)"
     )
     config = make_config(TASK, {"train": str(path), "valid": str(path), "epochs": 4})
-    assert TASK.prepare(config, None).chosen == {"patience": 500}
-    assert TASK.prepare(config, prepared.artifacts).chosen == {}  # resumed: as saved
+    assert sized_budget(config, 15) == {"patience": 500}
 
 
 def test_conll_with_docstart_learns_the_tags(tmp_path, capsys):

@@ -14,6 +14,7 @@ import torch
 from sacrebleu.metrics import BLEU
 
 from rnnkit.cli import main
+from rnnkit.tasks.budget import sized_budget
 from rnnkit.tasks.runner import load_run, make_config
 from rnnkit.tasks.translate import TASK, Batches, tokenize, translate_ids
 
@@ -118,8 +119,7 @@ def test_batches_cover_every_pair_once_with_similar_lengths(tmp_path, pairs, cap
     corpus = prepared.train
     # 10 batches an epoch: 3000 updates are 300 epochs, patience 50 (2000 pairs of Multi30k,
     # 16 updates an epoch: BLEU 9.0 after the default 10 epochs, 16.7 with 188)
-    assert prepared.chosen == {"epochs": 300, "patience": 50}
-    assert TASK.prepare(config, prepared.artifacts).chosen == {}  # resumed: as saved
+    assert sized_budget(config, len(corpus)) == {"epochs": 300, "patience": 50}
     batches = TASK.batches(config, corpus, generator=torch.Generator().manual_seed(1))
     assert isinstance(batches, Batches)
     first, second = batches.order(), batches.order()

@@ -100,9 +100,9 @@ class Task:
     task_options: tuple[Option, ...] = ()
     #: overrides of the common defaults, e.g. ``{"epochs": 20}``
     common_defaults: Mapping[str, Any] = {}
-    #: options whose default the task may change once it has read the data (in
-    #: :meth:`prepare`, through :attr:`Prepared.chosen`) when neither the user nor the recipe
-    #: gave them; a new run's config lists those under ``"sized_by_data"``
+    #: ``epochs``/``patience`` where the runner may grow them for a small training split
+    #: (:mod:`rnnkit.tasks.budget`; the task needs the ``min_updates`` option) when neither
+    #: the user nor the recipe gave them; a new run's config lists those as ``"sized_by_data"``
     sized_by_data: tuple[str, ...] = ()
     #: named configurations (``--recipe``)
     recipes: Mapping[str, Recipe] = {}

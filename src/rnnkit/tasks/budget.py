@@ -4,8 +4,8 @@ A task's default ``--epochs`` and ``--patience`` count passes over the data, whi
 data sets they were chosen on; a set of 50 series is one or two batches a pass, so the same
 defaults make a few dozen optimizer updates and stop near chance. Where the user and the
 recipe left them to the task (``config["sized_by_data"]``, see
-:attr:`~rnnkit.tasks.base.Task.sized_by_data`), they grow to at least ``--min-updates``
-updates and a sixth of that; they never shrink.
+:attr:`~rnnkit.tasks.base.Task.sized_by_data`), the runner grows them, once the training
+split is read, to at least ``--min-updates`` updates and a sixth of that; they never shrink.
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ def sized_budget(config: Mapping[str, Any], examples: int) -> dict[str, int]:
     """The ``epochs`` and ``patience`` that give ``examples`` training examples, in batches of
     ``batch_size``, at least ``min_updates`` updates and a patience of a sixth of that: only
     those the config leaves to the data, and only where they exceed its values."""
-    left, floor = config.get("sized_by_data", ()), config["min_updates"]
-    if not floor or not left or examples < 1:
+    left = config.get("sized_by_data", ())
+    if not left or not config["min_updates"] or examples < 1:
         return {}
+    floor = config["min_updates"]
     updates = -(-examples // config["batch_size"])  # per epoch
     wanted = {"epochs": -(-floor // updates), "patience": -(-floor // (6 * updates))}
     return {

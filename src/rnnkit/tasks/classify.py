@@ -91,7 +91,7 @@ from rnnkit.tasks.base import (
     vectors_vocab,
     vocab_artifact,
 )
-from rnnkit.tasks.budget import describe_budget, min_updates_option, sized_budget
+from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.embedding import Embedding
 from rnnkit.text.vectors import VECTOR_SETS
@@ -621,8 +621,7 @@ class ClassifyTask(Task):
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
-        is_new = artifacts is None
-        if is_new:
+        if artifacts is None:
             artifacts = {"labels": label_order(train.labels)}
             if train.texts is not None:
                 try:
@@ -657,11 +656,7 @@ class ClassifyTask(Task):
         }
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
-        # a resumed run keeps what its config.json says
-        chosen = sized_budget(config, len(encoded[0])) if is_new else {}
-        if chosen:
-            info["chosen"] = describe_budget(config, chosen)
-        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
         return build_model(config, artifacts)

@@ -40,6 +40,7 @@ from rnnkit.runs import RunDir, RunDirError
 from rnnkit.summary import summary
 from rnnkit.tasks import TaskInterrupted, get_task
 from rnnkit.tasks.base import Prepared, Task
+from rnnkit.tasks.budget import describe_budget, sized_budget
 from rnnkit.tasks.options import check_config, fill_absent, option_name, vectors_value
 from rnnkit.train import Callback, TrainConfig, Trainer, seed_everything
 
@@ -313,6 +314,11 @@ def train(
 
     prepared = task.prepare(config, artifacts)
     artifacts = prepared.artifacts
+    if resume is None:  # a resumed run keeps the epochs and patience its config.json says
+        budget = sized_budget(config, len(prepared.train))
+        if budget:
+            prepared.chosen.update(budget)
+            prepared.info["chosen"] = describe_budget(config, budget)
     config.update(prepared.chosen)  # before config.json is written and the model is built
     if prepared.chosen:
         train_config = _train_config(task, config)  # e.g. epochs sized by the data

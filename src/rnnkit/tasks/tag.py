@@ -86,7 +86,7 @@ from rnnkit.tasks.base import (
     vectors_vocab,
     vocab_artifact,
 )
-from rnnkit.tasks.budget import describe_budget, min_updates_option, sized_budget
+from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, option_name
 from rnnkit.text.vectors import VECTOR_SETS
 from rnnkit.text.vocab import PAD, UNK, Vocab
@@ -487,8 +487,7 @@ class TagTask(Task):
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
-        is_new = artifacts is None
-        if is_new:
+        if artifacts is None:
             artifacts, initial = self._build_artifacts(config, train)
         artifacts = dict(artifacts)
         sources = (config["train"], config["valid"] or config["train"], config["test"])
@@ -510,11 +509,7 @@ class TagTask(Task):
         )
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
-        # a resumed run keeps what its config.json says
-        chosen = sized_budget(config, len(encoded[0])) if is_new else {}
-        if chosen:
-            info["chosen"] = describe_budget(config, chosen)
-        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def _build_artifacts(
         self, config: Mapping[str, Any], train: list[TaggedSentence]

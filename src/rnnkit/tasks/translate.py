@@ -67,7 +67,7 @@ from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
-from rnnkit.tasks.budget import describe_budget, min_updates_option, sized_budget
+from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, data_file, flag, option_name
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
@@ -417,8 +417,7 @@ class TranslateTask(Task):
             raise ValueError(f"{files['train'][0]}: no training pairs (--max-length?)")
         valid, _ = read_split(config, files["valid"])
         test = None if files["test"] is None else read_split(config, files["test"])[0]
-        is_new = artifacts is None
-        if is_new:
+        if artifacts is None:
             artifacts = {}
             for side, index in (("src", 0), ("tgt", 1)):
                 sentences = [pair.source if side == "src" else pair.target for pair in train]
@@ -441,13 +440,7 @@ class TranslateTask(Task):
         if dropped:
             info["train"] += f" ({dropped} longer than --max-length dropped)"
         info["vocabularies"] = f"{len(vocabs['src'])} source, {len(vocabs['tgt'])} target tokens"
-        # a resumed run keeps what its config.json says
-        chosen = sized_budget(config, len(splits["train"])) if is_new else {}
-        if chosen:
-            info["chosen"] = describe_budget(config, chosen)
-        return Prepared(
-            splits["train"], splits["valid"], splits["test"], dict(artifacts), info, chosen=chosen
-        )
+        return Prepared(splits["train"], splits["valid"], splits["test"], dict(artifacts), info)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
         return build_model(config, artifacts)
