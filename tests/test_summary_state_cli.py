@@ -6,6 +6,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -72,11 +73,16 @@ def test_cli_rejects_a_bad_option_with_one_line_and_status_2() -> None:
     assert "--epochs" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bench_rnn_runs_on_a_tiny_shape() -> None:
+def _bench_rnn() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_rnn", ROOT / "benchmarks/bench_rnn.py")
     bench = importlib.util.module_from_spec(spec)
     sys.modules["bench_rnn"] = bench  # dataclasses look their module up there
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_rnn_runs_on_a_tiny_shape() -> None:
+    bench = _bench_rnn()
     table = bench.main(
         ["--rounds", "1", "--latency-rounds", "1", "--shapes", "2,3,4,5",
          "--memory-shape", "2,30,4,5", "--truncated-lengths", "20", "40"]
@@ -88,10 +94,7 @@ def test_bench_rnn_runs_on_a_tiny_shape() -> None:
 
 
 def test_bench_rnn_latency_rounds_zero_skips_the_latency_table() -> None:
-    spec = importlib.util.spec_from_file_location("bench_rnn", ROOT / "benchmarks/bench_rnn.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_rnn"] = bench
-    spec.loader.exec_module(bench)
+    bench = _bench_rnn()
     table = bench.main(
         ["--rounds", "1", "--latency-rounds", "0", "--shapes", "2,3,4,5", "--cells", "gru",
          "--no-memory"]
