@@ -238,22 +238,29 @@ def test_resume_to_four_epochs_equals_a_straight_four_epoch_run(
     assert run.read_json("metrics.json")["epochs"] == 4
 
 
+def _interrupt_at_step(monkeypatch: pytest.MonkeyPatch, step: int) -> Callable[..., float]:
+    """Make the ``step``-th optimizer step raise KeyboardInterrupt (Ctrl-C); returns the real
+    ``Trainer._step`` to put back."""
+    original = Trainer._step
+    calls = []
+
+    def interrupted_step(self: Trainer, loss: torch.Tensor) -> float:
+        calls.append(1)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        return original(self, loss)
+
+    monkeypatch.setattr(Trainer, "_step", interrupted_step)
+    return original
+
+
 def test_a_resumed_run_takes_the_epochs_given_not_a_budget_sized_again(
     toy: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    original = Trainer._step
-    calls = []
-
-    def interrupted_step(self: Trainer, loss: torch.Tensor) -> float:
-        calls.append(1)
-        if len(calls) == 7:  # epoch 2 (5 batches an epoch)
-            raise KeyboardInterrupt
-        return original(self, loss)
-
-    monkeypatch.setattr(Trainer, "_step", interrupted_step)
+    original = _interrupt_at_step(monkeypatch, 7)  # epoch 2 (5 batches an epoch)
     run_dir = tmp_path / "run"
     argv = ["train", "classify", "--train", str(toy["train"]), *TINY, "--min-updates", "200"]
     assert main([*argv, "--out", str(run_dir)]) == 130
@@ -270,16 +277,7 @@ def test_ctrl_c_saves_the_last_checkpoint_and_exits_130(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    original = Trainer._step
-    calls = []
-
-    def interrupted_step(self: Trainer, loss: torch.Tensor) -> float:
-        calls.append(1)
-        if len(calls) == 7:  # the second step of epoch 2 (5 batches an epoch)
-            raise KeyboardInterrupt
-        return original(self, loss)
-
-    monkeypatch.setattr(Trainer, "_step", interrupted_step)
+    original = _interrupt_at_step(monkeypatch, 7)  # the second step of epoch 2 (5 an epoch)
     run_dir = tmp_path / "run"
     argv = ["train", "classify", "--train", str(toy["train"]), *TINY, "--epochs", "3"]
     assert main([*argv, "--out", str(run_dir)]) == 130
