@@ -152,3 +152,56 @@ def test_the_loops_activations_are_tanh_and_the_sigmoid_to_float32_precision() -
         h, _ = gru(torch.zeros(1, 1, 1))
         expected = (1 - torch.sigmoid(a.double())) * torch.tanh(torch.tensor(1.0).double())
         assert (h.double().view(-1) - expected).abs().max() < 4e-7
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "sizes",
+    [(1100, 37, 28, 13), (513, 7, 5, 0), (1025, 130, 100, 33), (3, 6, 1, 1), (600, 1, 17, 16)],
+    ids=["odd", "one_input", "several_chunks", "tiny", "one_row"],
+)
+def test_blocked_weight_grads_match_float64(
+    sizes: tuple[int, int, int, int], threads: int, two_threads: None
+) -> None:
+    """``weight_grads.c``, δW = δaᵀ [x | h], against float64: rows (M) not a whole number of
+    its 512-row blocks, pre-activations (N) not whole tiles of 6 nor chunks of 96, widths not
+    multiples of 16, and a single input (H = 0)."""
+    torch.set_num_threads(threads)
+    M, N, I, H = sizes
+    torch.manual_seed(0)
+    grad, x = torch.randn(M, N), torch.randn(M, I)
+    h = torch.randn(M, H) if H else None
+    got = fused.weight_grads(grad, x, h)
+    inputs = [x] if h is None else [x, h]
+    assert len(got) == len(inputs)
+    for product, inputs_ in zip(got, inputs, strict=True):
+        expected = grad.double().t() @ inputs_.double()
+        torch.testing.assert_close(product.double(), expected, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_layers_with_the_blocked_weight_grads_match_torch_nn(
+    cell: str, two_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layers' backward with every weight gradient from the blocked product (used above
+    ``matmul._BLOCKED_WORK`` multiply-adds: here from the first), with sequences of different
+    lengths, against torch.nn with the same weights."""
+    from rnnkit.cells import matmul
+
+    monkeypatch.setattr(matmul, "_BLOCKED_WORK", 0)
+    monkeypatch.setattr(fused, "weight_grads_in_loop", lambda *sizes: False)
+    ours_class, peer_class, kwargs = CELLS[cell]
+    B, T, I, H = 9, 7, 20, 37
+    torch.manual_seed(0)
+    peer = peer_class(I, H, batch_first=True, **kwargs)
+    ours = ours_class(I, H, backend="rnnkit", **kwargs)
+    ours.load_state_dict(peer.state_dict())
+    x = torch.randn(B, T, I)
+    lengths = torch.randint(1, T + 1, (B,))
+    lengths[0] = T
+    calls = []
+    blocked = fused.weight_grads
+    monkeypatch.setattr(fused, "weight_grads", lambda *a: calls.append(1) or blocked(*a))
+    for index, (a, e) in enumerate(zip(run(ours, x, lengths), run(peer, x, lengths), strict=True)):
+        torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-4, msg=f"item {index}")
+    assert calls  # the blocked product made the weight gradients

@@ -31,7 +31,10 @@ import torch
 from torch import Tensor
 
 _HERE = Path(__file__).parent
-_SOURCES = [_HERE / f for f in ("lstm_loops.c", "gru_loops.c", "rnn_loops.c", "transpose.c")]
+_SOURCES = [
+    _HERE / f
+    for f in ("lstm_loops.c", "gru_loops.c", "rnn_loops.c", "transpose.c", "weight_grads.c")
+]
 _HEADERS = [_HERE / "kernel_math.h", _HERE / "time_loop.h"]
 _FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared"]
 _INT, _PTR = ctypes.c_int, ctypes.c_void_p
@@ -43,6 +46,7 @@ _SIGNATURES = {
     "rnn_forward_loop": [_INT] * 5 + [_PTR] * 4,
     "rnn_backward_loop": [_INT] * 5 + [_PTR] * 7,
     "transpose": [_INT] * 3 + [_PTR] * 2,
+    "weight_grads": [_INT] * 5 + [_PTR] * 5,
 }
 _RETURNS = {"transpose": None}
 
@@ -335,3 +339,21 @@ def transposed(matrix: Tensor, out: Tensor | None = None) -> Tensor:
     threads = _threads(rows * cols)
     KERNELS.transpose(rows, cols, threads, _ptr(matrix), _ptr(out))
     return out
+
+
+def weight_grads(grad: Tensor, x: Tensor, h: Tensor | None) -> list[Tensor]:
+    """``[gradᵀ x, gradᵀ h]`` (or ``[gradᵀ x]``) over all rows: the weight gradients of a layer,
+    ``grad (M, N)``, ``x (M, I)``, ``h (M, H)``, all contiguous (``weight_grads.c``)."""
+    rows, width = grad.shape
+    input_size = x.shape[1]
+    hidden_size = 0 if h is None else h.shape[1]
+    grad_x = grad.new_empty(width, input_size)
+    grad_h = grad.new_empty(width, hidden_size)
+    threads = _threads(rows * width)
+    _check(
+        KERNELS.weight_grads(
+            rows, width, input_size, hidden_size, threads, _ptr(grad), _ptr(x),
+            _ptr(h) if h is not None else None, _ptr(grad_x), _ptr(grad_h),
+        )
+    )  # fmt: skip
+    return [grad_x] if h is None else [grad_x, grad_h]
