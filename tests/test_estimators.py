@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -40,7 +41,10 @@ def fitted(toy) -> Iterator[Classifier]:
     threads = torch.get_num_threads()  # module-scoped: `one_thread` is not active yet
     torch.set_num_threads(1)
     try:
-        yield Classifier(cell="lstm", hidden_size=16, epochs=20).fit(X, y)
+        # a sum's sign: the last state of one direction learns it fastest
+        yield Classifier(
+            cell="lstm", hidden_size=16, epochs=20, lr=1e-2, bidirectional=False, pooling="last"
+        ).fit(X, y)
     finally:
         torch.set_num_threads(threads)
 
@@ -92,7 +96,7 @@ def test_regressor_two_dimensional_targets_keep_their_shape_and_scale():
     X = sequences(128, seed=3, margin=0)
     # Columns of very different scales: the standardization must be undone in predict.
     y = np.array([[x.mean(), 100.0 * x.max()] for x in X])
-    reg = Regressor(cell="gru", hidden_size=16, epochs=20).fit(X, y)
+    reg = Regressor(cell="gru", hidden_size=16, epochs=20, lr=1e-2, pooling="last").fit(X, y)
     predicted = reg.predict(X)
     assert predicted.shape == (len(X), 2)
     assert reg.n_outputs_ == 2
@@ -184,7 +188,7 @@ def test_get_params_set_params_round_trip():
     assert set(params) == {
         "cell", "hidden_size", "num_layers", "bidirectional", "dropout", "pooling", "epochs",
         "batch_size", "lr", "optimizer", "clip_norm", "seed", "validation_fraction",
-        "patience", "device",
+        "patience", "min_updates", "normalize", "device",
     }  # fmt: skip
     other = Regressor().set_params(**params)
     assert other.get_params() == params
@@ -226,8 +230,16 @@ def test_bad_hyper_parameters_fail_at_fit(toy):
         Classifier(batch_size=0).fit(X, y)
     with pytest.raises(ValueError, match="validation_fraction"):
         Classifier(validation_fraction=1.0).fit(X, y)
-    with pytest.raises(ValueError, match="patience"):
-        Classifier(patience=2).fit(X, y)
+    with pytest.raises(ValueError, match="patience needs validation"):
+        Classifier(patience=2, validation_fraction=0).fit(X, y)
+    with pytest.raises(ValueError, match="patience must be"):
+        Classifier(patience=0).fit(X, y)
+    with pytest.raises(ValueError, match="epochs must be"):
+        Classifier(epochs="many").fit(X, y)
+    with pytest.raises(ValueError, match="min_updates"):
+        Classifier(min_updates=-1).fit(X, y)
+    with pytest.raises(ValueError, match="normalize"):
+        Classifier(normalize="yes").fit(X, y)
     with pytest.raises(ValueError, match="optimizer"):
         Classifier(optimizer="rmsprop").fit(X, y)
     with pytest.raises(ValueError, match="pooling"):
@@ -315,3 +327,63 @@ def test_docstring_examples_run():
     result = doctest.testmod(estimators, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------------- defaults
+def test_auto_budget_grows_with_a_small_training_set_and_keeps_given_values():
+    """``"auto"`` epochs and patience start from 30 and 5 and grow to ``min_updates``
+    updates (and a sixth of them); given ones are kept, and there is no patience without
+    validation data."""
+    X = sequences(60, seed=3)  # about 50 sequences: 45 train, 2 batches an epoch
+    y = sign_labels(X)
+    clf = Classifier(hidden_size=4, min_updates=120).fit(X, y)
+    n_train = len(X) - max(round(len(X) * 0.1), 1)
+    updates = -(-n_train // 32)
+    assert (clf.epochs_, clf.patience_) == (max(30, -(-120 // updates)), -(-120 // (6 * updates)))
+    assert clf.patience_ > 5
+    assert 1 <= len(clf.history_) <= clf.epochs_
+    assert all("valid_accuracy" in row for row in clf.history_)
+    given = Classifier(hidden_size=4, epochs=3, patience=None, min_updates=10_000).fit(X, y)
+    assert (given.epochs_, given.patience_, len(given.history_)) == (3, None, 3)
+    unvalidated = Classifier(hidden_size=4, epochs=2, validation_fraction=0).fit(X, y)
+    assert unvalidated.patience_ is None
+
+
+def test_the_kept_epoch_is_the_best_validation_accuracy():
+    X = sequences(120, seed=4)
+    clf = Classifier(hidden_size=4, epochs=8, patience=None, lr=0.05).fit(X, sign_labels(X))
+    accuracies = [row["valid_accuracy"] for row in clf.history_]
+    losses = [row["valid_loss"] for row in clf.history_]
+    best = max(range(len(accuracies)), key=lambda i: (accuracies[i], -losses[i]))
+    # the held-out sequences are the first of the seeded order: score them with the model kept
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
+    held = [X[i] for i in order[: max(round(len(X) * 0.1), 1)]]
+    assert clf.score(held, sign_labels(held)) == pytest.approx(accuracies[best])
+
+
+def test_normalize_makes_predictions_independent_of_the_features_scale():
+    X = sequences(64, seed=5)
+    y = sign_labels(X)
+    shifted = [1000.0 * x + 50.0 for x in X]
+    plain = Classifier(hidden_size=4, epochs=3).fit(X, y)
+    scaled = Classifier(hidden_size=4, epochs=3).fit(shifted, y)
+    np.testing.assert_allclose(
+        plain.predict_proba(X), scaled.predict_proba(shifted), rtol=0, atol=1e-4
+    )
+    raw = Classifier(hidden_size=4, epochs=3, normalize=False).fit(shifted, y)
+    assert not np.allclose(raw.predict_proba(shifted), scaled.predict_proba(shifted), atol=1e-2)
+
+
+def test_an_estimator_saved_before_normalize_loads_as_it_was_fitted(tmp_path):
+    """Estimators saved before ``normalize`` and ``min_updates`` existed had neither: they
+    load with ``normalize=False`` and predict from the features as given."""
+    X = sequences(40, seed=6)
+    old = Classifier(hidden_size=4, epochs=2, normalize=False).fit(X, sign_labels(X))
+    run = old.save(tmp_path / "old")
+    config = run.read_config()
+    for name in ("normalize", "min_updates"):
+        del config["params"][name]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    loaded = Classifier.load(tmp_path / "old")
+    assert loaded.normalize is False and loaded.min_updates == 0
+    np.testing.assert_array_equal(loaded.predict_proba(X), old.predict_proba(X))

@@ -7,8 +7,13 @@ top of :class:`~rnnkit.structures.SequenceClassifier` and the same
 ``X`` is either a float array or tensor ``(N, T, F)`` (every sequence ``T`` steps long) or a
 list of ``N`` float arrays ``(T_i, F)`` of any lengths. Variable-length sequences are padded
 per batch and their lengths given to the model, so the padding never reaches an output: a
-sequence gets the same prediction alone as in a batch of longer ones. Features are used as
-given; scale them yourself if their ranges differ a lot.
+sequence gets the same prediction alone as in a batch of longer ones.
+
+The defaults are those of ``rnnkit train classify``: a one-layer LSTM of 128 units read both
+ways, max pooling, features standardised with the training statistics, Adam at 1e-3, a tenth
+of the sequences held out to keep the best epoch and stop early, and a training budget sized
+by the data (at least 3000 updates, so that a set of 50 sequences trains as long as one of
+50 000 would in 30 epochs).
 
 Example:
     >>> import numpy as np
@@ -40,6 +45,7 @@ from torch import Tensor
 from rnnkit.data.padding import pad_sequences
 from rnnkit.runs import RunDir
 from rnnkit.structures.classifier import SequenceClassifier
+from rnnkit.tasks.budget import MIN_UPDATES, sized_budget
 from rnnkit.train import TrainConfig, Trainer, seed_everything
 
 __all__ = ["Classifier", "NotFittedError", "Regressor"]
@@ -47,6 +53,14 @@ __all__ = ["Classifier", "NotFittedError", "Regressor"]
 FORMAT = "rnnkit.estimator"
 FORMAT_VERSION = 1
 HISTORY = "history"
+
+# What epochs="auto" and patience="auto" start from before the budget grows them: the
+# defaults of `rnnkit train classify`.
+AUTO_EPOCHS = 30
+AUTO_PATIENCE = 5
+# The hyper-parameters added after the first saved estimators, with the values those were
+# trained with: a saved estimator that lacks them loads as it was fitted.
+_ADDED_PARAMS = {"normalize": False, "min_updates": 0}
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -125,6 +139,19 @@ def _as_float(values: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must hold numbers: {err}") from None
 
 
+def _is_int(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _feature_scale(padded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """The mean and standard deviation of each feature over the valid steps (not the
+    padding) of ``padded (N, T, F)``; a constant feature gets a scale of 1."""
+    steps = torch.arange(padded.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # (N, T)
+    frames = padded[steps].double()  # (steps, F)
+    mean, std = frames.mean(0), frames.std(0, unbiased=False)
+    return mean.float(), torch.where(std > 0, std, torch.ones_like(std)).float()
+
+
 def _check_length(n_sequences: int, n_targets: int) -> None:
     if n_sequences != n_targets:
         raise ValueError(
@@ -180,19 +207,21 @@ class _SequenceEstimator:
         self,
         *,
         cell: str = "lstm",
-        hidden_size: int = 64,
+        hidden_size: int = 128,
         num_layers: int = 1,
-        bidirectional: bool = False,
+        bidirectional: bool = True,
         dropout: float = 0.0,
-        pooling: str = "last",
-        epochs: int = 20,
+        pooling: str = "max",
+        epochs: int | str = "auto",
         batch_size: int = 32,
-        lr: float = 1e-2,
+        lr: float = 1e-3,
         optimizer: str = "adam",
         clip_norm: float | None = 5.0,
         seed: int | None = 0,
-        validation_fraction: float = 0.0,
-        patience: int | None = None,
+        validation_fraction: float = 0.1,
+        patience: int | str | None = "auto",
+        min_updates: int = MIN_UPDATES,
+        normalize: bool = True,
         device: str = "cpu",
     ) -> None:
         # Stored unchanged and checked in fit, as scikit-learn does, so that set_params and
@@ -211,6 +240,8 @@ class _SequenceEstimator:
         self.seed = seed
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.min_updates = min_updates
+        self.normalize = normalize
         self.device = device
 
     # -- parameters
@@ -265,8 +296,32 @@ class _SequenceEstimator:
             or not 0 <= fraction < 1
         ):
             raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-        if self.patience is not None and fraction == 0:
+        if self.epochs != "auto" and not _is_int(self.epochs, least=1):
+            raise ValueError(f"epochs must be an integer >= 1 or 'auto', got {self.epochs!r}")
+        patience = self.patience
+        if patience not in ("auto", None) and not _is_int(patience, least=1):
+            raise ValueError(f"patience must be an integer >= 1, 'auto' or None, got {patience!r}")
+        if _is_int(patience, least=1) and fraction == 0:
             raise ValueError("patience needs validation data: set validation_fraction > 0")
+        if not _is_int(self.min_updates, least=0):
+            raise ValueError(f"min_updates must be an integer >= 0, got {self.min_updates!r}")
+        if not isinstance(self.normalize, bool):
+            raise ValueError(f"normalize must be True or False, got {self.normalize!r}")
+
+    def _budget(self, examples: int, validated: bool) -> tuple[int, int | None]:
+        """The epochs and patience for ``examples`` training sequences: ``"auto"`` ones
+        start from the CLI's 30 and 5 and grow to at least ``min_updates`` updates and a
+        sixth of that (no patience without validation data); given ones are kept."""
+        auto = [name for name in ("epochs", "patience") if getattr(self, name) == "auto"]
+        config = {
+            "sized_by_data": auto,
+            "min_updates": self.min_updates,
+            "batch_size": self.batch_size,
+            "epochs": AUTO_EPOCHS if self.epochs == "auto" else self.epochs,
+            "patience": AUTO_PATIENCE if self.patience == "auto" else self.patience,
+        }
+        config.update(sized_budget(config, examples))
+        return config["epochs"], config["patience"] if validated else None
 
     # -- task-specific hooks
 
@@ -306,9 +361,11 @@ class _SequenceEstimator:
     def fit(self, X: Any, y: Any) -> _SequenceEstimator:
         """Train a new model on ``X`` and ``y`` (any earlier fit is discarded); returns ``self``.
 
-        With ``validation_fraction > 0`` that share of the sequences (at random) is held out
-        and its loss logged each epoch as ``valid_loss``; with ``patience`` training stops
-        after that many epochs without improvement and keeps the best weights.
+        With ``validation_fraction > 0`` that share of the sequences (at random) is held out:
+        its loss (and, for a classifier, accuracy) is logged each epoch, the best epoch's
+        weights are kept (the best validation accuracy for a classifier, loss for a
+        regressor) and ``patience`` stops training after that many epochs without
+        improvement. ``epochs_`` and ``patience_`` say what the ``"auto"`` budget chose.
 
         Raises:
             ValueError: bad ``X`` or ``y`` (the message names which), different lengths, or a
@@ -329,12 +386,19 @@ class _SequenceEstimator:
                 f"validation_fraction={self.validation_fraction} leaves no training sequences "
                 f"out of {n}"
             )
+        self.epochs_, self.patience_ = self._budget(n - n_valid, n_valid > 0)
+        monitor = self._monitor() if n_valid else ("valid_loss", "min")
+        # The Trainer keeps the best epoch's weights when it may stop early: without
+        # patience, a patience it cannot run out of keeps them all the same.
+        keep_best = self.patience_ if self.patience_ is not None or not n_valid else self.epochs_
         config = TrainConfig(
-            epochs=self.epochs,
+            epochs=self.epochs_,
             optimizer=self.optimizer,
             lr=self.lr,
             clip_norm=self.clip_norm,
-            early_stopping_patience=self.patience,
+            early_stopping_patience=keep_best,
+            monitor=monitor[0],
+            mode=monitor[1],
             seed=self.seed,
             device=self.device,
         )
@@ -347,16 +411,40 @@ class _SequenceEstimator:
         trainer = Trainer(model, config)
         order = torch.randperm(n, generator=split)
         train, valid = order[n_valid:], order[:n_valid]
+        self._x_scale = None
+        if self.normalize:  # the training sequences' statistics only
+            self._x_scale = _feature_scale(padded[train], lengths[train])
+            padded = self._scaled(padded)
         train_batches = _Batches(
             padded[train], lengths[train], targets[train], self.batch_size, trainer.generator
         )
         valid_batches = None
         if n_valid:
             valid_batches = _Batches(padded[valid], lengths[valid], targets[valid], self.batch_size)
-        history = trainer.fit(train_batches, valid_batches)
+        history = trainer.fit(train_batches, valid_batches, self._evaluate if n_valid else None)
         self.history_: list[dict[str, float]] = [dict(row) for row in history.rows]
         self.model_ = model.eval()
         return self
+
+    def _monitor(self) -> tuple[str, str]:
+        """The validation column that picks the kept epoch, and whether more is better."""
+        return ("valid_loss", "min")
+
+    def _evaluate(self, model: SequenceClassifier, batches: Any) -> dict[str, float]:
+        """The validation metrics logged each epoch (the mean loss; see :meth:`_monitor`)."""
+        total, count = 0.0, 0
+        for batch in batches:
+            n = len(batch["targets"])
+            total += float(model.loss(batch["x"], batch["targets"], batch["lengths"])) * n
+            count += n
+        return {"loss": total / count}
+
+    def _scaled(self, padded: Tensor) -> Tensor:
+        """``padded`` standardised with the training statistics (as it is if not normalized)."""
+        if self._x_scale is None:
+            return padded
+        mean, scale = self._x_scale
+        return (padded - mean) / scale
 
     # -- prediction
 
@@ -375,6 +463,7 @@ class _SequenceEstimator:
                 f"X has {padded.shape[2]} features per step, but this {type(self).__name__} "
                 f"was fitted with {self.n_features_in_}"
             )
+        padded = self._scaled(padded)
         model = self.model_.eval()
         device = next(model.parameters()).device
         batch_size = self.batch_size if isinstance(self.batch_size, int) else 32
@@ -404,12 +493,22 @@ class _SequenceEstimator:
             "format_version": FORMAT_VERSION,
             "estimator": type(self).__name__,
             "params": self.get_params(),
-            "fitted": {"n_features_in_": self.n_features_in_, **self._fitted_state()},
+            "fitted": {
+                "n_features_in_": self.n_features_in_,
+                **self._fitted_state(),
+                **self._scale_state(),
+            },
         }
         run = RunDir(path).create(config, overwrite=overwrite)
         run.save_weights(self.model_)
         run.write_json(HISTORY, self.history_)
         return run
+
+    def _scale_state(self) -> dict[str, list[float]]:
+        if self._x_scale is None:
+            return {}
+        mean, scale = self._x_scale
+        return {"x_mean": mean.tolist(), "x_scale": scale.tolist()}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:
@@ -426,10 +525,16 @@ class _SequenceEstimator:
                 f"{path}: not a saved {cls.__name__} (format {config.get('format')!r}, "
                 f"estimator {config.get('estimator')!r})"
             )
-        estimator = cls(**config["params"])
+        estimator = cls(**{**_ADDED_PARAMS, **config["params"]})
         fitted = config["fitted"]
         estimator.n_features_in_ = int(fitted["n_features_in_"])
         estimator._restore_fitted_state(fitted)
+        estimator._x_scale = None
+        if "x_mean" in fitted:
+            estimator._x_scale = (
+                torch.tensor(fitted["x_mean"], dtype=torch.float32),
+                torch.tensor(fitted["x_scale"], dtype=torch.float32),
+            )
         model = estimator._build_model()
         run.load_weights(model)
         estimator.model_ = model.eval()
@@ -446,17 +551,31 @@ class Classifier(_SequenceEstimator):
         hidden_size, num_layers, bidirectional, dropout: the recurrent encoder.
         pooling: ``"last"``, ``"mean"``, ``"max"`` or ``"attention"`` (a learned weighted
             mean) over each sequence's valid steps.
-        epochs, batch_size, lr, optimizer, clip_norm: training
-            (see :class:`~rnnkit.train.TrainConfig`).
+        epochs: passes over the training sequences, or ``"auto"``: 30, grown to at least
+            ``min_updates`` optimizer updates for a small training set.
+        batch_size, lr, optimizer, clip_norm: training (see :class:`~rnnkit.train.TrainConfig`).
         seed: the initial weights, validation split and data order; ``None`` for none.
-        validation_fraction: share of ``X`` held out to log ``valid_loss``.
-        patience: early stopping on ``valid_loss`` (needs ``validation_fraction > 0``).
+        validation_fraction: share of ``X`` held out (at random) to pick the kept epoch:
+            the best validation accuracy (ties: the lower loss); 0 keeps the last epoch.
+        patience: stop after this many epochs without a better validation accuracy; ``"auto"``:
+            5, grown to a sixth of ``min_updates`` updates; ``None``: never stop early.
+        min_updates: the least number of optimizer updates ``"auto"`` trains for (0: off).
+        normalize: standardise each feature with the mean and standard deviation of the
+            training sequences' steps (kept with the model and applied to ``X`` at predict).
         device: ``"cpu"`` or ``"cuda"``.
+
+    The defaults are ``rnnkit train classify``'s. Measured against the earlier ones (64
+    units one way, the last state, 20 epochs at lr 1e-2, no validation), accuracy on each
+    set's test file, mean of seeds 0 and 1: UCR GunPoint 49 -> 84 %, ArrowHead 34 -> 54 %,
+    BasicMotions 85 -> 98 %, ItalyPowerDemand 90 -> 92 %, Japanese Vowels (70 of its
+    training series held out) 86 -> 97 %; scikit-learn's digits read row by row 96 -> 93 %.
 
     Attributes (after ``fit``):
         classes_: the sorted distinct labels of ``y``; ``predict_proba`` columns follow them.
         n_features_in_: features per step.
-        history_: one dict per epoch (``epoch``, ``train_loss``, ``valid_loss``, ``lr``, ...).
+        epochs_, patience_: the epochs and patience training used (``"auto"`` resolved).
+        history_: one dict per epoch (``epoch``, ``train_loss``, ``valid_loss``,
+            ``valid_accuracy``, ``lr``, ...).
         model_: the trained :class:`~rnnkit.structures.SequenceClassifier`.
 
     Example:
@@ -492,6 +611,20 @@ class Classifier(_SequenceEstimator):
     def _num_outputs(self) -> int:
         return len(self.classes_)
 
+    def _monitor(self) -> tuple[str, str]:
+        return ("valid_accuracy", "max")
+
+    def _evaluate(self, model: SequenceClassifier, batches: Any) -> dict[str, float]:
+        """The validation loss and accuracy."""
+        loss, right, count = 0.0, 0, 0
+        for batch in batches:
+            logits = model(batch["x"], batch["lengths"])
+            targets = batch["targets"]
+            loss += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
+            right += int((logits.argmax(1) == targets).sum())
+            count += len(targets)
+        return {"loss": loss / count, "accuracy": right / count}
+
     def _fitted_state(self) -> dict[str, Any]:
         # .tolist() turns NumPy scalars into Python ones JSON can hold.
         return {"classes_": self.classes_.tolist()}
@@ -522,7 +655,8 @@ class Classifier(_SequenceEstimator):
 class Regressor(_SequenceEstimator):
     """A recurrent sequence regressor: one value (or ``P`` values) per sequence.
 
-    Takes the hyper-parameters of :class:`Classifier`. ``y`` is ``(N,)`` or ``(N, P)``
+    Takes the hyper-parameters of :class:`Classifier`, with the same defaults; the kept epoch
+    and ``patience`` follow the validation loss. ``y`` is ``(N,)`` or ``(N, P)``
     floats and :meth:`predict` returns the same shape. The targets are standardized for
     training (so ``history_`` losses are in standard units) and mapped back in
     :meth:`predict`, so their scale does not matter.
