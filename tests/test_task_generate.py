@@ -112,6 +112,34 @@ def test_char_text_pipeline_train_evaluate_generate_resume(tmp_path, capsys, sha
     assert metrics(out)["epochs"] == 2
 
 
+def test_a_small_text_trains_for_min_updates_chunks(tmp_path, capsys, shakespeare):
+    """A text stream's update is a chunk of --bptt steps of --batch-size streams: 3600
+    training characters in 8 streams of chunks of 20 are 23 updates an epoch. The default 20
+    epochs exceed 100 updates; 1000 take 44 epochs, with a patience of 8 (1000 / 6 updates)."""
+    out = tmp_path / "run"
+    options = ["--bptt", "20", "--batch-size", "8", "--min-updates", "100"]
+    tiny = ["--hidden-size", "8", "--layers", "1", "--seed", "0"]
+    status, printed, err = run(
+        capsys, "train", "generate", "--train", shakespeare, "--out", out, *options, *tiny
+    )
+    assert status == 0, err
+    config = json.loads((out / "config.json").read_text())
+    updates = len(StreamBatches(list(range(3600)), 8, 20, torch.Generator()))
+    assert updates == 23
+    assert (config["epochs"], config["patience"]) == (20, 5)  # the defaults exceed the floor
+    status, printed, err = run(
+        capsys, "train", "generate", "--train", shakespeare, "--out", out, "--overwrite",
+        *options[:-1], "1000", *tiny,
+    )  # fmt: skip
+    assert status == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert (config["epochs"], config["patience"]) == (
+        -(-1000 // updates),
+        -(-1000 // (6 * updates)),
+    )
+    assert "chosen: --epochs 44, --patience 8" in printed + err
+
+
 def test_stream_evaluation_carries_the_state_like_one_pass_over_each_stream():
     torch.manual_seed(0)
     model = SequenceGenerator(7, embedding_dim=4, hidden_size=5).eval()

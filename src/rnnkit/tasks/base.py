@@ -177,6 +177,11 @@ class Task:
         training batches; the trainer owns it, so the order is part of a checkpoint)."""
         raise NotImplementedError
 
+    def updates_per_epoch(self, config: Mapping[str, Any], examples: Any) -> int | None:
+        """Optimizer updates an epoch over the training ``examples``, for the training budget
+        (:mod:`rnnkit.tasks.budget`); ``None``: one a batch of ``batch_size`` examples."""
+        return None
+
     def loss(self, model: nn.Module, batch: Batch) -> Tensor:
         """The training loss of one batch (default: ``model.loss(**batch)``)."""
         return model.loss(**batch)

@@ -35,15 +35,19 @@ def min_updates_option() -> Option:
     )
 
 
-def sized_budget(config: Mapping[str, Any], examples: int) -> dict[str, int]:
+def sized_budget(
+    config: Mapping[str, Any], examples: int, updates_per_epoch: int | None = None
+) -> dict[str, int]:
     """The ``epochs`` and ``patience`` that give ``examples`` training examples, in batches of
-    ``batch_size``, at least ``min_updates`` updates and a patience of a sixth of that: only
-    those the config leaves to the data, and only where they exceed its values."""
+    ``batch_size`` (or ``updates_per_epoch`` optimizer updates an epoch, where a task counts
+    them otherwise, e.g. chunks of a text stream), at least ``min_updates`` updates and a
+    patience of a sixth of that: only those the config leaves to the data, and only where
+    they exceed its values."""
     left = config.get("sized_by_data", ())
     if not left or not config["min_updates"] or examples < 1:
         return {}
     floor = config["min_updates"]
-    updates = -(-examples // config["batch_size"])  # per epoch
+    updates = updates_per_epoch or -(-examples // config["batch_size"])
     wanted = {"epochs": -(-floor // updates), "patience": -(-floor // (6 * updates))}
     return {
         name: wanted[name]

@@ -53,6 +53,7 @@ from rnnkit.losses.sequence_loss import lengths_to_mask
 from rnnkit.metrics.music import frame_nll
 from rnnkit.structures.generator import SequenceGenerator, shift_right
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
+from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
 from rnnkit.text.vocab import UNK, Vocab
 from rnnkit.train import evaluating
@@ -238,6 +239,7 @@ class GenerateTask(Task):
         Option(
             "judge_temperature", 1.0, "positive_float", "idx: temperature of those samples", "data"
         ),
+        min_updates_option(),
     )
     common_defaults: ClassVar[Mapping[str, Any]] = {
         "layers": 2,
@@ -246,6 +248,7 @@ class GenerateTask(Task):
         "epochs": 20,
         "patience": 5,
     }
+    sized_by_data = ("epochs", "patience")
     monitor = ("valid_loss", "min")
     shown_metrics = ("bpc", "ppl")
     examples = """\
@@ -412,6 +415,11 @@ class GenerateTask(Task):
                 batch_size = min(batch_size, len(examples) - 1)
             return StreamBatches(examples.ids, batch_size, config["bptt"], generator)
         return frame_batches(examples, config["batch_size"], generator)
+
+    def updates_per_epoch(self, config: Mapping[str, Any], examples: Any) -> int | None:
+        if isinstance(examples, TextStream):  # an update a chunk of --bptt steps
+            return len(self.batches(config, examples, generator=torch.Generator()))
+        return None
 
     def stream_loss(self, model: nn.Module, chunk: Any, state: Any) -> tuple[Tensor, Any]:
         return model.loss(chunk["inputs"], chunk["targets"], state=state, return_state=True)

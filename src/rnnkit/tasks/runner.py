@@ -315,7 +315,8 @@ def train(
     prepared = task.prepare(config, artifacts)
     artifacts = prepared.artifacts
     if resume is None:  # a resumed run keeps the epochs and patience its config.json says
-        budget = sized_budget(config, len(prepared.train))
+        updates = task.updates_per_epoch(config, prepared.train)
+        budget = sized_budget(config, len(prepared.train), updates)
         if budget:
             prepared.chosen.update(budget)
             prepared.info["chosen"] = describe_budget(config, budget)
