@@ -505,3 +505,26 @@ def test_compare_plots_the_gradient_through_time_of_the_three_cells(
     assert set(ratios) == {"RNN", "LSTM", "GRU"}
     assert ratios["RNN"] < 1e-3 * min(ratios["LSTM"], ratios["GRU"])  # the vanishing gradient
     assert run_cli(["compare", "--out", str(out), "--steps", "0"]) == 2
+
+
+def test_a_training_file_of_one_class_is_refused_and_labels_like_words_are_flagged(
+    toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training set of one label cannot train a classifier: refused, naming the file. A
+    file whose "labels" are nearly as many as its lines (text first, label last) trains, but
+    the log asks whether the label is where the format expects it."""
+    one_class = tmp_path / "one.txt"
+    one_class.write_text("".join(f"pos a fine film number {i}\n" for i in range(12)))
+    capsys.readouterr()
+    argv = ["train", "classify", "--train", str(one_class), "--valid", str(toy["valid"])]
+    assert main([*argv, *TINY, "--out", str(tmp_path / "one")]) == 2
+    err = capsys.readouterr().err
+    assert f"{one_class}: every training example has the label 'pos'" in err
+    text_first = tmp_path / "text_first.txt"
+    words = "fine dull grand weak bold flat keen slow odd sad wry sly".split()
+    lines = [f"{words[i % 12]} film of note\t{'pos' if i % 2 else 'neg'}\n" for i in range(40)]
+    text_first.write_text("".join(lines))
+    argv = ["train", "classify", "--train", str(text_first), *TINY, "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "words")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 12 labels for 36 training examples: is the label where the format" in out

@@ -399,6 +399,27 @@ def test_read_table_header_detection_with_indices(tmp_path):
     assert len(read_table(with_header, 1, 0, header=False)) == 4
 
 
+def test_read_table_a_number_never_makes_the_first_record_a_header(tmp_path):
+    """Columns given by index as the CLI passes them ("1", "0") in a headerless file whose
+    first record's label is 1: before, "1" was taken for that cell's column name, the record
+    for a header and the labels for the texts (100 % accuracy on nothing)."""
+    path = tmp_path / "yelp.csv"
+    path.write_text('1,"a fine, fine film"\n0,dull\n1,ok then\n0,"bad, really"\n')
+    examples = read_table(path, "1", "0")
+    assert [(e.label, e.text, e.line) for e in examples] == [
+        ("1", "a fine, fine film", 1), ("0", "dull", 2), ("1", "ok then", 3),
+        ("0", "bad, really", 4),
+    ]  # fmt: skip
+    # text first: a first record whose label recurs below is data, whatever the sniffer says
+    text_first = tmp_path / "text_first.csv"
+    text_first.write_text("a fine film,1\ndull and slow,0\nok,1\nbad,0\n")
+    assert [e.line for e in read_table(text_first, "0", "1")] == [1, 2, 3, 4]
+    named = tmp_path / "named.csv"
+    named.write_text("text,label\nfine,1\n")
+    with pytest.raises(ValueError, match=r"named.csv: the text column \('text'\) and the label"):
+        read_table(named, "text", "0")  # column "text" is column 0
+
+
 def test_read_table_errors(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("label,text\npos,fine\nneg\n")

@@ -1,7 +1,11 @@
 """Reader of labelled texts in a CSV or TSV table: one example a record, two named columns.
 
 Columns are picked by header name or by 0-based index. A string such as ``"1"`` is an
-index only if no header column is called ``"1"``. The delimiter is a tab for ``.tsv``
+index only if the file has a header row with no column called ``"1"``; it never makes the
+first record a header by itself (in a headerless file whose first label is ``1``, column
+``"1"`` is the second column, not the column that holds ``1``). Without a column given by
+name, the first record is a header when the csv sniffer says so and its label cell is not
+one of the other records' labels. The delimiter is a tab for ``.tsv``
 files, otherwise it is guessed from the start of the file (``,`` if unsure). Quoted fields
 may hold delimiters and newlines; an example's line number is the line its record starts on.
 Labels are kept exactly as written (``"1"`` stays the string ``"1"``); texts are stripped.
@@ -80,11 +84,25 @@ def _column(path: Path, spec: int | str, header: list[str] | None, option: str) 
     return spec
 
 
-def _is_name(spec: int | str, first_row: list[str]) -> bool:
-    """Whether ``spec`` must be a header name (an int-looking string only if a column has it)."""
-    if not isinstance(spec, str):
+def _is_name(spec: int | str) -> bool:
+    """Whether ``spec`` must be a header name: a string that is not an integer."""
+    return isinstance(spec, str) and not spec.strip().lstrip("-").isdigit()
+
+
+def _sniffed_header(text: str, records: list, label_column: int | str) -> bool:
+    """Whether the first record looks like a header to the csv sniffer and its label cell is
+    not a label of the records after it (a header's "label" or "sentiment" is not a class;
+    a headerless file's first label usually is)."""
+    try:
+        if not csv.Sniffer().has_header(text[:_SNIFF_BYTES]):
+            return False
+    except csv.Error:
         return False
-    return spec in first_row or not spec.strip().lstrip("-").isdigit()
+    column = int(label_column)
+    first = records[0][1]
+    if column < 0 or column >= len(first):
+        return True  # _column and the record checks report it
+    return all(len(f) <= column or f[column] != first[column] for _, f in records[1:])
 
 
 def read_table(
@@ -113,18 +131,19 @@ def read_table(
     if not records:
         raise ValueError(f"{path}: no examples (the file is empty)")
     first_row = records[0][1]
-    uses_name = _is_name(text_column, first_row) or _is_name(label_column, first_row)
     if header is None:
-        if uses_name:
+        if _is_name(text_column) or _is_name(label_column):
             header = True
         else:
-            try:
-                header = csv.Sniffer().has_header(text[:_SNIFF_BYTES])
-            except csv.Error:
-                header = False
+            header = _sniffed_header(text, records, label_column)
     names = first_row if header else None
     text_index = _column(path, text_column, names, "text column")
     label_index = _column(path, label_column, names, "label column")
+    if text_index == label_index and text_column != label_column:  # (predict reads one)
+        raise ValueError(
+            f"{path}: the text column ({text_column!r}) and the label column "
+            f"({label_column!r}) are the same column, {text_index}"
+        )
     if header:
         records = records[1:]
     needed = max(text_index, label_index) + 1

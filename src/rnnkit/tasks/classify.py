@@ -594,6 +594,11 @@ class ClassifyTask(Task):
         if config["header"] is not None and _format_of(config) != "table":
             raise ValueError(f"{option_name('header')}: only the table format has a header row")
         check_holdout(config, where)
+        if str(config["text_column"]).strip() == str(config["label_column"]).strip():
+            raise ValueError(
+                f"{option_name('text_column')} and {option_name('label_column')} name the "
+                f"same column, {config['text_column']!r}"
+            )
         if config["embeddings_vocab"] and config["embeddings"] is None:
             raise ValueError(f"{option_name('embeddings_vocab')}: needs --embeddings")
         for name in ("embeddings", "embeddings_vocab", "freeze_embeddings", "word_dropout"):
@@ -623,6 +628,11 @@ class ClassifyTask(Task):
         initial: dict[str, Tensor] = {}
         if artifacts is None:
             artifacts = {"labels": label_order(train.labels)}
+            if len(artifacts["labels"]) < 2:
+                raise ValueError(
+                    f"{train.source}: every training example has the label "
+                    f"{artifacts['labels'][0]!r}; a classifier needs at least 2 classes"
+                )
             if train.texts is not None:
                 try:
                     vocab = Vocab.build(
@@ -656,6 +666,13 @@ class ClassifyTask(Task):
         }
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
+        labels, examples = len(artifacts["labels"]), len(train.labels)
+        if examples >= 20 and labels > examples / 4:  # a label every few examples
+            info["warning"] = (
+                f"{labels} labels for {examples} training examples: is the label where the "
+                f"format expects it (text lines: the first field; tables: "
+                f"{option_name('label_column')})?"
+            )
         return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
