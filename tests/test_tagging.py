@@ -12,7 +12,7 @@ import torch
 
 from rnnkit.data.conll import TaggedSentence, read_conll
 from rnnkit.data.slots import read_seq_pairs
-from rnnkit.metrics.tagging import detect_scheme, entity_scores
+from rnnkit.metrics.tagging import detect_scheme, entity_scores, to_iob2
 from rnnkit.structures.crf import bio_constraints
 from rnnkit.structures.joint_tagger import JointTagger
 
@@ -411,3 +411,12 @@ def test_joint_tagger_learns_a_toy_task(crf, pooling):
     print(f"tag accuracy {tag_accuracy:.3f}, intent accuracy {intent_accuracy:.3f}")
     assert tag_accuracy >= 0.95 and intent_accuracy >= 0.95, (tag_accuracy, intent_accuracy)
     assert time.perf_counter() - start < 30
+
+
+def test_iob1_to_iob2_opens_each_chunk_with_b_and_keeps_iob2():
+    iob1 = ["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-LOC", "I-ORG", "O", "I", "I"]
+    iob2 = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "B-ORG", "O", "B", "I"]
+    assert to_iob2(iob1) == iob2
+    assert to_iob2(iob2) == iob2
+    assert to_iob2([]) == [] and to_iob2(["O", "O"]) == ["O", "O"]
+    assert entity_scores([iob2], [to_iob2(iob1)], "BIO")["f1"] == 1.0

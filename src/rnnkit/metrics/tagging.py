@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 from seqeval.scheme import IOBES
 
-__all__ = ["SCHEMES", "check_chunk_tag", "detect_scheme", "entity_scores"]
+__all__ = ["SCHEMES", "check_chunk_tag", "detect_scheme", "entity_scores", "to_iob2"]
 
 SCHEMES = ("BIO", "IO", "BIOES", "BMES", "none")
 
@@ -85,6 +85,21 @@ def detect_scheme(tag_sequences: TagSequences) -> str:
     if "B" in prefixes or prefixes <= {"O"}:
         return "BIO"
     return "IO"
+
+
+def to_iob2(tags: Sequence[str]) -> list[str]:
+    """BIO tags as IOB2 demands them: an ``I-X`` that begins a chunk (first, after ``O`` or
+    after a tag of another type) becomes ``B-X``. This reads IOB1 (the original CoNLL-2003
+    files, where ``B`` only separates two adjacent chunks of one type) as IOB2 and leaves IOB2
+    unchanged."""
+    out: list[str] = []
+    previous = "O"
+    for tag in tags:
+        if tag[:1] == "I" and (previous == "O" or previous[1:] != tag[1:]):
+            tag = "B" + tag[1:]
+        out.append(tag)
+        previous = tag
+    return out
 
 
 def _m_to_i(tag_sequences: TagSequences) -> list[list[str]]:

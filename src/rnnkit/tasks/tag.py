@@ -25,7 +25,9 @@ Formats (``--format``; ``auto`` tells them apart: a folder, or a file named ``*.
 
 Tags follow a chunk scheme (``--scheme``, by default told from the training tags): BIO
 (IOB2), IO, BIOES, or BMES (B/M/E/S, with or without ``-TYPE``); or none, when a training tag
-is not a chunk tag (parts of speech: ``NOUN``, ``VBZ``). Metrics are entity-level precision,
+is not a chunk tag (parts of speech: ``NOUN``, ``VBZ``). Under BIO, IOB1 files (the original
+CoNLL-2003 ones, where an ``I-`` opens a chunk) are read as IOB2: such an ``I-X`` becomes
+``B-X``, in every split, and the log counts them. Metrics are entity-level precision,
 recall and F1 as conlleval computes them (seqeval, see :mod:`rnnkit.metrics.tagging`) and
 token accuracy; with sentence labels also ``intent_accuracy``. Without chunks every token is
 an item, so precision, recall and F1 equal the token accuracy. Early stopping and the best
@@ -62,7 +64,7 @@ recall, F1, token accuracy (and intent accuracy) on a file of the run's format.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -74,7 +76,13 @@ from rnnkit.data.conll import TaggedSentence, read_conll
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import read_text_lines
 from rnnkit.data.slots import read_seq_pairs
-from rnnkit.metrics.tagging import SCHEMES, check_chunk_tag, detect_scheme, entity_scores
+from rnnkit.metrics.tagging import (
+    SCHEMES,
+    check_chunk_tag,
+    detect_scheme,
+    entity_scores,
+    to_iob2,
+)
 from rnnkit.structures.crf import TransitionConstraints, bio_constraints
 from rnnkit.structures.joint_tagger import INTENT_POOLINGS, UNKNOWN_INTENT, JointTagger
 from rnnkit.tasks.base import (
@@ -177,6 +185,33 @@ def read_splits(
         kept, held = holdout(len(train), config["valid_fraction"], config["seed"], config["train"])
         train, valid = [train[i] for i in kept], [train[i] for i in held]
     return train, valid, test
+
+
+def as_iob2(sentences: list[TaggedSentence] | None) -> tuple[list[TaggedSentence] | None, int]:
+    """The sentences with every chunk an ``I-`` opens read as opened by ``B-`` (IOB1, as the
+    original CoNLL-2003 files, to IOB2: the CRF's allowed transitions and the F1 are IOB2's),
+    and how many tags that changed."""
+    if sentences is None:
+        return None, 0
+    out, changed = [], 0
+    for sentence in sentences:
+        tags = to_iob2(sentence.tags)
+        changed += sum(a != b for a, b in zip(tags, sentence.tags, strict=True))
+        out.append(replace(sentence, tags=tags) if tags != sentence.tags else sentence)
+    return out, changed
+
+
+def _scheme_of(config: Mapping[str, Any], artifacts: Any, train: list[TaggedSentence]) -> str:
+    """The run's tag scheme: its artifacts', the option's, or the training tags' (an error in
+    them is reported where the artifacts are built)."""
+    if artifacts is not None:
+        return artifacts["labels"]["scheme"]
+    if config["scheme"] != "auto":
+        return config["scheme"]
+    try:
+        return detect_scheme([s.tags for s in train])
+    except ValueError:
+        return "none"
 
 
 # ---------------------------------------------------------------------- encoding
@@ -486,6 +521,10 @@ class TagTask(Task):
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
+        opened_by_i = 0
+        if _scheme_of(config, artifacts, train) == "BIO":
+            (train, a), (valid, b), (test, c) = (as_iob2(s) for s in (train, valid, test))
+            opened_by_i = a + b + c
         initial: dict[str, Tensor] = {}
         if artifacts is None:
             artifacts, initial = self._build_artifacts(config, train)
@@ -507,6 +546,8 @@ class TagTask(Task):
         info["tags"] = f"{len(labels['tags'])} tags, scheme {labels['scheme']}" + (
             f"; {len(labels['intents'])} sentence labels" if labels["intents"] else ""
         )
+        if opened_by_i:
+            info["tags"] += f"; {opened_by_i} chunks opened by I- read as B- (IOB1 to IOB2)"
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
         return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
@@ -589,6 +630,8 @@ class TagTask(Task):
             sentences = test if test is not None else valid
             source = config["test"] or config["valid"] or config["train"]
         check_tags(config, artifacts["labels"]["scheme"], sentences, str(source))
+        if artifacts["labels"]["scheme"] == "BIO":
+            sentences, _ = as_iob2(sentences)
         examples = encode(sentences, artifacts, str(source))
         metrics = tagging_metrics(model, make_batches(examples, config["batch_size"]))
         return {"data": str(source), "examples": len(examples), **metrics}
