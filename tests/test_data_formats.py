@@ -434,3 +434,14 @@ def test_read_table_errors(tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"label,text\npos,\xff\n")
     with pytest.raises(ValueError, match=r"bin.csv:2: not UTF-8"):
         read_table(tmp_path / "bin.csv", 1, 0)
+
+
+def test_text_lines_end_blank_lines_are_dropped_but_a_blank_line_inside_is_an_error(tmp_path):
+    from rnnkit.data.readers import read_text_lines
+
+    path = tmp_path / "inputs.txt"
+    path.write_bytes(b"\xef\xbb\xbfa fine film\r\ndull\r\n\r\n  \r\n")
+    assert read_text_lines(path) == ["a fine film", "dull"]
+    path.write_text("a fine film\n\ndull\n")
+    with pytest.raises(ValueError, match=r"inputs.txt:2: blank line, expected a text"):
+        read_text_lines(path)

@@ -218,3 +218,13 @@ def test_perplexity():
     for nll in (-1.0, math.nan):
         with pytest.raises(ValueError, match="total_nll"):
             perplexity(nll, 3)
+
+
+def test_blank_lines_at_the_end_of_one_file_are_not_sentences(tmp_path):
+    src = write(tmp_path / "x.de", "a b\r\nc d\r\n")
+    tgt = write(tmp_path / "x.en", "e f\r\ng h\r\n\r\n\r\n")
+    pairs, _ = read_parallel(src, tgt)
+    assert [(p.source, p.target) for p in pairs] == [
+        (["a", "b"], ["e", "f"]),
+        (["c", "d"], ["g", "h"]),
+    ]

@@ -166,9 +166,14 @@ def test_read_seq_pairs_errors(tmp_path):
     two = write(tmp_path / "two", "x\ny z\n")
     with pytest.raises(ValueError, match=r"two:2: expected one label, got 2 fields"):
         read_seq_pairs(seq_in, good_out, two)
-    blank = write(tmp_path / "blank.in", "a b c\n\n")
+    blank = write(tmp_path / "blank.in", "a b c\n\nd e f g h i\n")
     with pytest.raises(ValueError, match=r"blank.in:2: blank line"):
         read_seq_pairs(blank, good_out)
+    # blank lines at the end of a file (Windows editors leave them) are not sentences
+    trailing = write(tmp_path / "trailing.in", "a b c\r\nd e f g h i\r\n\r\n \r\n")
+    assert [s.tokens for s in read_seq_pairs(trailing, good_out)] == [
+        ["a", "b", "c"], ["d", "e", "f", "g", "h", "i"],
+    ]  # fmt: skip
     assert [s.label for s in read_seq_pairs(seq_in, good_out, write(tmp_path / "l", "p\nq\n"))] == [
         "p",
         "q",

@@ -84,7 +84,13 @@ def read_parallel(
     ):
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
     src_path, tgt_path = Path(src_path), Path(tgt_path)
-    src_lines, tgt_lines = raw_lines(src_path), raw_lines(tgt_path)
+    src_lines = raw_lines(src_path, trailing_blanks=True)
+    tgt_lines = raw_lines(tgt_path, trailing_blanks=True)
+    # blank lines at the end of one file only, past the other's last line, are an editor's
+    # (a blank line facing a sentence is an empty sentence, reported below)
+    for longer, shorter in ((src_lines, tgt_lines), (tgt_lines, src_lines)):
+        while len(longer) > len(shorter) and not longer[-1].strip():
+            longer.pop()
     if len(src_lines) != len(tgt_lines):
         raise ValueError(
             f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}: "

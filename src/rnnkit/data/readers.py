@@ -55,12 +55,16 @@ def read_bytes(path: Path) -> bytes:
     return data.removeprefix(b"\xef\xbb\xbf")
 
 
-def raw_lines(path: Path) -> list[bytes]:
+def raw_lines(path: Path, *, trailing_blanks: bool = False) -> list[bytes]:
     """The undecoded lines of a file: split on ``\n`` only (``str.splitlines`` would also
     split on ``\x0b``, ``\x1c``, U+2028, ... and shift every later line), a UTF-8 byte order
-    mark dropped, the final newline ending the last line rather than starting an empty one."""
+    mark dropped, the final newline ending the last line rather than starting an empty one,
+    and (unless ``trailing_blanks``) the blank lines at its end dropped, which editors
+    leave."""
     lines = read_bytes(path).split(b"\n")
     if lines and lines[-1] == b"":
+        lines.pop()
+    while lines and not trailing_blanks and not lines[-1].strip():
         lines.pop()
     return lines
 
