@@ -11,7 +11,7 @@ import pytest
 from rnnkit.data.audio import audio_features, read_audio_folder
 from rnnkit.data.idx import read_idx, read_idx_images
 from rnnkit.data.npz_format import read_npz
-from rnnkit.data.readers import LabeledLine
+from rnnkit.data.readers import LabeledLine, read_text_lines
 from rnnkit.data.sequences import SequenceSet
 from rnnkit.data.table import read_table
 from rnnkit.data.ts_format import read_ts
@@ -437,8 +437,6 @@ def test_read_table_errors(tmp_path):
 
 
 def test_text_lines_end_blank_lines_are_dropped_but_a_blank_line_inside_is_an_error(tmp_path):
-    from rnnkit.data.readers import read_text_lines
-
     path = tmp_path / "inputs.txt"
     path.write_bytes(b"\xef\xbb\xbfa fine film\r\ndull\r\n\r\n  \r\n")
     assert read_text_lines(path) == ["a fine film", "dull"]
