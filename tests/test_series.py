@@ -88,6 +88,9 @@ def test_date_column_choices(tmp_path):
         ("date,v\n2000-01-03,1\n2000-01-02,2\n2000-01-01,3\n", r"s\.csv:3: .*reverse its rows"),
         ("YEAR,v\n1701,1\n1702,2\n1700,3\n1701,4\n", r"s\.csv:4: 'YEAR' '1700'.*several series"),
         ("year,quarter,v\n1959,1,1\n1959,3,2\n1959,2,3\n", r"s\.csv:4: 'year'/'quarter'"),
+        # day first or month first (both are tried: every reading runs back here)
+        ("date,v\n02/09/2016 11:00,1\n02/09/2016 10:00,2\n01/09/2016 23:00,3\n", r"s\.csv:3: "),
+        ("date,v\n13.09.2016,1\n12.09.2016,2\n", r"s\.csv:3: .*reverse its rows"),
     ],
 )
 def test_read_errors_name_file_and_line(tmp_path, text, message):
@@ -128,6 +131,13 @@ def test_year_and_quarter_columns_form_the_date(tmp_path):
     table = read_series_csv(write(tmp_path, text))
     assert table.columns == ["gdp", "cpi"]  # the quarter is not a value to forecast
     assert table.dates == ["1959 1", "1959 2", "1959 3"]
+
+
+def test_day_first_and_month_first_dates_in_order_are_read(tmp_path):
+    """01/09 then 02/09: 1 and 2 September read day first, 9 January and 9 February month
+    first; both run forward. 13/09 then 01/10 parses day first only, and runs forward."""
+    for text in ("date,v\n01/09/2016,1\n02/09/2016,2\n", "date,v\n13/09/2016,1\n01/10/2016,2\n"):
+        assert read_series_csv(write(tmp_path, text)).values.shape == (2, 1)
 
 
 def test_dates_in_other_formats_are_read_unchecked(tmp_path):

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -129,26 +131,53 @@ def _date_indices(header: list[str], first_row: list[str], date_column: str | No
     return found
 
 
-def _time_keys(columns: list[list[str]]) -> list[tuple] | None:
-    """Comparable keys of each row's date cells (numbers, or ISO 8601 dates and times), or
-    ``None`` if some cell is neither (the order is then not checked)."""
-    parsed = []
-    for cells in columns:
+# Dates as spreadsheets and other exports write them besides ISO 8601. Day-first and
+# month-first are both tried: the rows are refused only if every reading of the column that
+# parses runs back in time.
+_DATE_FORMATS = tuple(
+    f"{day}{time}"
+    for day in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d")
+    for time in ("", " %H:%M", " %H:%M:%S")
+)
+
+
+_EPOCH = datetime(1970, 1, 1)  # naive: no time zone, so no daylight-saving jumps
+
+
+def _readings(cells: list[str]) -> list[np.ndarray]:
+    """The ways of reading a date column as comparable numbers: as numbers, as ISO 8601
+    dates and times, or by each of :data:`_DATE_FORMATS` that parses every cell."""
+    try:
+        return [np.array([float(c) for c in cells])]
+    except ValueError:
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. numpy's notice about time zones
+            stamps = np.array(cells, dtype="datetime64[s]")
+        if not np.isnat(stamps).any():  # NaT: an empty cell
+            return [stamps.astype(np.int64).astype(np.float64)]
+    except (ValueError, TypeError, OverflowError):
+        pass
+    found = []
+    for form in _DATE_FORMATS:
         try:
-            parsed.append(np.array([float(c) for c in cells]))
-            continue
+            found.append(
+                np.array([(datetime.strptime(c, form) - _EPOCH).total_seconds() for c in cells])
+            )
         except ValueError:
-            pass
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # e.g. numpy's notice about time zones
-                stamps = np.array(cells, dtype="datetime64[s]")
-        except (ValueError, TypeError, OverflowError):
-            return None
-        if np.isnat(stamps).any():  # an empty cell
-            return None
-        parsed.append(stamps.astype(np.int64).astype(np.float64))
-    return list(zip(*(p.tolist() for p in parsed), strict=True))
+            continue
+    return found
+
+
+def _time_keys(columns: list[list[str]]) -> list[list[tuple]]:
+    """Comparable keys of each row's date cells, one list for each way of reading them (see
+    :func:`_readings`); none if a column cannot be read (the order is then not checked)."""
+    readings = [_readings(cells) for cells in columns]
+    return [
+        list(zip(*(column.tolist() for column in choice), strict=True))
+        for choice in itertools.product(*readings)
+    ]
 
 
 def _check_time_order(
@@ -156,9 +185,11 @@ def _check_time_order(
 ) -> None:
     """Rows must run forward in time: a date before the previous row's is a ``ValueError``
     (a newest-first download, or several series stacked in one file)."""
-    keys = _time_keys(columns)
-    if keys is None:
+    readings = _time_keys(columns)
+    forward = [keys for keys in readings if all(a <= b for a, b in itertools.pairwise(keys))]
+    if not readings or forward:
         return
+    keys = readings[0]
     for r in range(1, len(keys)):
         if keys[r] < keys[r - 1]:
             shown = " ".join(c[r] for c in columns)
@@ -187,7 +218,9 @@ def read_series_csv(
     see :data:`DATE_NAMES`) or it has no name (the index pandas writes), and the columns right
     after it named like time too (``year,quarter``: their cells are joined into one date); a
     column name forces that column; ``None`` means every column is numeric. When the dates are
-    numbers or ISO 8601 dates, they must not go back in time from one row to the next.
+    numbers, ISO 8601 dates or dates as spreadsheets write them (``31/12/2016 23:00``,
+    ``12/31/2016``, ``31.12.2016``: see :data:`_DATE_FORMATS`), they must not go back in time
+    from one row to the next.
 
     Blank lines are skipped. Every other cell must be a finite number (no missing values: fill
     gaps before), or, with ``allow_empty``, be empty or a mark of :data:`MISSING` such as
