@@ -155,8 +155,9 @@ def test_missing_values_allowed_are_nan_until_a_used_column_has_one(tmp_path):
     table.require_complete(["a"])
     with pytest.raises(ValueError, match=r"s\.csv:2: column 'b': missing value \(.*2 in this"):
         table.require_complete(["a", "b"])
+    texts = read_series_csv(write(tmp_path, "date,a,b\nd1,1,\nd2,2,x\n"), allow_empty=True)
     with pytest.raises(ValueError, match=r"s\.csv:3: column 'b': expected a number, got 'x'"):
-        read_series_csv(write(tmp_path, "date,a,b\nd1,1,\nd2,2,x\n"), allow_empty=True)
+        select_columns(texts, "b")
 
 
 def test_missing_file(tmp_path):
@@ -364,3 +365,19 @@ def test_plot_forecast(tmp_path):
         plot_forecast(history, truth, {"short": truth[:3]}, tmp_path / "g.png")
     with pytest.raises(ValueError, match="at least one forecast"):
         plot_forecast(history, truth, {}, tmp_path / "h.png")
+
+
+def test_a_column_of_text_is_left_out_until_a_run_asks_for_it(tmp_path):
+    text = "date,weekday,v,OT\n2016-07-01,Friday,1,2\n2016-07-02,Saturday,3,4\n"
+    table = read_series_csv(write(tmp_path, text), allow_empty=True)
+    assert table.columns == ["v", "OT"] and list(table.text_columns) == ["weekday"]
+    assert select_columns(table, "OT") == ([1], [1])
+    with pytest.raises(ValueError, match=r"column 'weekday': expected a number"):
+        select_columns(table, None, "all")  # every column: that one too
+    with pytest.raises(ValueError, match=r"s\.csv:2: column 'weekday': expected a number, got"):
+        select_columns(table, "weekday")
+    with pytest.raises(ValueError, match=r"s\.csv:2: column 'weekday': expected a number"):
+        read_series_csv(write(tmp_path, text))  # strict: every column is a number
+    last = read_series_csv(write(tmp_path, "date,v,note\nd1,1,ok\nd2,2,fine\n"), allow_empty=True)
+    with pytest.raises(ValueError, match=r"column 'note': expected a number, got 'ok'"):
+        select_columns(last, None)  # the default target, the last column, is text

@@ -363,7 +363,7 @@ def test_bad_input_gives_one_line_and_exit_2(
     argv = ["train", "forecast", "--series", str(series), *ETT_ARGS, "--baselines", "none"]
     argv += ["--out", str(tmp_path / "r")]
     argv += {
-        "cell": [],
+        "cell": ["--features", "all"],  # (a univariate run leaves the column out)
         "target": ["--target", "XYZ"],
         "window": ["--window", "450"],
         "split": ["--split", "1,2"],

@@ -21,7 +21,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -64,6 +64,11 @@ class SeriesTable:
     dates: list[str] | None
     source: str
     lines: list[int] | None = None
+    #: columns left out because a cell is not a number (read with ``allow_empty``), each with
+    #: the message that names that cell, raised if a run asks for the column
+    text_columns: dict[str, str] = field(default_factory=dict)
+    #: the file's last column besides the date (the default target), numeric or not
+    last_column: str | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -225,7 +230,8 @@ def read_series_csv(
     Blank lines are skipped. Every other cell must be a finite number (no missing values: fill
     gaps before), or, with ``allow_empty``, be empty or a mark of :data:`MISSING` such as
     ``NA`` (read as NaN; a caller then checks the columns it uses with
-    :meth:`SeriesTable.require_complete`).
+    :meth:`SeriesTable.require_complete`); with ``allow_empty`` a column holding text is left
+    out too (:attr:`SeriesTable.text_columns`: :func:`select_columns` refuses it when asked).
 
     Raises:
         ValueError: missing/unreadable file, no header, duplicate or empty column names, a row
@@ -266,6 +272,7 @@ def read_series_csv(
         raise ValueError(f"{path}:{header_line}: no numeric column besides the date column")
 
     values = np.empty((len(body), len(numeric)), dtype=np.float64)
+    text_columns: dict[str, str] = {}
     for r, (number, row) in enumerate(body):
         if len(row) != len(header):
             raise ValueError(
@@ -273,6 +280,8 @@ def read_series_csv(
                 + (f" (cells separated by {delimiter!r})" if len(header) == 1 else "")
             )
         for c, i in enumerate(numeric):
+            if header[i] in text_columns:
+                continue
             cell = row[i].strip()
             if allow_empty and cell.lower() in MISSING:
                 values[r, c] = math.nan
@@ -284,7 +293,10 @@ def read_series_csv(
             except ValueError:
                 value = math.nan
             if not math.isfinite(value):
-                raise ValueError(_bad_cell(path, number, header, i, cell, body))
+                message = _bad_cell(path, number, header, i, cell, body)
+                if not allow_empty or not cell:
+                    raise ValueError(message)
+                text_columns[header[i]] = message  # an error only if a run uses it
             values[r, c] = value
     dates: list[str] | None = None
     if date_indices:
@@ -293,7 +305,13 @@ def read_series_csv(
         _check_time_order(path, [number for number, _ in body], names, date_cells)
         dates = [" ".join(cells) for cells in zip(*date_cells, strict=True)]
     lines = [number for number, _ in body]
-    return SeriesTable(values, [header[i] for i in numeric], dates, str(path), lines)
+    kept = [c for c, i in enumerate(numeric) if header[i] not in text_columns]
+    if not kept:
+        raise ValueError(next(iter(text_columns.values())))
+    return SeriesTable(
+        values[:, kept], [header[numeric[c]] for c in kept], dates, str(path), lines,
+        text_columns, header[numeric[-1]],
+    )  # fmt: skip
 
 
 def _empty_message(name: str, count: int) -> str:
@@ -327,7 +345,9 @@ def select_columns(
     ``features="all"`` is multivariate: every column in and every column out.
     """
     if target is None:
-        target = table.columns[-1]
+        target = table.last_column or table.columns[-1]
+    if target in table.text_columns:
+        raise ValueError(table.text_columns[target])
     if target not in table.columns:
         raise ValueError(
             f"--target {target!r}: no such column in {table.source}; "
@@ -337,6 +357,8 @@ def select_columns(
         t = table.columns.index(target)
         return [t], [t]
     if features == "all":
+        if table.text_columns:  # every column means that one too
+            raise ValueError(next(iter(table.text_columns.values())))
         every = list(range(len(table.columns)))
         return every, list(every)
     raise ValueError(f"--features {features!r}: expected 'target' or 'all'")

@@ -9,7 +9,7 @@
 Data: a CSV file with a header row, an optional date column (``--date-column``, by default
 told from the first column: not numeric, named like a date, or unnamed as pandas writes its
 index; ``year,quarter`` columns together) and numbers everywhere else: no empty cells in the
-columns a run uses (fill gaps first; other columns may have them), rows oldest first
+columns a run uses (fill gaps first; other columns may have them, and text), rows oldest first
 (numeric, ISO and day- or month-first dates such as ``31/12/2016 23:00`` are checked); a
 header without a comma may use tabs or ``;`` (then with decimal commas) instead. ``--target
 COL`` is forecast from its own past (univariate; default: the last column); ``--features
@@ -595,6 +595,8 @@ class ForecastTask(Task):
         }
         if chosen:
             info["chosen"] = ", ".join(f"{option_name(k)} {v}" for k, v in chosen.items())
+        if table.text_columns:
+            info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
         return Prepared(*splits, artifacts=dict(artifacts), info=info, chosen=chosen)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
