@@ -27,11 +27,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------- text
-def test_read_text_keeps_every_character(tmp_path):
+def test_read_text_keeps_every_character_but_windows_line_ends(tmp_path):
     path = tmp_path / "poem.txt"
-    text = "床前明月光\n疑是地上霜。\r\nFirst Citizen:\n"
+    text = "床前明月光\n疑是地上霜。\r\nFirst Citizen:\rx\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-    assert read_text(path) == text
+    assert read_text(path) == "床前明月光\n疑是地上霜。\nFirst Citizen:\rx\n"  # a lone \r stays
 
 
 def test_read_text_errors_name_the_file(tmp_path):

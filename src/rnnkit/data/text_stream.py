@@ -41,7 +41,9 @@ T = TypeVar("T")
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """The whole UTF-8 file as one string (a leading byte order mark dropped).
+    """The whole UTF-8 file as one string (a leading byte order mark dropped, Windows line
+    ends ``\r\n`` read as ``\n``: a character model would otherwise learn ``\r`` as a
+    character of its own and write it back).
 
     Raises:
         ValueError: the file is missing, a directory, not UTF-8 (the message names the
@@ -59,7 +61,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
         ) from None
     if not text:
         raise ValueError(f"{path}: empty file, expected text")
-    return text
+    return text.replace("\r\n", "\n")
 
 
 def tokenize_stream(text: str, tokens: Literal["char", "word"] = "char") -> list[str]:
