@@ -193,11 +193,21 @@ def test_bad_options_stop_with_one_line(tmp_path, pairs, capsys, extra, message)
     assert not out.exists()
 
 
-def test_missing_validation_files_are_reported(tmp_path, pairs, capsys):
+def test_without_validation_files_a_tenth_of_the_training_pairs_is_held_out(
+    tmp_path, pairs, capsys
+):
+    """As every other task does with --valid-fraction (before, --valid-src was required): 30
+    of the 300 pairs, the same ones for the same seed, also for evaluate."""
     src = pairs / "train.lc.norm.tok.de"
     tgt = pairs / "train.lc.norm.tok.en"
-    status, _, err = run(
-        capsys, "train", "translate", "--train-src", src, "--train-tgt", tgt, *TINY,
-        "--out", tmp_path / "run",
-    )  # fmt: skip
-    assert status == 2 and "--valid-src is required" in err
+    argv = ["train", "translate", "--train-src", src, "--train-tgt", tgt, *TINY, "--epochs", "1"]
+    status, printed, err = run(capsys, *argv, "--out", tmp_path / "run")
+    assert status == 0, err
+    assert f"train: 270 sentence pairs from {src}" in printed
+    assert f"valid: 30 sentence pairs from {src} (held out)" in printed
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    status, printed, err = run(capsys, "evaluate", tmp_path / "run")
+    assert status == 0, err
+    assert json.loads(printed)["loss"] == pytest.approx(metrics["valid_loss"], rel=1e-5)
+    status, _, err = run(capsys, *argv, "--valid-fraction", "0", "--out", tmp_path / "none")
+    assert status == 2 and "--valid-fraction must be > 0 without --valid-src" in err

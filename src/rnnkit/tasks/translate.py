@@ -10,10 +10,12 @@
 
 Files. Line ``i`` of the source file translates line ``i`` of the target file; files with
 different line counts are refused before training, naming both files and counts. Either give
-each split's two files (``--train-src/--train-tgt``, ``--valid-...``, optional ``--test-...``)
-or a directory (``--pair-dir``) where the files of split ``train`` are the one file named
-``train.*.{SRC_LANG}`` (or ``train.{SRC_LANG}``) and the one ``train.*.{TGT_LANG}``; the split
-names are ``--train-split``, ``--valid-split``, ``--test-split`` (no test files: no test).
+each split's two files (``--train-src/--train-tgt``, optional ``--valid-...`` and
+``--test-...``; without validation files a seeded ``--valid-fraction`` of the training pairs
+is held out) or a directory (``--pair-dir``) where the files of split ``train`` are the one
+file named ``train.*.{SRC_LANG}`` (or ``train.{SRC_LANG}``) and the one
+``train.*.{TGT_LANG}``; the split names are ``--train-split``, ``--valid-split``,
+``--test-split`` (no test files: no test).
 
 Text. Tokens are separated by whitespace (``--tokenize space``, for files tokenised already,
 like Multi30k's ``tok/``), or punctuation is split off words as well (``--tokenize punct``);
@@ -59,6 +61,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.data.batches import holdout
 from rnnkit.data.bucketing import BucketBatchSampler
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.parallel import SentencePair, find_pair_files, read_parallel
@@ -146,6 +149,33 @@ def read_split(
             continue
         kept.append(pair)
     return kept, dropped
+
+
+def read_splits(
+    config: Mapping[str, Any],
+) -> tuple[tuple[list[SentencePair], int, str], ...]:
+    """``(pairs, dropped, source)`` of the train, valid and test splits (test: ``None`` when
+    there is none; ``dropped``: the training pairs ``--max-length`` removed). Without
+    validation files a seeded ``--valid-fraction`` of the training pairs is held out, before
+    ``--max-length`` (a validation set keeps every sentence), the same for the same seed."""
+    files = {split: split_files(config, split) for split in ("train", "valid", "test")}
+    train_source = files["train"][0]
+    if files["valid"] is not None:
+        train, dropped = read_split(config, files["train"], config["max_length"])
+        valid = (*read_split(config, files["valid"]), files["valid"][0])
+    else:
+        every, _ = read_split(config, files["train"])
+        kept, held = holdout(
+            len(every), config["valid_fraction"], config["seed"], train_source, "sentence pairs"
+        )
+        limit = config["max_length"]
+        train = [every[i] for i in kept]
+        if limit is not None:
+            train = [p for p in train if max(len(p.source), len(p.target)) <= limit]
+        dropped = len(kept) - len(train)
+        valid = ([every[i] for i in held], 0, f"{train_source} (held out)")
+    test = None if files["test"] is None else (*read_split(config, files["test"]), files["test"][0])
+    return (train, dropped, train_source), valid, test
 
 
 def encode(pairs: Sequence[SentencePair], vocabs: Mapping[str, Vocab], source: str) -> Corpus:
@@ -329,6 +359,14 @@ class TranslateTask(Task):
         Option("tgt_lang", "tgt", "text", "target file suffix in --pair-dir", "data"),
         Option("train_split", "train", "text", "training split name in --pair-dir", "data"),
         Option("valid_split", "valid", "text", "validation split name in --pair-dir", "data"),
+        Option(
+            "valid_fraction",
+            0.1,
+            "fraction",
+            "held out of the training pairs without validation files",
+            "data",
+            absent=0.1,
+        ),
         Option("test_split", "test", "text", "test split name in --pair-dir (optional)", "data"),
         flag("lowercase", False, "lowercase both sides", "data"),
         Option(
@@ -390,11 +428,15 @@ class TranslateTask(Task):
             if config["src_lang"] == config["tgt_lang"]:
                 raise ValueError(f"{option_name('tgt_lang')} must differ from --src-lang")
         else:
-            for split in ("train", "valid"):
-                if config[f"{split}_src"] is None:
-                    raise ValueError(
-                        f"{option_name(f'{split}_src')} is required (or {option_name('pair_dir')})"
-                    )
+            if config["train_src"] is None:
+                raise ValueError(
+                    f"{option_name('train_src')} is required (or {option_name('pair_dir')})"
+                )
+            if config["valid_src"] is None and config["valid_fraction"] == 0:
+                raise ValueError(
+                    f"{where}: {option_name('valid_fraction')} must be > 0 without "
+                    f"{option_name('valid_src')}"
+                )
             for split in ("train", "valid", "test"):
                 src, tgt = (option_name(f"{split}_{side}") for side in SIDES)
                 if (config[f"{split}_src"] is None) != (config[f"{split}_tgt"] is None):
@@ -409,28 +451,24 @@ class TranslateTask(Task):
         return ("src_vocab", "tgt_vocab")
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
-        files = {split: split_files(config, split) for split in ("train", "valid", "test")}
-        if files["valid"] is None:  # pair_dir always finds one or raises
-            raise ValueError(f"{option_name('valid_src')} is required")
-        train, dropped = read_split(config, files["train"], config["max_length"])
+        (train, dropped, train_source), valid, test = read_splits(config)
         if not train:
-            raise ValueError(f"{files['train'][0]}: no training pairs (--max-length?)")
-        valid, _ = read_split(config, files["valid"])
-        test = None if files["test"] is None else read_split(config, files["test"])[0]
+            raise ValueError(f"{train_source}: no training pairs (--max-length?)")
         if artifacts is None:
+            train_files = split_files(config, "train")
             artifacts = {}
             for side, index in (("src", 0), ("tgt", 1)):
                 sentences = [pair.source if side == "src" else pair.target for pair in train]
                 try:
                     vocab = Vocab.build(sentences, min_freq=config["min_freq"])
                 except ValueError as err:
-                    raise ValueError(f"{files['train'][index]}: {err}") from None
+                    raise ValueError(f"{train_files[index]}: {err}") from None
                 artifacts[f"{side}_vocab"] = vocab.to_dict()
         vocabs = _vocabs(artifacts)
         splits = {
-            "train": encode(train, vocabs, files["train"][0]),
-            "valid": encode(valid, vocabs, files["valid"][0]),
-            "test": None if test is None else encode(test, vocabs, files["test"][0]),
+            "train": encode(train, vocabs, train_source),
+            "valid": encode(valid[0], vocabs, valid[2]),
+            "test": None if test is None else encode(test[0], vocabs, test[2]),
         }
         info = {
             name: f"{len(corpus)} sentence pairs from {corpus.source}"
@@ -510,16 +548,17 @@ class TranslateTask(Task):
         same name with the training target file's suffix), default the run's test split
         (else its validation split)."""
         if data is None:
-            files = split_files(config, "test") or split_files(config, "valid")
+            _, valid, test = read_splits(config)
+            pairs, _, source = test if test is not None else valid
         else:
             files = (data, str(_target_twin(config, Path(data))))
+            (pairs, _), source = read_split(config, files), files[0]
         vocabs = _vocabs(artifacts)
-        pairs, _ = read_split(config, files)
         if not pairs:
-            raise ValueError(f"{files[0]}: no sentences")
-        corpus = encode(pairs, vocabs, files[0])
+            raise ValueError(f"{source}: no sentences")
+        corpus = encode(pairs, vocabs, source)
         metrics = corpus_metrics(model, corpus, config, vocabs)
-        return {"data": files[0], "examples": len(corpus), **metrics}
+        return {"data": source, "examples": len(corpus), **metrics}
 
     def predict_file(
         self,
