@@ -170,19 +170,26 @@ BRUSSELS NNP B-NP B-LOC
 """
 
 
+def train_crf(tmp_path, capsys, text: str):
+    """A small CRF tagger trained, validated and tested on ``text`` (written to
+    ``tmp_path/train.txt``): its run directory and printed log."""
+    path = tmp_path / "train.txt"
+    path.write_text(text)
+    out = tmp_path / "run"
+    options = "--crf --hidden-size 16 --embedding-dim 8 --epochs 25 --lr 0.03".split()
+    files = ["--train", path, "--valid", path, "--test", path]
+    status, printed, err = run(capsys, "train", "tag", *files, *options, "--out", out)
+    assert status == 0, err
+    return out, printed
+
+
 def test_iob1_tags_are_read_as_iob2_and_the_crf_learns_them(tmp_path, capsys):
     """The original CoNLL-2003 files are IOB1: a chunk opens with I- unless it follows one of
     its type. Read as they were, the CRF's BIO transitions forbade their gold paths (loss in
     the tens of thousands, F1 0); now each such I- is read as B- (and the log says so)."""
     iob1 = CONLL.replace("B-ORG", "I-ORG").replace("B-MISC", "I-MISC").replace("B-PER", "I-PER")
     iob1 = iob1.replace("B-LOC", "I-LOC") + "Paris NNP B-NP I-LOC\nLyon NNP I-NP B-LOC\n\n"
-    path = tmp_path / "train.txt"
-    path.write_text(iob1 * 5)
-    out = tmp_path / "run"
-    options = "--crf --hidden-size 16 --embedding-dim 8 --epochs 25 --lr 0.03".split()
-    files = ["--train", path, "--valid", path, "--test", path]
-    status, printed, err = run(capsys, "train", "tag", *files, *options, "--out", out)
-    assert status == 0, err
+    out, printed = train_crf(tmp_path, capsys, iob1 * 5)
     assert "chunks opened by I- read as B- (IOB1 to IOB2)" in printed
     assert read_json(out / "metrics.json")["test_f1"] == 1.0
     tags = read_json(out / "labels.json")["tags"]
@@ -207,13 +214,8 @@ def test_a_small_training_set_gets_epochs_and_patience_for_min_updates(tmp_path)
 
 
 def test_conll_with_docstart_learns_the_tags(tmp_path, capsys):
-    path = tmp_path / "train.txt"
-    path.write_text(CONLL * 5)
-    out = tmp_path / "run"
-    options = "--crf --hidden-size 16 --embedding-dim 8 --epochs 25 --lr 0.03".split()
-    files = ["--train", path, "--valid", path, "--test", path]
-    status, printed, err = run(capsys, "train", "tag", *files, *options, "--out", out)
-    assert status == 0, err
+    out, _ = train_crf(tmp_path, capsys, CONLL * 5)
+    path = tmp_path / "train.txt"  # (written by train_crf)
     metrics = read_json(out / "metrics.json")
     assert metrics["test_f1"] == 1.0 and metrics["test_examples"] == 15
     assert "test_intent_accuracy" not in metrics
