@@ -374,6 +374,12 @@ def test_read_table_by_name_and_index(tmp_path):
     assert [e.label for e in read_table(path, "review", "id")] == ["7", "8"]
 
 
+def test_read_table_header_names_are_read_without_their_spaces(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id, review ,sentiment\n0,a fine film,good\n1,dull,bad\n")
+    assert [e.text for e in read_table(path, "review", "sentiment")] == ["a fine film", "dull"]
+
+
 def test_read_table_multiline_records_and_tsv(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('label,text\npos,"line one\nline two"\n\nneg,"x ""quoted"""\n')

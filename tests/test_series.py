@@ -381,3 +381,10 @@ def test_a_column_of_text_is_left_out_until_a_run_asks_for_it(tmp_path):
     last = read_series_csv(write(tmp_path, "date,v,note\nd1,1,ok\nd2,2,fine\n"), allow_empty=True)
     with pytest.raises(ValueError, match=r"column 'note': expected a number, got 'ok'"):
         select_columns(last, None)  # the default target, the last column, is text
+
+
+def test_a_delimiter_closing_every_line_is_not_a_column(tmp_path):
+    table = read_series_csv(write(tmp_path, "date,a,OT,\nd1,1,2,\nd2,3,4,\n"))
+    assert table.columns == ["a", "OT"] and table.values.tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match=r"s\.csv:1: column 4 has an empty name"):
+        read_series_csv(write(tmp_path, "date,a,OT,\nd1,1,2,5\nd2,3,4,\n"))  # it has a cell

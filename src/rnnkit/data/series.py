@@ -253,6 +253,14 @@ def read_series_csv(
     header_line, header = rows[0]
     header = [name.strip() for name in header]
     body = rows[1:]
+    # a delimiter closing every line, as Excel writes: an unnamed last column with no cells
+    while (
+        len(header) > 1
+        and not header[-1]
+        and all(len(row) == len(header) and not row[-1].strip() for _, row in body)
+    ):
+        header.pop()
+        body = [(number, row[:-1]) for number, row in body]
     if len(body) < 2:
         raise ValueError(f"{path}: {len(body)} data row(s), expected at least 2")
 

@@ -67,6 +67,7 @@ def _records(path: Path, text: str, delimiter: str):
 def _column(path: Path, spec: int | str, header: list[str] | None, option: str) -> int:
     """The 0-based index that ``spec`` (a name or an index) designates."""
     if isinstance(spec, str):
+        spec = spec.strip()
         if header is not None and spec in header:
             return header.index(spec)
         if not spec.strip().lstrip("-").isdigit():
@@ -136,7 +137,7 @@ def read_table(
             header = True
         else:
             header = _sniffed_header(text, records, label_column)
-    names = first_row if header else None
+    names = [name.strip() for name in first_row] if header else None  # "id, review ,label"
     text_index = _column(path, text_column, names, "text column")
     label_index = _column(path, label_column, names, "label column")
     if text_index == label_index and text_column != label_column:  # (predict reads one)
