@@ -350,6 +350,24 @@ def test_read_audio_folder_split(fsdd_subset):
     assert set(everything.labels) == {"jackson"}  # no group: the whole match
 
 
+def test_read_audio_folder_of_one_subfolder_a_class(fsdd_subset, tmp_path):
+    """Speech Commands' layout (``yes/*.wav``, ``no/*.wav``): a folder with no audio file of
+    its own labels each file by its subfolder; test_pattern reads ``subfolder/name``."""
+    import shutil
+
+    for wav in sorted(fsdd_subset.glob("[01]_*.wav")):
+        word = "zero" if wav.name.startswith("0") else "one"
+        (tmp_path / word).mkdir(exist_ok=True)
+        shutil.copy(wav, tmp_path / word / wav.name)
+    train, test = read_audio_folder(tmp_path, test_pattern=r"_[0-4]\.wav$", n_mfcc=5)
+    assert test is not None and (len(train), len(test)) == (2, 4)
+    assert train.labels == ["one", "zero"] and train.names == [
+        "one/1_jackson_7.wav",
+        "zero/0_jackson_7.wav",
+    ]
+    assert sorted(set(test.labels)) == ["one", "zero"]
+
+
 def test_read_audio_folder_errors(fsdd_subset, tmp_path):
     with pytest.raises(ValueError, match=r"0_jackson_0.wav: file name does not match .*'\^x'"):
         read_audio_folder(fsdd_subset, label_pattern="^x")
@@ -357,7 +375,7 @@ def test_read_audio_folder_errors(fsdd_subset, tmp_path):
         read_audio_folder(fsdd_subset, test_pattern="zzz")
     with pytest.raises(ValueError, match="label_pattern='\\(': not a regular expression"):
         read_audio_folder(fsdd_subset, label_pattern="(")
-    with pytest.raises(ValueError, match="no audio files"):
+    with pytest.raises(ValueError, match=r"no audio files .*, nor in its subfolders"):
         read_audio_folder(tmp_path)
 
 

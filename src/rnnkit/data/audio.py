@@ -111,12 +111,15 @@ def read_audio_folder(
     **feature_options: object,
 ) -> tuple[SequenceSet, SequenceSet | None]:
     """The features (:func:`audio_features`, given ``feature_options``) of the audio files
-    in ``folder`` (not its subfolders), in sorted file-name order, as ``(train, test)``.
+    in ``folder``, in sorted file-name order, as ``(train, test)``.
 
     The label of a file is group 1 of ``label_pattern`` (the whole match if it has no
-    group) searched in the file name. Files whose name matches ``test_pattern`` go to the
-    test set (FSDD's official split: ``r"_[0-4]\\.wav$"``); without it ``test`` is None.
-    The ``names`` of each set are the file names.
+    group) searched in the file name. A folder with no audio file of its own but one
+    subfolder a class (``yes/*.wav``, ``no/*.wav``, as Speech Commands) labels each file by
+    its subfolder's name instead. Files whose name (``subfolder/name`` in that layout)
+    matches ``test_pattern`` go to the test set (FSDD's official split:
+    ``r"_[0-4]\\.wav$"``); without it ``test`` is None. The ``names`` of each set are those
+    names.
 
     Raises:
         ValueError: the folder is missing or has no audio file, a file name does not match
@@ -129,17 +132,32 @@ def read_audio_folder(
     label_regex = _compile("label_pattern", label_pattern)
     test_regex = _compile("test_pattern", test_pattern) if test_pattern is not None else None
     suffixes = tuple(ext.lower() for ext in extensions)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and p.is_file())
+
+    def audio_in(directory: Path) -> list[Path]:
+        return sorted(
+            p for p in directory.iterdir() if p.suffix.lower() in suffixes and p.is_file()
+        )
+
+    files = audio_in(folder)
+    by_folder = not files  # one subfolder a class
+    if by_folder:
+        files = [p for sub in sorted(folder.iterdir()) if sub.is_dir() for p in audio_in(sub)]
     if not files:
-        raise ValueError(f"{folder}: no audio files ({', '.join(extensions)})")
+        raise ValueError(
+            f"{folder}: no audio files ({', '.join(extensions)}), nor in its subfolders"
+        )
+    name = {p: f"{p.parent.name}/{p.name}" if by_folder else p.name for p in files}
     # Check every name before the slow part, so a naming mistake fails at once.
     labels = {}
     for p in files:
+        if by_folder:
+            labels[p] = p.parent.name
+            continue
         match = label_regex.search(p.name)
         if match is None:
             raise ValueError(f"{p}: file name does not match label_pattern {label_pattern!r}")
         labels[p] = match.group(1) if label_regex.groups else match.group(0)
-    is_test = {p: test_regex is not None and test_regex.search(p.name) is not None for p in files}
+    is_test = {p: test_regex is not None and test_regex.search(name[p]) is not None for p in files}
     if test_regex is not None:
         count = sum(is_test.values())
         if count == 0 or count == len(files):
@@ -159,7 +177,7 @@ def read_audio_folder(
         features, names_labels, names = sets[is_test[p]]
         features.append(x)
         names_labels.append(labels[p])
-        names.append(p.name)
+        names.append(name[p])
     train = SequenceSet(*sets[False][:2], source=str(folder), names=sets[False][2]).check()
     if test_regex is None:
         return train, None

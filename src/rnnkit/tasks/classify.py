@@ -19,8 +19,9 @@ Formats (``--format``, by default told from the file name):
 - ``idx``: IDX image files with ``--train-labels``/``--test-labels``, read row by row (MNIST:
   28 steps of 28 pixels).
 - ``audio``: a folder of audio files (``--train DIR``); the label is group 1 of
-  ``--label-pattern`` in the file name, files matching ``--test-pattern`` form the test set;
-  MFCC (with deltas) or log-mel frames.
+  ``--label-pattern`` in the file name, or, in a folder of one subfolder a class
+  (``yes/*.wav``, ``no/*.wav``), the subfolder's name; files matching ``--test-pattern`` form
+  the test set; MFCC (with deltas) or log-mel frames.
 
 Texts get a vocabulary built from the training examples only (tokens seen ``--min-freq``
 times; others read as ``<unk>``). Numeric features are standardised with the mean and
