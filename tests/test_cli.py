@@ -528,3 +528,16 @@ def test_a_training_file_of_one_class_is_refused_and_labels_like_words_are_flagg
     assert main([*argv, "--out", str(tmp_path / "words")]) == 0
     out = capsys.readouterr().out
     assert "warning: 12 labels for 36 training examples: is the label where the format" in out
+
+
+def test_a_handful_of_validation_examples_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tenth of 20 examples is 2: they alone choose the kept epoch and when to stop."""
+    train = tmp_path / "train.txt"
+    train.write_text("".join(f"{'pos' if i % 2 else 'neg'} film number {i}\n" for i in range(20)))
+    capsys.readouterr()
+    argv = ["train", "classify", "--train", str(train), *TINY, "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: only 2 validation examples choose the kept epoch and when to stop" in out

@@ -57,6 +57,8 @@ __all__ = [
 Log = Callable[[str], None]
 BASE_COLUMNS = ("epoch", "train_loss", "valid_loss")
 TAIL_COLUMNS = ("lr", "time", "examples_per_s", "tokens_per_s")
+# Fewer validation examples than this get a warning in the log.
+FEW_VALID = 10
 
 
 # ---------------------------------------------------------------------- options
@@ -314,6 +316,11 @@ def train(
 
     prepared = task.prepare(config, artifacts)
     artifacts = prepared.artifacts
+    held = len(prepared.valid) if prepared.valid is not None else FEW_VALID
+    if held < FEW_VALID:  # e.g. a tenth of 20 examples
+        few = f"only {held} validation examples choose the kept epoch and when to stop"
+        warning = prepared.info.get("warning")
+        prepared.info["warning"] = f"{warning}; {few}" if warning else few
     if resume is None:  # a resumed run keeps the epochs and patience its config.json says
         updates = task.updates_per_epoch(config, prepared.train)
         budget = sized_budget(config, len(prepared.train), updates)
