@@ -35,7 +35,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -421,23 +421,18 @@ class _SequenceEstimator:
         valid_batches = None
         if n_valid:
             valid_batches = _Batches(padded[valid], lengths[valid], targets[valid], self.batch_size)
-        history = trainer.fit(train_batches, valid_batches, self._evaluate if n_valid else None)
+        history = trainer.fit(train_batches, valid_batches, self._evaluate)
         self.history_: list[dict[str, float]] = [dict(row) for row in history.rows]
         self.model_ = model.eval()
         return self
 
+    #: the validation metrics of an epoch, ``evaluate(model, batches)`` as
+    #: :meth:`Trainer.fit <rnnkit.train.Trainer.fit>` takes it; ``None``: the mean loss
+    _evaluate: Callable[[SequenceClassifier, Any], dict[str, float]] | None = None
+
     def _monitor(self) -> tuple[str, str]:
         """The validation column that picks the kept epoch, and whether more is better."""
         return ("valid_loss", "min")
-
-    def _evaluate(self, model: SequenceClassifier, batches: Any) -> dict[str, float]:
-        """The validation metrics logged each epoch (the mean loss; see :meth:`_monitor`)."""
-        total, count = 0.0, 0
-        for batch in batches:
-            n = len(batch["targets"])
-            total += float(model.loss(batch["x"], batch["targets"], batch["lengths"])) * n
-            count += n
-        return {"loss": total / count}
 
     def _scaled(self, padded: Tensor) -> Tensor:
         """``padded`` standardised with the training statistics (as it is if not normalized)."""
