@@ -141,14 +141,17 @@ def read_split(
     many ``max_length`` dropped."""
     pairs, dropped = read_parallel(*files, lowercase=config["lowercase"])
     how = config["tokenize"]
-    kept = []
     for pair in pairs:
         pair.source, pair.target = tokenize(pair.source, how), tokenize(pair.target, how)
-        if max_length is not None and max(len(pair.source), len(pair.target)) > max_length:
-            dropped += 1
-            continue
-        kept.append(pair)
-    return kept, dropped
+    kept = within(pairs, max_length)
+    return kept, dropped + len(pairs) - len(kept)
+
+
+def within(pairs: list[SentencePair], max_length: int | None) -> list[SentencePair]:
+    """The pairs with at most ``max_length`` tokens on either side (all of them for None)."""
+    if max_length is None:
+        return pairs
+    return [pair for pair in pairs if max(len(pair.source), len(pair.target)) <= max_length]
 
 
 def read_splits(
@@ -168,10 +171,7 @@ def read_splits(
         kept, held = holdout(
             len(every), config["valid_fraction"], config["seed"], train_source, "sentence pairs"
         )
-        limit = config["max_length"]
-        train = [every[i] for i in kept]
-        if limit is not None:
-            train = [p for p in train if max(len(p.source), len(p.target)) <= limit]
+        train = within([every[i] for i in kept], config["max_length"])
         dropped = len(kept) - len(train)
         valid = ([every[i] for i in held], 0, f"{train_source} (held out)")
     test = None if files["test"] is None else (*read_split(config, files["test"]), files["test"][0])
