@@ -444,6 +444,24 @@ def test_read_table_a_number_never_makes_the_first_record_a_header(tmp_path):
         read_table(named, "text", "0")  # column "text" is column 0
 
 
+def test_read_table_leaves_out_records_with_an_empty_text_or_label_when_asked(tmp_path):
+    """A review with no body (or no rating) is one record of many: a training run leaves it
+    out and says where; without ``skipped`` (a predict input, whose rows must all be
+    answered) it is an error naming the line."""
+    path = tmp_path / "t.csv"
+    path.write_text('label,text\npos,fine\nneg,""\n,no label\nneg, dull \n')
+    skipped: list[int] = []
+    examples = read_table(path, "text", "label", skipped=skipped)
+    assert [(e.label, e.text, e.line) for e in examples] == [("pos", "fine", 2), ("neg", "dull", 5)]
+    assert skipped == [3, 4]
+    with pytest.raises(ValueError, match=r"t.csv:3: empty text"):
+        read_table(path, "text", "label")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("label,text\npos,\n")
+    with pytest.raises(ValueError, match=r"empty.csv: no examples \(every record has an empty"):
+        read_table(empty, "text", "label", skipped=[])
+
+
 def test_read_table_errors(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("label,text\npos,fine\nneg\n")

@@ -18,7 +18,7 @@ from rnnkit.cli import main
 from rnnkit.data.idx import read_idx
 from rnnkit.tasks import runner
 from rnnkit.tasks.budget import describe_budget, sized_budget
-from rnnkit.tasks.classify import TASK, ClassifyTask, label_order
+from rnnkit.tasks.classify import TASK, ClassifyTask, canonical_label, label_order
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -111,6 +111,38 @@ def test_text_lines_with_char_tokens_train_evaluate_predict(
 
 def test_numbers_in_a_label_column_are_labels_in_numeric_order() -> None:
     assert label_order(["10", "2", "b", "2", "-1", "a", "x7"]) == ["-1", "2", "10", "a", "b", "x7"]
+
+
+def test_a_whole_number_is_one_label_however_it_is_written() -> None:
+    assert [canonical_label(x) for x in ["1.0", "1", "+1", "-1.00", "0.", "10"]] == [
+        "1", "1", "1", "-1", "0", "10"
+    ]  # fmt: skip
+    assert [canonical_label(x) for x in ["1.5", "01", "1e3", "pos", "1.0.0", "+"]] == [
+        "1.5", "01", "1e3", "pos", "1.0.0", "+"
+    ]  # fmt: skip
+
+
+def test_a_table_of_float_labels_with_empty_cells_trains_and_evaluates_on_integer_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pandas export (labels "1.0", a review with no text) trains, leaving the empty
+    records out and saying where; its labels are the classes "1"/"0" of a test file that
+    writes them as integers."""
+    rows = dna(40, seed=5)
+    table = tmp_path / "train.csv"
+    lines = [f"{'1.0' if label == 'gc' else '0.0'},{text}" for label, text in rows]
+    lines[3], lines[7] = "1.0,", ",ACGT"
+    table.write_text("label,text\n" + "\n".join(lines) + "\n")
+    test = tmp_path / "test.csv"
+    test.write_text("label,text\n" + "".join(f"{int(label == 'gc')},{t}\n" for label, t in rows))
+    capsys.readouterr()
+    run = train(tmp_path, "--train", str(table), "--test", str(test), "--tokens", "char")
+    out = capsys.readouterr().out
+    assert f"{table}: 2 records with an empty text or label left out (line 5, 9)" in out, out
+    assert json.loads((run / "labels.json").read_text()) == ["0", "1"]
+    assert metrics_of(run)["valid_examples"] == 4 and "34 examples from" in out, out
+    result = evaluate(run, capsys, str(test))
+    assert result["examples"] == 40 and result["unknown_labels"] == 0
 
 
 @pytest.mark.parametrize("delimiter, suffix", [(",", "csv"), ("\t", "tsv")])

@@ -8,7 +8,7 @@ name, the first record is a header when the csv sniffer says so and its label ce
 one of the other records' labels. The delimiter is a tab for ``.tsv``
 files, otherwise it is guessed from the start of the file (``,`` if unsure). Quoted fields
 may hold delimiters and newlines; an example's line number is the line its record starts on.
-Labels are kept exactly as written (``"1"`` stays the string ``"1"``); texts are stripped.
+Labels are kept as written (``"1"`` stays the string ``"1"``); labels and texts are stripped.
 """
 
 from __future__ import annotations
@@ -113,16 +113,20 @@ def read_table(
     delimiter: str | None = None,
     *,
     header: bool | None = None,
+    skipped: list[int] | None = None,
 ) -> list[LabeledLine]:
     """The ``(label, text, line)`` examples of a CSV/TSV file, in file order.
 
     ``header``: whether the first record is a header row. By default it is when a column is
     given by name, otherwise the csv sniffer decides from the start of the file.
+    ``skipped``: if given, a record with an empty label or text (a review with no body) is
+    left out and its line appended to this list, instead of being an error.
 
     Raises:
         ValueError: the file is missing or not UTF-8, a column name is unknown or given
-            without a header, a record has too few columns, or a label or text is empty;
-            the message names ``FILE:LINE`` (or ``FILE`` and the column option).
+            without a header, a record has too few columns, or a label or text is empty
+            (without ``skipped``), or no record is left; the message names ``FILE:LINE``
+            (or ``FILE`` and the column option).
     """
     path = Path(path)
     text = _read_text(path)
@@ -155,12 +159,17 @@ def read_table(
                 f"{path}:{line}: {len(fields)} columns, expected at least {needed} "
                 f"(delimiter {delimiter!r})"
             )
-        label, example_text = fields[label_index], fields[text_index].strip()
+        label, example_text = fields[label_index].strip(), fields[text_index].strip()
+        if skipped is not None and not (label and example_text):
+            skipped.append(line)
+            continue
         if not label:
             raise ValueError(f"{path}:{line}: empty label (column {label_index})")
         if not example_text:
             raise ValueError(f"{path}:{line}: empty text (column {text_index})")
         examples.append(LabeledLine(label, example_text, line))
     if not examples:
+        if skipped:
+            raise ValueError(f"{path}: no examples (every record has an empty label or text)")
         raise ValueError(f"{path}: no examples (only a header row)")
     return examples

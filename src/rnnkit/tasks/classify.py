@@ -67,8 +67,9 @@ without labels, or an audio file or folder (one line per file, in name order).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -122,6 +123,19 @@ def label_order(labels: Iterable[str]) -> list[str]:
         return (0, int(label), label) if digits.isdecimal() else (1, 0, label)
 
     return sorted(set(labels), key=key)
+
+
+_WHOLE_NUMBER = re.compile(r"\+?(-?\d+)\.0*|\+(\d+)")
+
+
+def canonical_label(label: str) -> str:
+    """``label`` with a whole number written one way: ``"1.0"`` and ``"+1"`` read as ``"1"``
+    (a label column that a spreadsheet or pandas saved as floats, LIBSVM's ``+1``), so that
+    they name the same class as ``"1"`` in another file. Other labels are unchanged."""
+    match = _WHOLE_NUMBER.fullmatch(label)
+    if match is None:
+        return label
+    return match.group(1) if match.group(1) is not None else match.group(2)
 
 
 def tokenize(text: str, tokens: str) -> list[str]:
@@ -187,6 +201,7 @@ class RawSplit:
     features: list[np.ndarray] | None  # numeric formats
     source: str
     lines: list[int] | None = None
+    skipped: list[int] = field(default_factory=list)  # lines of records left out (empty)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -199,22 +214,37 @@ class RawSplit:
             pick(self.features),
             self.source,
             pick(self.lines),
+            self.skipped,
+        )
+
+    def describe_skipped(self) -> str | None:
+        """What the log says of the records left out, if any."""
+        if not self.skipped:
+            return None
+        shown = ", ".join(map(str, self.skipped[:5])) + (", ..." if len(self.skipped) > 5 else "")
+        return (
+            f"{self.source}: {len(self.skipped)} records with an empty text or label left out "
+            f"(line {shown})"
         )
 
 
-def _from_lines(lines: Sequence[LabeledLine], source: str) -> RawSplit:
+def _from_lines(
+    lines: Sequence[LabeledLine], source: str, skipped: list[int] | None = None
+) -> RawSplit:
     return RawSplit(
-        [ex.label for ex in lines],
+        [canonical_label(ex.label) for ex in lines],
         [ex.text for ex in lines],
         None,
         source,
         [ex.line for ex in lines],
+        skipped or [],
     )
 
 
 def _from_sequences(sequences: Any) -> RawSplit:
     features = [np.asarray(x, dtype=np.float32) for x in sequences.features]
-    return RawSplit(list(sequences.labels), None, features, str(sequences.source))
+    labels = [canonical_label(str(label)) for label in sequences.labels]
+    return RawSplit(labels, None, features, str(sequences.source))
 
 
 def _read_path(config: Mapping[str, Any], path: str, labels_path: str | None) -> RawSplit:
@@ -225,10 +255,15 @@ def _read_path(config: Mapping[str, Any], path: str, labels_path: str | None) ->
     if kind == "table":
         from rnnkit.data.table import read_table
 
+        skipped: list[int] = []
         rows = read_table(
-            path, config["text_column"], config["label_column"], header=config["header"]
+            path,
+            config["text_column"],
+            config["label_column"],
+            header=config["header"],
+            skipped=skipped,
         )
-        return _from_lines(rows, path)
+        return _from_lines(rows, path, skipped)
     if kind == "ts":
         from rnnkit.data.ts_format import read_ts
 
@@ -398,7 +433,8 @@ def _encode(
     :data:`UNKNOWN_LABEL` (it counts as a wrong prediction), unless the split has no training
     label at all (the wrong file or column, most likely): then it is an error."""
     labels = artifacts["labels"]
-    index = {label: i for i, label in enumerate(labels)}
+    # canonical: a run saved before labels were read so has "1.0" where this file has "1"
+    index = {canonical_label(label): i for i, label in enumerate(labels)}
     targets = [index.get(label, UNKNOWN_LABEL) for label in raw.labels]
     unknown = [i for i, target in enumerate(targets) if target == UNKNOWN_LABEL]
     first_unknown = None
@@ -610,8 +646,6 @@ class ClassifyTask(Task):
                 )
         for pattern in ("label_pattern", "test_pattern"):
             if config[pattern] is not None:
-                import re
-
                 try:
                     re.compile(config[pattern])
                 except re.error as err:
@@ -667,13 +701,17 @@ class ClassifyTask(Task):
         }
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
+        warnings = [raw.describe_skipped() for raw in (train, valid, test) if raw is not None]
         labels, examples = len(artifacts["labels"]), len(train.labels)
         if examples >= 20 and labels > examples / 4:  # a label every few examples
-            info["warning"] = (
+            warnings.append(
                 f"{labels} labels for {examples} training examples: is the label where the "
                 f"format expects it (text lines: the first field; tables: "
                 f"{option_name('label_column')})?"
             )
+        warnings = list(dict.fromkeys(w for w in warnings if w))  # a held-out valid repeats train
+        if warnings:
+            info["warning"] = "; ".join(warnings)
         return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
