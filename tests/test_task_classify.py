@@ -359,9 +359,11 @@ def test_a_small_training_set_gets_epochs_and_patience_for_min_updates(tmp_path:
     assert describe_budget(config, budget).startswith(
         "--epochs 3000, --patience 500 (at least 3000"
     )
-    config = runner.make_config(TASK, {"train": reviews, "epochs": 7, "batch_size": 4})
+    config = runner.make_config(TASK, {"train": reviews, "epochs": 200, "batch_size": 4})
     assert config["sized_by_data"] == ["patience"]  # given: as given
     assert sized_budget(config, 18) == {"patience": 100}  # 5 batches: 3000 / 30
+    config = runner.make_config(TASK, {"train": reviews, "epochs": 7, "batch_size": 4})
+    assert sized_budget(config, 18) == {}  # a patience of 100 could never stop 7 epochs
     config = runner.make_config(TASK, {"train": reviews, "min_updates": 100})
     assert sized_budget(config, 18) == {"epochs": 100, "patience": 17}
     for options in ({"min_updates": 0}, {"patience": None, "epochs": 2}, {"min_updates": 20}):

@@ -209,8 +209,10 @@ def test_a_small_training_set_gets_epochs_and_patience_for_min_updates(tmp_path)
         describe_budget(config, budget)
         == "--epochs 3000, --patience 500 (at least 3000 updates for --min-updates)"
     )
-    config = make_config(TASK, {"train": str(path), "valid": str(path), "epochs": 4})
+    config = make_config(TASK, {"train": str(path), "valid": str(path), "epochs": 600})
     assert sized_budget(config, 15) == {"patience": 500}
+    config = make_config(TASK, {"train": str(path), "valid": str(path), "epochs": 4})
+    assert sized_budget(config, 15) == {}  # a patience past the last epoch is left unsaid
 
 
 def test_conll_with_docstart_learns_the_tags(tmp_path, capsys):

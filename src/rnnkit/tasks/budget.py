@@ -49,11 +49,15 @@ def sized_budget(
     floor = config["min_updates"]
     updates = updates_per_epoch or -(-examples // config["batch_size"])
     wanted = {"epochs": -(-floor // updates), "patience": -(-floor // (6 * updates))}
-    return {
+    chosen = {
         name: wanted[name]
         for name in ("epochs", "patience")
         if name in left and config[name] is not None and wanted[name] > config[name]
     }
+    epochs = chosen.get("epochs", config["epochs"])
+    if "patience" in chosen and epochs is not None and chosen["patience"] >= epochs:
+        del chosen["patience"]  # it could never stop the run (e.g. --epochs 2): not worth a word
+    return chosen
 
 
 def describe_budget(config: Mapping[str, Any], chosen: Mapping[str, int]) -> str:
