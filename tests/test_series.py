@@ -145,6 +145,32 @@ def test_dates_in_other_formats_are_read_unchecked(tmp_path):
     assert table.dates == ["Jan-1-1995", "Feb-1-1995", "Dec-1-1994"] and table.columns == ["v"]
 
 
+def dated(dates) -> str:
+    return "date,v\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates))
+
+
+def test_gaps_and_repeated_times_are_noticed_but_a_calendar_rhythm_is_not(tmp_path):
+    """Months of 28-31 days and business days (a Monday after a weekend, a Tuesday after a
+    long one) are the series' rhythm; a missing month, a missing day of an hourly series or
+    a date that repeats (several series in long format) is said in the log."""
+    months = [f"{y}-{m:02d}" for y in range(1949, 1961) for m in range(1, 13)]
+    assert read_series_csv(write(tmp_path, dated(months))).time_gaps is None
+    gappy = read_series_csv(write(tmp_path, dated(months[:30] + months[32:]))).time_gaps
+    assert gappy.startswith("1 gap in the times (the widest: '1951-06' to '1951-09', line 32;")
+    assert "most rows are a step apart as '1949-01' to '1949-02'" in gappy
+    days = np.arange("2024-01-01", "2024-12-31", dtype="datetime64[D]")
+    business = [str(d) for d in days if d.astype(object).weekday() < 5 and str(d) != "2024-05-27"]
+    assert read_series_csv(write(tmp_path, dated(business))).time_gaps is None
+    hours = np.arange("2016-07-01T00", "2016-07-11T00", dtype="datetime64[h]").astype(str)
+    hourly = [h.replace("T", " ") + ":00" for h in hours]
+    gaps = read_series_csv(write(tmp_path, dated(hourly[:50] + hourly[74:80] + hourly[81:])))
+    assert gaps.time_gaps.startswith("2 gaps in the times (the widest: '2016-07-03 01:00' to")
+    stores = [d for d in months[:12] for _ in range(3)]  # date,store,sales sorted by date
+    repeated = read_series_csv(write(tmp_path, dated(stores))).time_gaps
+    assert repeated.startswith("24 rows have the time of the row before (first: line 3, ")
+    assert read_series_csv(write(tmp_path, dated(range(1700, 1800)))).time_gaps is None
+
+
 def test_missing_values_allowed_are_nan_until_a_used_column_has_one(tmp_path):
     path = write(tmp_path, "date,a,b\nd1,1,\nd2,2,5\nd3,3,NA\n")
     with pytest.raises(ValueError, match=r"s\.csv:2: column 'b': missing value \(.*2 in this"):

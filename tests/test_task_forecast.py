@@ -457,6 +457,20 @@ def test_gaps_in_a_column_the_run_does_not_use_are_allowed(
     assert "2 in this column" in err and not (tmp_path / "m").exists()
 
 
+def test_a_gap_in_the_dates_is_said_in_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    series = _synthetic(tmp_path, {"value": rng.normal(size=120)})
+    lines = series.read_text().splitlines(keepends=True)
+    series.write_text("".join(lines[:41] + lines[45:]))  # four days missing after line 41
+    argv = ["train", "forecast", "--series", str(series), "--window", "8", "--horizon", "2"]
+    capsys.readouterr()
+    assert run_cli([*argv, *TINY, "--baselines", "none", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: {series}: 1 gap in the times (the widest: '2000-02-09' to" in out, out
+
+
 def test_a_short_series_gets_one_line_saying_what_fits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

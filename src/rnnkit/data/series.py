@@ -69,6 +69,8 @@ class SeriesTable:
     text_columns: dict[str, str] = field(default_factory=dict)
     #: the file's last column besides the date (the default target), numeric or not
     last_column: str | None = None
+    #: what is irregular in the dates (gaps, repeated times), for the log; ``None`` if nothing
+    time_gaps: str | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -187,13 +189,16 @@ def _time_keys(columns: list[list[str]]) -> list[list[tuple]]:
 
 def _check_time_order(
     path: Path, lines: list[int], names: list[str], columns: list[list[str]]
-) -> None:
+) -> list[tuple] | None:
     """Rows must run forward in time: a date before the previous row's is a ``ValueError``
-    (a newest-first download, or several series stacked in one file)."""
+    (a newest-first download, or several series stacked in one file). Returns the rows'
+    time keys (a reading that runs forward), or ``None`` if the dates cannot be read."""
     readings = _time_keys(columns)
     forward = [keys for keys in readings if all(a <= b for a, b in itertools.pairwise(keys))]
-    if not readings or forward:
-        return
+    if not readings:
+        return None
+    if forward:
+        return forward[0]
     keys = readings[0]
     for r in range(1, len(keys)):
         if keys[r] < keys[r - 1]:
@@ -208,6 +213,48 @@ def _check_time_order(
                 f"{path}:{lines[r]}: {'/'.join(map(repr, names))} {shown!r} comes before the "
                 f"previous row's {before!r}: the rows must be in time order ({hint})"
             )
+
+
+# A step between rows is part of the series' rhythm if at least this share of the steps
+# have it (a month of 28 days, a Monday after a weekend); a gap is a step half again longer
+# than the longest of those (a missing month; a Tuesday after a long weekend is not).
+_USUAL_STEP_SHARE = 0.05
+_GAP_FACTOR = 1.5
+
+
+def _time_gaps(lines: list[int], dates: list[str], keys: list[tuple]) -> str | None:
+    """What is irregular in the rows' times, for the log: rows sharing the previous row's time
+    (several series in one column, as a long-format export writes them) or gaps (missing rows,
+    which windows span as if the rows were evenly spaced); ``None`` if nothing is."""
+    if any(len(key) != 1 for key in keys) or len(keys) < 3:
+        return None  # a time split over columns (year, quarter) has no one step to compare
+    times = np.array([key[0] for key in keys], dtype=np.float64)
+    steps = np.diff(times)
+    if not np.isfinite(steps).all():
+        return None
+    repeated = np.flatnonzero(steps == 0)
+    if repeated.size:
+        r = int(repeated[0]) + 1
+        rows = f"{repeated.size} row{'s have' if repeated.size > 1 else ' has'}"
+        return (
+            f"{rows} the time of the row before (first: line {lines[r]}, {dates[r]!r}): "
+            "several series in one column? give each its own column"
+        )
+    values, counts = np.unique(steps, return_counts=True)
+    usual = values[counts >= _USUAL_STEP_SHARE * steps.size]
+    if not usual.size:
+        return None  # no rhythm to depart from (times of events)
+    gaps = np.flatnonzero(steps > _GAP_FACTOR * usual.max())
+    if not gaps.size:
+        return None
+    widest = int(gaps[np.argmax(steps[gaps])])
+    common = int(np.flatnonzero(steps == values[np.argmax(counts)])[0])
+    count = f"{gaps.size} gap{'s' if gaps.size > 1 else ''}"
+    return (
+        f"{count} in the times (the widest: {dates[widest]!r} to {dates[widest + 1]!r}, "
+        f"line {lines[widest + 1]}; most rows are a step apart as {dates[common]!r} to "
+        f"{dates[common + 1]!r}): windows span them as if the rows were evenly spaced"
+    )
 
 
 def read_series_csv(
@@ -306,19 +353,21 @@ def read_series_csv(
                     raise ValueError(message)
                 text_columns[header[i]] = message  # an error only if a run uses it
             values[r, c] = value
+    lines = [number for number, _ in body]
     dates: list[str] | None = None
+    time_gaps: str | None = None
     if date_indices:
         date_cells = [[row[i].strip() for _, row in body] for i in date_indices]
         names = [header[i] for i in date_indices]
-        _check_time_order(path, [number for number, _ in body], names, date_cells)
+        keys = _check_time_order(path, lines, names, date_cells)
         dates = [" ".join(cells) for cells in zip(*date_cells, strict=True)]
-    lines = [number for number, _ in body]
+        time_gaps = None if keys is None else _time_gaps(lines, dates, keys)
     kept = [c for c, i in enumerate(numeric) if header[i] not in text_columns]
     if not kept:
         raise ValueError(next(iter(text_columns.values())))
     return SeriesTable(
         values[:, kept], [header[numeric[c]] for c in kept], dates, str(path), lines,
-        text_columns, header[numeric[-1]],
+        text_columns, header[numeric[-1]], time_gaps,
     )  # fmt: skip
 
 

@@ -597,6 +597,8 @@ class ForecastTask(Task):
             info["chosen"] = ", ".join(f"{option_name(k)} {v}" for k, v in chosen.items())
         if table.text_columns:
             info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
+        if table.time_gaps:
+            info["warning"] = f"{table.source}: {table.time_gaps}"
         return Prepared(*splits, artifacts=dict(artifacts), info=info, chosen=chosen)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
