@@ -8,7 +8,13 @@ import re
 import pytest
 import sacrebleu
 
-from rnnkit.data.parallel import ParallelCorpus, SentencePair, find_pair_files, read_parallel
+from rnnkit.data.parallel import (
+    ParallelCorpus,
+    SentencePair,
+    find_pair_files,
+    read_pair_file,
+    read_parallel,
+)
 from rnnkit.metrics.translation import BleuScore, corpus_bleu, perplexity
 
 
@@ -228,3 +234,28 @@ def test_blank_lines_at_the_end_of_one_file_are_not_sentences(tmp_path):
         (["a", "b"], ["e", "f"]),
         (["c", "d"], ["g", "h"]),
     ]
+
+
+def test_pair_file_columns_blank_lines_and_errors(tmp_path):
+    """Tatoeba/Anki lines (English, French, attribution), either column the source."""
+    path = tmp_path / "fra.txt"
+    path.write_bytes(
+        b"\xef\xbb\xbfGo.\tVa !\tCC-BY 2.0 (France) #2877272\r\n\nHi there.\tSalut !\t#538123\n\n"
+    )
+    pairs, dropped = read_pair_file(path, lowercase=True)
+    assert dropped == 0
+    assert [(p.source, p.target, p.line) for p in pairs] == [
+        (["go."], ["va", "!"], 1), (["hi", "there."], ["salut", "!"], 3)
+    ]  # fmt: skip
+    reverse = read_pair_file(path, src_column=1, tgt_column=0).pairs
+    assert [(p.source, p.target) for p in reverse] == [
+        (["Va", "!"], ["Go."]), (["Salut", "!"], ["Hi", "there."])
+    ]  # fmt: skip
+    path.write_text("Go.\tVa !\nHi.\n")
+    with pytest.raises(ValueError, match=r"fra.txt:2: 1 tab-separated column, expected at least 2"):
+        read_pair_file(path)
+    path.write_text("Go.\t \n")
+    with pytest.raises(ValueError, match=r"fra.txt:1: empty sentence \(column 1\)"):
+        read_pair_file(path)
+    with pytest.raises(ValueError, match=r"missing.txt: file not found"):
+        read_pair_file(tmp_path / "missing.txt")

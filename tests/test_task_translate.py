@@ -211,3 +211,44 @@ def test_without_validation_files_a_tenth_of_the_training_pairs_is_held_out(
     assert json.loads(printed)["loss"] == pytest.approx(metrics["valid_loss"], rel=1e-5)
     status, _, err = run(capsys, *argv, "--valid-fraction", "0", "--out", tmp_path / "none")
     assert status == 2 and "--valid-fraction must be > 0 without --valid-src" in err
+
+
+def test_a_file_of_tab_separated_pairs_trains_evaluates_and_predicts(tmp_path, pairs, capsys):
+    """Tatoeba/Anki style: English, German and an attribution a line, the German the source
+    (--src-column 1): the same pairs as the two-file run, so the same held-out tenth."""
+    src = (pairs / "train.lc.norm.tok.de").read_text().splitlines()
+    tgt = (pairs / "train.lc.norm.tok.en").read_text().splitlines()
+    table = tmp_path / "deu.txt"
+    table.write_text(
+        "".join(
+            f"{e}\t{d}\tCC-BY 2.0 #{i}\n" for i, (d, e) in enumerate(zip(src, tgt, strict=True))
+        )
+    )
+    out = tmp_path / "run"
+    argv = ["train", "translate", "--train", table, "--src-column", "1", "--tgt-column", "0"]
+    status, printed, err = run(capsys, *argv, *TINY, "--epochs", "1", "--out", out)
+    assert status == 0, err
+    assert f"train: 270 sentence pairs from {table}" in printed
+    assert f"valid: 30 sentence pairs from {table} (held out)" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    status, printed, err = run(capsys, "evaluate", out)
+    assert status == 0, err
+    assert json.loads(printed)["loss"] == pytest.approx(metrics["valid_loss"], rel=1e-5)
+    status, printed, err = run(capsys, "evaluate", out, "--data", table)
+    assert status == 0 and json.loads(printed)["examples"] == 300, err
+    # predict reads plain source lines, and pair lines by their source column
+    plain = tmp_path / "plain.de"
+    plain.write_text("\n".join(src[:5]) + "\n")
+    status, from_plain, err = run(capsys, "predict", out, "--input", plain)
+    assert status == 0, err
+    head = tmp_path / "head.txt"
+    head.write_text("".join(table.read_text().splitlines(keepends=True)[:5]))
+    status, from_pairs, err = run(capsys, "predict", out, "--input", head)
+    assert status == 0 and from_pairs == from_plain and len(from_plain.splitlines()) == 5, err
+    base = ["train", "translate", "--train", table, *TINY, "--out", tmp_path / "x"]
+    for extra, message in (
+        (["--train-src", plain], "--train-src cannot be combined with --train"),
+        (["--src-column", "1", "--tgt-column", "1"], "--src-column and --tgt-column are both 1"),
+    ):
+        status, _, err = run(capsys, *base, *extra)
+        assert status == 2 and message in err and not (tmp_path / "x").exists(), err

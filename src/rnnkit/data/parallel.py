@@ -1,4 +1,5 @@
-"""Parallel text for translation: two line-aligned files, one sentence a line.
+"""Parallel text for translation: two line-aligned files, one sentence a line, or one file
+of tab-separated pairs (:func:`read_pair_file`).
 
 Line ``i`` of the source file translates line ``i`` of the target file. Files are UTF-8 (a
 byte order mark is ignored), lines end at ``\\n`` (a trailing ``\\r`` is dropped) and tokens
@@ -15,6 +16,10 @@ line), so the command line can print it as is:
 * bytes that are not UTF-8: ``FILE:LINE: not UTF-8 text ...``.
 
 :func:`find_pair_files` finds the two files of a split by name (see its rule).
+
+A pair file holds both sides, ``SOURCE<TAB>TARGET`` a line, as Tatoeba's and Anki's sentence
+lists do (``Go.<TAB>Va !<TAB>CC-BY 2.0 (France) Attribution: ...``): further columns are
+ignored, and either column may be the source.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import NamedTuple
 
 from rnnkit.data.readers import decode_line, raw_lines
 
-__all__ = ["ParallelCorpus", "SentencePair", "find_pair_files", "read_parallel"]
+__all__ = ["ParallelCorpus", "SentencePair", "find_pair_files", "read_pair_file", "read_parallel"]
 
 PathLike = str | os.PathLike[str]
 
@@ -111,6 +116,48 @@ def read_parallel(
             continue
         pairs.append(SentencePair(source, target, number))
     return ParallelCorpus(pairs, dropped)
+
+
+def read_pair_file(
+    path: PathLike, lowercase: bool = False, src_column: int = 0, tgt_column: int = 1
+) -> ParallelCorpus:
+    """Read a file of tab-separated sentence pairs (see the module docstring).
+
+    Args:
+        path: The file: ``SOURCE<TAB>TARGET`` a line; more columns may follow.
+        lowercase: Lowercase both sides (``str.lower``) before splitting.
+        src_column: The 0-based column of the source sentences.
+        tgt_column: The column of their translations.
+
+    Returns:
+        ``ParallelCorpus(pairs, 0)``: the pairs in file order, each with its line number.
+        Blank lines are skipped.
+
+    Raises:
+        ValueError: the file is missing or unreadable, a line has too few tab-separated
+            columns, a sentence is empty, or a line is not UTF-8 (``FILE:LINE: ...``).
+    """
+    path = Path(path)
+    needed = max(src_column, tgt_column) + 1
+    pairs: list[SentencePair] = []
+    for number, raw in enumerate(raw_lines(path), start=1):
+        if not raw.strip():
+            continue
+        cells = decode_line(raw, path, number).split("\t")
+        if len(cells) < needed:
+            raise ValueError(
+                f"{path}:{number}: {len(cells)} tab-separated column"
+                f"{'s' if len(cells) > 1 else ''}, expected at least {needed} "
+                f"(source column {src_column}, target column {tgt_column})"
+            )
+        sides = []
+        for column in (src_column, tgt_column):
+            text = cells[column].lower() if lowercase else cells[column]
+            if not text.split():
+                raise ValueError(f"{path}:{number}: empty sentence (column {column})")
+            sides.append(text.split())
+        pairs.append(SentencePair(sides[0], sides[1], number))
+    return ParallelCorpus(pairs, 0)
 
 
 def _check_name_part(name: str, value: object) -> str:

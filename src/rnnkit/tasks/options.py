@@ -280,9 +280,11 @@ def data_file(
     help: str,
     kind: str = "file",
     required: bool = False,
+    absent: Any = REQUIRED,
 ) -> Option:
-    """A data path option (``--train``, ``--valid``, ``--test`` ...), absent unless given."""
-    return Option(name, None, kind, help, "data", nullable=True, required=required)
+    """A data path option (``--train``, ``--valid``, ``--test`` ...), absent unless given
+    (``absent``: as for :class:`Option`, for one added after runs were made)."""
+    return Option(name, None, kind, help, "data", nullable=True, required=required, absent=absent)
 
 
 def check_holdout(config: Mapping[str, Any], where: str) -> None:

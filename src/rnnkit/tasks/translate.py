@@ -1,10 +1,12 @@
-"""Translation (sequence to sequence): two line-aligned files per split, one sentence a line.
+"""Translation (sequence to sequence): two line-aligned files per split, one sentence a line,
+or one file of tab-separated pairs.
 
 ::
 
     rnnkit train translate --train-src train.de --train-tgt train.en \\
         --valid-src val.de --valid-tgt val.en --test-src test.de --test-tgt test.en --out runs/mt
     rnnkit train translate --pair-dir data/ --src-lang de --tgt-lang en --out runs/mt
+    rnnkit train translate --train fra.txt --src-column 1 --tgt-column 0 --out runs/fr-en
     rnnkit train translate --recipe multi30k-de-en --data-dir ../shared/data --out runs/m30k
     rnnkit predict runs/mt --input sentences.de --output sentences.en
 
@@ -15,7 +17,10 @@ each split's two files (``--train-src/--train-tgt``, optional ``--valid-...`` an
 is held out) or a directory (``--pair-dir``) where the files of split ``train`` are the one
 file named ``train.*.{SRC_LANG}`` (or ``train.{SRC_LANG}``) and the one
 ``train.*.{TGT_LANG}``; the split names are ``--train-split``, ``--valid-split``,
-``--test-split`` (no test files: no test).
+``--test-split`` (no test files: no test). Or give one file of pairs a split (``--train``,
+optional ``--valid``, ``--test``): ``SOURCE<TAB>TARGET`` a line, further columns ignored, as
+Tatoeba's and Anki's sentence lists (``eng<TAB>fra<TAB>attribution``); ``--src-column`` and
+``--tgt-column`` (0 and 1) say which column is which.
 
 Text. Tokens are separated by whitespace (``--tokenize space``, for files tokenised already,
 like Multi30k's ``tok/``), or punctuation is split off words as well (``--tokenize punct``);
@@ -42,9 +47,11 @@ least ``--min-updates`` (3000) optimizer updates and a sixth of that where they 
 (2000 Multi30k pairs: validation BLEU 9.0 after 10 epochs, still improving; 16.7 with 188
 epochs and patience 32, the best epoch 22).
 
-``rnnkit predict RUN --input FILE`` translates one source sentence a line with beam search;
+``rnnkit predict RUN --input FILE`` translates one source sentence a line with beam search
+(a run trained on a pair file also reads pair lines, taking their source column);
 ``rnnkit evaluate RUN --data FILE`` scores a source file against its target twin (``FILE``
-with the target file's suffix, e.g. ``test.de`` → ``test.en``). ``rnnkit export`` is not
+with the target file's suffix, e.g. ``test.de`` → ``test.en``), or a pair file if the run
+trained on one. ``rnnkit export`` is not
 offered: the decoder steps through the target and decodes by search, which a traced graph
 would freeze to one length.
 """
@@ -64,7 +71,7 @@ from torch import Tensor, nn
 from rnnkit.data.batches import holdout
 from rnnkit.data.bucketing import BucketBatchSampler
 from rnnkit.data.padding import pad_sequences
-from rnnkit.data.parallel import SentencePair, find_pair_files, read_parallel
+from rnnkit.data.parallel import SentencePair, find_pair_files, read_pair_file, read_parallel
 from rnnkit.data.readers import read_text_lines
 from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
@@ -118,8 +125,11 @@ class Corpus:
         return [" ".join(tokens) for tokens in self.target_tokens]
 
 
-def split_files(config: Mapping[str, Any], split: str) -> tuple[str, str] | None:
-    """The (source, target) files of ``split`` (``train``, ``valid``, ``test``), or None."""
+def split_files(config: Mapping[str, Any], split: str) -> tuple[str, ...] | None:
+    """The (source, target) files of ``split`` (``train``, ``valid``, ``test``), its one pair
+    file ``(FILE,)``, or None."""
+    if config[split] is not None or (split != "train" and config["train"] is not None):
+        return None if config[split] is None else (config[split],)
     if config["pair_dir"] is not None:
         name = config[f"{split}_split"]
         directory = Path(config["pair_dir"])
@@ -135,11 +145,15 @@ def split_files(config: Mapping[str, Any], split: str) -> tuple[str, str] | None
 
 
 def read_split(
-    config: Mapping[str, Any], files: tuple[str, str], max_length: int | None = None
+    config: Mapping[str, Any], files: tuple[str, ...], max_length: int | None = None
 ) -> tuple[list[SentencePair], int]:
-    """The sentence pairs of two files, lowercased and tokenised as the run says, and how
-    many ``max_length`` dropped."""
-    pairs, dropped = read_parallel(*files, lowercase=config["lowercase"])
+    """The sentence pairs of two files (or one pair file), lowercased and tokenised as the
+    run says, and how many ``max_length`` dropped."""
+    if len(files) == 1:
+        columns = config["src_column"], config["tgt_column"]
+        pairs, dropped = read_pair_file(files[0], config["lowercase"], *columns)
+    else:
+        pairs, dropped = read_parallel(*files, lowercase=config["lowercase"])
     how = config["tokenize"]
     for pair in pairs:
         pair.source, pair.target = tokenize(pair.source, how), tokenize(pair.target, how)
@@ -341,6 +355,11 @@ class TranslateTask(Task):
 
     name = "translate"
     task_options = (
+        data_file("train", "training pairs, SOURCE<TAB>TARGET a line (Tatoeba/Anki)", absent=None),
+        data_file("valid", "validation pairs, as --train", absent=None),
+        data_file("test", "test pairs, as --train", absent=None),
+        Option("src_column", 0, "non_negative_int", "source column of --train", "data", absent=0),
+        Option("tgt_column", 1, "non_negative_int", "target column of --train", "data", absent=1),
         data_file("train_src", "training source sentences, one a line"),
         data_file("train_tgt", "their translations, line by line"),
         data_file("valid_src", "validation source sentences"),
@@ -414,12 +433,36 @@ class TranslateTask(Task):
       --valid-tgt val.en --test-src test.de --test-tgt test.en --out runs/mt
   rnnkit train translate --pair-dir data/ --src-lang de --tgt-lang en --valid-split val \\
       --out runs/mt
+  rnnkit train translate --train fra.txt --src-column 1 --tgt-column 0 --tokenize punct \\
+      --lowercase --out runs/fr-en
   rnnkit train translate --recipe multi30k-de-en --data-dir ../shared/data --out runs/m30k
   rnnkit predict runs/m30k --input sentences.de"""
 
     def check(self, config: Mapping[str, Any], where: str) -> None:
         files = [f"{split}_{side}" for split in ("train", "valid", "test") for side in SIDES]
-        if config["pair_dir"] is not None:
+        pair_files = [split for split in ("train", "valid", "test") if config[split] is not None]
+        if pair_files:
+            if config["train"] is None:
+                raise ValueError(
+                    f"{option_name(pair_files[0])} is a pair file: it goes with "
+                    f"{option_name('train')}"
+                )
+            given = [name for name in [*files, "pair_dir"] if config[name] is not None]
+            if given:
+                raise ValueError(
+                    f"{option_name(given[0])} cannot be combined with {option_name('train')}"
+                )
+            if config["src_column"] == config["tgt_column"]:
+                raise ValueError(
+                    f"{option_name('src_column')} and {option_name('tgt_column')} are both "
+                    f"{config['src_column']}"
+                )
+            if config["valid"] is None and config["valid_fraction"] == 0:
+                raise ValueError(
+                    f"{where}: {option_name('valid_fraction')} must be > 0 without "
+                    f"{option_name('valid')}"
+                )
+        elif config["pair_dir"] is not None:
             given = [name for name in files if config[name] is not None]
             if given:
                 raise ValueError(
@@ -430,7 +473,8 @@ class TranslateTask(Task):
         else:
             if config["train_src"] is None:
                 raise ValueError(
-                    f"{option_name('train_src')} is required (or {option_name('pair_dir')})"
+                    f"{option_name('train_src')} is required (or {option_name('pair_dir')}, "
+                    f"or {option_name('train')} for a file of tab-separated pairs)"
                 )
             if config["valid_src"] is None and config["valid_fraction"] == 0:
                 raise ValueError(
@@ -455,14 +499,13 @@ class TranslateTask(Task):
         if not train:
             raise ValueError(f"{train_source}: no training pairs (--max-length?)")
         if artifacts is None:
-            train_files = split_files(config, "train")
             artifacts = {}
-            for side, index in (("src", 0), ("tgt", 1)):
+            for side in SIDES:
                 sentences = [pair.source if side == "src" else pair.target for pair in train]
                 try:
                     vocab = Vocab.build(sentences, min_freq=config["min_freq"])
                 except ValueError as err:
-                    raise ValueError(f"{train_files[index]}: {err}") from None
+                    raise ValueError(f"{train_source} ({side} side): {err}") from None
                 artifacts[f"{side}_vocab"] = vocab.to_dict()
         vocabs = _vocabs(artifacts)
         splits = {
@@ -545,13 +588,14 @@ class TranslateTask(Task):
         data: str | None,
     ) -> dict[str, Any]:
         """Loss, perplexity and BLEU on the source file ``data`` and its target twin (the
-        same name with the training target file's suffix), default the run's test split
-        (else its validation split)."""
+        same name with the training target file's suffix), or on the pair file ``data`` if
+        the run trained on one; default the run's test split (else its validation split)."""
         if data is None:
             _, valid, test = read_splits(config)
             pairs, _, source = test if test is not None else valid
         else:
-            files = (data, str(_target_twin(config, Path(data))))
+            pair_file = config["train"] is not None
+            files = (data,) if pair_file else (data, str(_target_twin(config, Path(data))))
             (pairs, _), source = read_split(config, files), files[0]
         vocabs = _vocabs(artifacts)
         if not pairs:
@@ -567,9 +611,15 @@ class TranslateTask(Task):
         artifacts: Mapping[str, Any],
         input_path: str,
     ) -> list[str]:
-        """The beam-search translation of each line (one source sentence) of ``input_path``."""
+        """The beam-search translation of each line (one source sentence) of ``input_path``;
+        for a run trained on a pair file, a line with tabs is read as a pair too (its
+        ``--src-column``)."""
         vocabs = _vocabs(artifacts)
         lines = read_text_lines(input_path)
+        if config["train"] is not None:
+            lines = [
+                line.split("\t")[config["src_column"]] if "\t" in line else line for line in lines
+            ]
         sentences = []
         for line in lines:
             text = line.lower() if config["lowercase"] else line
