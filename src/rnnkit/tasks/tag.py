@@ -201,17 +201,14 @@ def as_iob2(sentences: list[TaggedSentence] | None) -> tuple[list[TaggedSentence
     return out, changed
 
 
-def _scheme_of(config: Mapping[str, Any], artifacts: Any, train: list[TaggedSentence]) -> str:
-    """The run's tag scheme: its artifacts', the option's, or the training tags' (an error in
-    them is reported where the artifacts are built)."""
-    if artifacts is not None:
-        return artifacts["labels"]["scheme"]
-    if config["scheme"] != "auto":
-        return config["scheme"]
+def _schemes(config: Mapping[str, Any], train: list[TaggedSentence]) -> tuple[str, str]:
+    """A new run's tag scheme (``--scheme``, or the training tags' when ``auto``) and the one
+    the training tags follow."""
     try:
-        return detect_scheme([s.tags for s in train])
-    except ValueError:
-        return "none"
+        detected = detect_scheme([s.tags for s in train])
+    except ValueError as err:
+        raise ValueError(f"{config['train']}: {err}") from None
+    return (detected if config["scheme"] == "auto" else config["scheme"]), detected
 
 
 # ---------------------------------------------------------------------- encoding
@@ -521,13 +518,17 @@ class TagTask(Task):
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         train, valid, test = read_splits(config)
+        if artifacts is None:
+            scheme, detected = _schemes(config, train)
+        else:
+            scheme = detected = artifacts["labels"]["scheme"]
         opened_by_i = 0
-        if _scheme_of(config, artifacts, train) == "BIO":
+        if scheme == "BIO":
             (train, a), (valid, b), (test, c) = (as_iob2(s) for s in (train, valid, test))
             opened_by_i = a + b + c
         initial: dict[str, Tensor] = {}
         if artifacts is None:
-            artifacts, initial = self._build_artifacts(config, train)
+            artifacts, initial = self._build_artifacts(config, train, scheme, detected)
         artifacts = dict(artifacts)
         sources = (config["train"], config["valid"] or config["train"], config["test"])
         for split, source in zip((valid, test), sources[1:], strict=True):
@@ -553,17 +554,13 @@ class TagTask(Task):
         return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
 
     def _build_artifacts(
-        self, config: Mapping[str, Any], train: list[TaggedSentence]
+        self, config: Mapping[str, Any], train: list[TaggedSentence], scheme: str, detected: str
     ) -> tuple[dict[str, Any], dict[str, Tensor]]:
-        """Vocabularies, tag set and scheme, sentence labels from the training sentences;
-        and the pretrained word vectors (``--embeddings``) the new model starts from."""
+        """Vocabularies, tag set and scheme (the run's and the one the training tags follow:
+        see :func:`_schemes`), sentence labels from the training sentences; and the pretrained
+        word vectors (``--embeddings``) the new model starts from."""
         where = config["train"]
         all_tags = [s.tags for s in train]
-        try:
-            detected = detect_scheme(all_tags)
-        except ValueError as err:
-            raise ValueError(f"{where}: {err}") from None
-        scheme = detected if config["scheme"] == "auto" else config["scheme"]
         check_tags(config, scheme, train, where)
         # (scheme none has no constraints to follow: any tags may be read as plain ones)
         mismatch = scheme not in (detected, "none") and {scheme, detected} != {"BIOES", "BMES"}
