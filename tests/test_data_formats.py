@@ -76,13 +76,19 @@ def test_read_ts_variable_length(tmp_path):
     assert data.labels == ["a", "b"] and data.source == str(path)
     np.testing.assert_array_equal(data.features[0], [[1, 4], [2, 5], [3, 6]])
     np.testing.assert_array_equal(data.features[1], [[0.5, -1000]])
+    # variable lengths padded to the longest with missing values, as some exports write them
+    path.write_text(TS_HEADER + "1,2,3:4,5,6:a\n0.5,?,?:-1e3,NaN,nan:b\n")
+    np.testing.assert_array_equal(read_ts(path).features[1], [[0.5, -1000]])
 
 
 @pytest.mark.parametrize(
     ("data_lines", "message"),
     [
         ("1,2:3,4:a\n1,2:3:b\n", r"toy.ts:11: dimensions of different lengths \(2, 1\)"),
-        ("1,?:3,4:a\n", r"toy.ts:10: missing value '\?' in dimension 1 .*not supported"),
+        ("?,1:3,4:a\n", r"toy.ts:10: dimension 1: missing value '\?' at step 1 \(missing"),
+        ("1,NaN,2:3,4,5:a\n", r"toy.ts:10: dimension 1: missing value 'NaN' at step 2"),
+        ("1,?:3,4:a\n", r"toy.ts:10: dimensions of different lengths \(1, 2\)"),
+        ("?,?:3,4:a\n", r"toy.ts:10: dimension 1 has no values"),
         ("1,2:3,4:c\n", r"toy.ts:10: label 'c' is not one of the @classLabel labels a b"),
         ("1,2:3,4:5,6:a\n", r"toy.ts:10: 3 dimensions, expected 2"),
         ("1,x:3,4:a\n", r"toy.ts:10: dimension 1: 'x' is not a number"),

@@ -13,8 +13,9 @@ A ``.ts`` file is a header of ``@key value`` lines, then ``@data`` and one examp
 
 Dimensions are separated by ``:``, the class label follows the last ``:``, the values of one
 dimension are separated by ``,``. Each example may have its own length, but all the
-dimensions of one example have the same length. Missing values (``?``) and time stamps are
-not supported.
+dimensions of one example have the same length. Missing values (``?`` or ``NaN``) are read
+only where they end a dimension, as the padding of a shorter example to the longest one's
+length (dropped); elsewhere they are an error, as are time stamps.
 """
 
 from __future__ import annotations
@@ -62,27 +63,26 @@ def _positive_int(path: Path, number: int, key: str, value: str) -> int:
 
 
 def _dimension(path: Path, number: int, index: int, text: str) -> list[float]:
-    """The values of dimension ``index`` (0-based) of the example on line ``number``."""
-    if not text.strip():
+    """The values of dimension ``index`` (0-based) of the example on line ``number``, without
+    the missing values (``?`` or ``NaN``) that end it: the padding of a variable-length
+    example to the longest one's length. A missing value before a number is an error."""
+    fields = [field.strip() for field in text.split(",")]
+    while fields and (fields[-1] == "?" or fields[-1].lower() == "nan"):
+        fields.pop()  # padding
+    if not "".join(fields):
         raise ValueError(f"{path}:{number}: dimension {index + 1} has no values")
     values = []
-    for field in text.split(","):
-        field = field.strip()
-        if field == "?":
-            raise ValueError(
-                f"{path}:{number}: missing value '?' in dimension {index + 1} "
-                "(missing values are not supported)"
-            )
+    for position, field in enumerate(fields, start=1):
         try:
-            value = float(field)
+            value = float("nan" if field == "?" else field)
         except ValueError:
             raise ValueError(
                 f"{path}:{number}: dimension {index + 1}: {field!r} is not a number"
             ) from None
         if not math.isfinite(value):
             raise ValueError(
-                f"{path}:{number}: dimension {index + 1}: non-finite value {field!r} "
-                "(missing values are not supported)"
+                f"{path}:{number}: dimension {index + 1}: missing value {field!r} at step "
+                f"{position} (missing values are read only as the padding that ends a series)"
             )
         values.append(value)
     return values
@@ -93,7 +93,8 @@ def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
 
     Raises:
         ValueError: the file is missing or malformed: unknown or bad header, no ``@data``,
-            a regression file (``@classLabel false``), time stamps, missing values, a label
+            a regression file (``@classLabel false``), time stamps, missing values (other
+            than the padding that ends a dimension), a label
             not declared by ``@classLabel``, dimensions of different lengths, a number of
             dimensions other than ``@dimensions`` or another example's; the message names
             ``FILE:LINE``.
