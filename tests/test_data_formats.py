@@ -13,6 +13,7 @@ from rnnkit.data.idx import read_idx, read_idx_images
 from rnnkit.data.npz_format import read_npz
 from rnnkit.data.readers import LabeledLine, read_text_lines
 from rnnkit.data.sequences import SequenceSet
+from rnnkit.data.series_rows import looks_like_rows, read_rows
 from rnnkit.data.table import read_table
 from rnnkit.data.ts_format import read_ts
 
@@ -55,6 +56,45 @@ def test_read_ts_japanese_vowels(data_dir):
     expected = np.array([[float(v) for v in d.split(",")] for d in dims], np.float32).T
     np.testing.assert_array_equal(train.features[0], expected)
     assert train.labels[0] == label
+
+
+# ------------------------------------------------------------------ UCR rows
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2\t-0.64\t-0.65\t1.5e-1\n1\t0.5\t0.25\tNaN\n",  # UCR 2018 .tsv, NaN padding
+        "2,-0.64,-0.65,1.5e-1\n1,0.5,0.25\n",  # UCR 2015, no suffix
+        "  2.0000000e+00  -6.4e-01  -6.5e-01  1.5e-01\r\n  1.0e+00  5.0e-01  2.5e-01\r\n\n",
+    ],
+)
+def test_read_rows_ucr_layouts(tmp_path, text):
+    path = tmp_path / "GunPoint_TRAIN.tsv"
+    path.write_text(text)
+    assert looks_like_rows(path)
+    data = read_rows(path)
+    assert data.labels == ["2", "1"] and data.num_features == 1
+    np.testing.assert_array_equal(data.features[0][:, 0], np.float32([-0.64, -0.65, 0.15]))
+    np.testing.assert_array_equal(data.features[1][:, 0], np.float32([0.5, 0.25]))
+
+
+def test_rows_are_told_from_texts_and_tables_and_errors_name_the_line(tmp_path):
+    """Token ids (integers) stay text; a header or words make a table or text lines."""
+    path = tmp_path / "x.txt"
+    for text in ("1 12 55 3 9\n", "label,text\n1,0.5\n", "pos 0.5 is a score\n", "1\t0.5\n"):
+        path.write_text(text)
+        assert not looks_like_rows(path), text
+    assert not looks_like_rows(tmp_path / "missing.tsv")
+    path.write_text("1\t0.5\tNaN\t0.7\n")
+    with pytest.raises(ValueError, match=r"x.txt:1: step 2: missing value 'NaN'"):
+        read_rows(path)
+    path.write_text("1\t0.5\t0.6\n2\tNaN\tNaN\n")
+    with pytest.raises(ValueError, match=r"x.txt:2: no values after the label '2'"):
+        read_rows(path)
+    path.write_text("1,0.5,0.6\n2,0.5,x\n")
+    with pytest.raises(ValueError, match=r"x.txt:2: step 2: 'x' is not a number"):
+        read_rows(path)
 
 
 TS_HEADER = """# a comment

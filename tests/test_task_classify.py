@@ -444,6 +444,32 @@ def test_ts_files_variable_length(
     assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
 
 
+def test_ucr_rows_are_read_as_series_train_evaluate_predict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A UCR 2018 .tsv pair (label first, NaN padding of the shorter series) is told from
+    its first line and read as univariate series: no --format needed."""
+    files = {}
+    for split, count, seed in (("TRAIN", 40, 1), ("TEST", 12, 2)):
+        seqs, y = separable(count, seed)
+        files[split] = tmp_path / f"Toy_{split}.tsv"
+        lines = [
+            "\t".join([str(label + 1), *(f"{v:.6f}" for v in x[:, 0]), *["NaN"] * (8 - len(x))])
+            for x, label in zip(seqs, y, strict=True)
+        ]
+        files[split].write_text("\n".join(lines) + "\n")
+    run = train(tmp_path, "--train", str(files["TRAIN"]), "--test", str(files["TEST"]))
+    assert json.loads((run / "config.json").read_text())["format"] == "auto"
+    assert json.loads((run / "labels.json").read_text()) == ["1", "2"]
+    assert json.loads((run / "scaler.json").read_text())["mean"].__len__() == 1
+    metrics = metrics_of(run)
+    assert metrics["test_examples"] == 12
+    truth = [line.split("\t")[0] for line in files["TEST"].read_text().splitlines()]
+    predicted = predict(run, files["TEST"], capsys)
+    assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+    assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
 def separable(count: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Sequences of 3 features whose label is the sign of their first feature's mean."""
     rng = np.random.default_rng(seed)

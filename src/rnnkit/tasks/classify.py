@@ -14,6 +14,8 @@ Formats (``--format``, by default told from the file name):
   a number in the label column is a label, not a value. The first row is a header when a
   column is given by name, else the file decides (``--header``/``--no-header`` say so).
 - ``ts``: sktime/UEA ``.ts`` files (multivariate, variable length).
+- ``rows``: one univariate series a line, the label first (the UCR archive's ``.tsv``, its
+  older comma- or space-separated files; told from a first line of numbers with decimals).
 - ``npz``: NumPy ``X`` (N, T, F) (optionally ``lengths``) or ``X_0, X_1, ...`` of (T, F),
   and ``y``.
 - ``idx``: IDX image files with ``--train-labels``/``--test-labels``, read row by row (MNIST:
@@ -61,7 +63,7 @@ the rest trains. ``--word-dropout P`` reads each training token as ``<unk>`` wit
 probability ``P`` (texts only), a regulariser for small text sets.
 
 ``rnnkit predict`` takes one text a line (a table run: a CSV/TSV whose text column is read,
-a label column is not needed), a ``.ts``/``.npz`` file (its labels are ignored), IDX images
+a label column is not needed), a ``.ts``/``.npz``/``rows`` file (its labels are ignored), IDX images
 without labels, or an audio file or folder (one line per file, in name order).
 """
 
@@ -81,6 +83,7 @@ from torch import Tensor, nn
 from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
+from rnnkit.data.series_rows import looks_like_rows, read_rows
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
 from rnnkit.structures.classifier import POOLINGS, SequenceClassifier
@@ -102,7 +105,7 @@ from rnnkit.text.vocab import Vocab
 __all__ = ["TASK", "ClassifyTask", "Examples", "label_order", "tokenize"]
 
 TOKENS = ("word", "char")
-FORMATS = ("auto", "text", "table", "ts", "npz", "idx", "audio")
+FORMATS = ("auto", "text", "table", "ts", "rows", "npz", "idx", "audio")
 TEXT_FORMATS = ("text", "table")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # as rnnkit.data.audio reads
 # The class id of a validation or test label that training never saw: no prediction can match
@@ -150,7 +153,8 @@ def tokenize(text: str, tokens: str) -> list[str]:
 
 
 def detect_format(path: str) -> str:
-    """The format a data path's name suggests (``text`` when nothing else fits)."""
+    """The format a data path's name suggests, or its first line for a series a line
+    (``rows``; ``text`` when nothing else fits)."""
     name = Path(path).name.lower().removesuffix(".gz")
     if Path(path).is_dir():
         return "audio"
@@ -158,10 +162,12 @@ def detect_format(path: str) -> str:
         return "ts"
     if name.endswith(".npz"):
         return "npz"
-    if name.endswith((".csv", ".tsv")):
-        return "table"
     if "-ubyte" in name or name.endswith((".idx", ".idx1", ".idx3")):
         return "idx"
+    if looks_like_rows(path):  # UCR's GunPoint_TRAIN.tsv, ..._TRAIN.txt, ..._TRAIN
+        return "rows"
+    if name.endswith((".csv", ".tsv")):
+        return "table"
     return "text"
 
 
@@ -268,6 +274,8 @@ def _read_path(config: Mapping[str, Any], path: str, labels_path: str | None) ->
         from rnnkit.data.ts_format import read_ts
 
         return _from_sequences(read_ts(path))
+    if kind == "rows":
+        return _from_sequences(read_rows(path))
     if kind == "npz":
         from rnnkit.data.npz_format import read_npz
 
@@ -517,7 +525,7 @@ class ClassifyTask(Task):
             "format",
             "auto",
             "choice",
-            "data format; auto: from the file name",
+            "data format; auto: from the file name (rows: from its first line)",
             "data",
             choices=FORMATS,
         ),
