@@ -36,7 +36,8 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
     faster one, by the ratios ``benchmarks/bench_rnn.py`` measured (the README's table):
 
     - peepholes: only rnnkit has them;
-    - off the CPU, in float64 or without the compiled loops: torch.nn (cuDNN on a GPU);
+    - off the CPU, in float64, under ``torch.autocast`` or without the compiled loops:
+      torch.nn (cuDNN on a GPU);
     - GRU and vanilla RNN: rnnkit, 1.9–4.5× torch.nn in training and 1.9–3.4× in inference;
     - LSTM: rnnkit for a single sequence (B = 1 latency 1.4×) and for training steps of
       B·H < 65 536 (on par: 0.96–1.12×); torch.nn's oneDNN kernel for larger training steps
@@ -46,8 +47,8 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
         return layer.backend
     if layer.peephole:
         return "rnnkit"
-    if not engine_is_fast(x):
-        return "torch"
+    if not engine_is_fast(x) or torch.is_autocast_enabled(x.device.type):
+        return "torch"  # (under autocast torch.nn runs in the lower precision asked for)
     if layer.mode != "lstm":
         return "rnnkit"
     batch = x.shape[1]

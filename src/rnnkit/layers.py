@@ -180,10 +180,12 @@ class RecurrentLayer(nn.Module):
         self, x: Tensor, state: tuple[Tensor, ...], padding: Padding | None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """torch.nn's fused kernels, with our parameters (no copy of them is kept)."""
-        params = {name: p for name, p in self.named_parameters()}
         module = _torch_twin(self)
+        # read as attributes: a parametrized or pruned weight (weight_norm, weight drop) is
+        # computed there, while named_parameters() lists only what it is computed from
+        params = {name: getattr(self, name) for name in module._flat_weights_names}
         hx = state if self.mode == "lstm" else state[0]
-        if padding is None:
+        if padding is None or x.shape[1] == 0:  # (torch.nn cannot pack an empty batch)
             output, final = torch.func.functional_call(module, params, (x, hx))
         else:  # torch.nn refuses empty sequences: run them for one step, then undo that below
             packed = pack_padded_sequence(x, padding.lengths.clamp(min=1).cpu(),

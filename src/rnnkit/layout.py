@@ -11,6 +11,8 @@ from torch import Tensor
 def check_lengths(lengths: Tensor | list[int], steps: int, batch: int) -> None:
     """Refuse lengths that are not ``B`` integers in ``[0, T]``."""
     values = torch.as_tensor(lengths)
+    if values.numel() == 0 and batch == 0:
+        return  # an empty list reads as float; no sequence, nothing to check
     if values.dim() != 1 or values.shape[0] != batch:
         raise ValueError(f"lengths must have shape (B,) = ({batch},), got {tuple(values.shape)}")
     if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:

@@ -16,6 +16,34 @@ from rnnkit.cells.matmul import linear, matmul, weight_grad, weight_grads
 Loop = TypeVar("Loop", bound=Callable)
 
 
+def engine_entry(run: Loop) -> Loop:
+    """Mark a function that runs a cell's hand-written engine over a sequence.
+
+    - ``torch.compile`` does not trace into it (a graph break): the compiled loops read raw
+      data pointers, which the compiler's placeholder tensors do not have, so a traced call
+      computed garbage. It runs eagerly, with its own backward.
+    - Under ``torch.autocast`` it runs in the precision of its widest input (the weights',
+      float32), as autocast runs the ops it keeps in float32: the engine computes in one
+      dtype, and a low-precision input from an autocast layer before would not match them.
+    """
+
+    def widest(args: tuple) -> torch.dtype | None:
+        dtypes = [a.dtype for a in args if isinstance(a, Tensor) and a.is_floating_point()]
+        return functools.reduce(torch.promote_types, dtypes) if dtypes else None
+
+    @functools.wraps(run)
+    def entry(x: Tensor, *args, **kwargs):
+        if not torch.is_autocast_enabled(x.device.type):
+            return run(x, *args, **kwargs)
+        dtype = widest((x, *args))
+        cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a
+                for a in (x, *args)]  # fmt: skip
+        with torch.autocast(x.device.type, enabled=False):
+            return run(*cast, **kwargs)
+
+    return torch.compiler.disable(entry)  # type: ignore[return-value]
+
+
 def without_gc(loop: Loop) -> Loop:
     """Run a time loop with Python's cyclic garbage collector paused.
 
@@ -98,7 +126,8 @@ def final_states(sizes: BatchSizes, *per_step: Tensor) -> tuple[Tensor, ...]:
 def input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
     """``W_ih x_t + b`` for every step in one matrix product: ``(T, B, I) -> (T, B, G)``."""
     T, B, input_size = x.shape
-    return linear(x.reshape(T * B, input_size), weight_ih, add=bias).view(T, B, -1)
+    # the gate size spelt out: a batch of 0 sequences has no elements to infer it from
+    return linear(x.reshape(T * B, input_size), weight_ih, add=bias).view(T, B, weight_ih.shape[0])
 
 
 def input_weight_grads(

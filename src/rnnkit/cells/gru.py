@@ -32,6 +32,7 @@ from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     check_cell_input,
+    engine_entry,
     final_states,
     init_uniform,
     input_projection,
@@ -186,6 +187,7 @@ class GRUFunction(torch.autograd.Function):
         return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
+@engine_entry
 def gru(
     x: Tensor,
     h0: Tensor,

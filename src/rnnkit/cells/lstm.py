@@ -43,6 +43,7 @@ from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     check_cell_input,
+    engine_entry,
     final_states,
     init_uniform,
     input_projection,
@@ -263,6 +264,7 @@ class LSTMFunction(torch.autograd.Function):
         )
 
 
+@engine_entry
 def lstm(
     x: Tensor,
     h0: Tensor,

@@ -26,6 +26,7 @@ from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     check_cell_input,
+    engine_entry,
     final_states,
     init_uniform,
     input_projection,
@@ -151,6 +152,7 @@ def check_nonlinearity(nonlinearity: str) -> None:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
 
 
+@engine_entry
 def rnn(
     x: Tensor,
     h0: Tensor,

@@ -7,8 +7,9 @@
       1.0000000e+00  -6.4788e-01  -6.4199e-01 ... (older .txt copies: spaces)
 
 Each line is one example: its label (the first field), then the values of one series, one
-value a time step. Fields are separated by tabs, else commas, else runs of spaces. Series may differ in length; UCR 2018 pads the shorter ones of a variable-length set
-with ``NaN`` to the longest one's length, and that padding is dropped. A label written as a
+value a time step. Fields are separated by tabs, else commas, else runs of spaces. Series
+may differ in length; UCR 2018 pads the shorter ones of a variable-length set with ``NaN``
+to the longest one's length, and that padding is dropped. A label written as a
 whole number in float form (``1.0000000e+00``) reads as ``1``.
 """
 

@@ -1,0 +1,131 @@
+"""The layers and cells under PyTorch's own machinery, as a torch.nn user calls them:
+``torch.compile``, ``torch.autocast``, parametrized and pruned weights, an empty batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune
+from torch.nn.utils.parametrizations import weight_norm
+
+import rnnkit
+from rnnkit.backend import choose_backend
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+LAYERS = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}
+CELLS = {"rnn": rnnkit.RNNCell, "lstm": rnnkit.LSTMCell, "gru": rnnkit.GRUCell}
+
+
+def first(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+@pytest.mark.parametrize("backend", ["rnnkit", "auto"])
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru", "peephole"])
+def test_compiled_layers_give_the_eager_outputs_and_gradients(mode: str, backend: str) -> None:
+    """Before, the compiled loops' raw data pointers were traced on the compiler's placeholder
+    tensors: NaN or 1e30 out of a compiled GRU. The engine now runs eagerly inside a
+    compiled model (a graph break); ``aot_eager`` also compiles the backward around it."""
+    torch.manual_seed(0)
+    kwargs = {"peephole": True} if mode == "peephole" else {}
+    layer = LAYERS["lstm" if mode == "peephole" else mode](8, 16, backend=backend, **kwargs)
+    x = torch.randn(4, 10, 8, requires_grad=True)
+    out, _ = layer(x, lengths=[10, 3, 7, 1])
+    expected = torch.autograd.grad(out.square().sum(), [x, *layer.parameters()])
+    torch._dynamo.reset()
+    compiled = torch.compile(layer, backend="aot_eager")
+    out_c, _ = compiled(x, lengths=[10, 3, 7, 1])
+    torch.testing.assert_close(out_c, out, atol=1e-6, rtol=1e-6)
+    grads = torch.autograd.grad(out_c.square().sum(), [x, *layer.parameters()])
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x)[0], layer(x)[0], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_compiled_cells_give_the_eager_state(mode: str) -> None:
+    torch.manual_seed(0)
+    cell = CELLS[mode](8, 16)
+    x = torch.randn(4, 8)
+    torch._dynamo.reset()
+    torch.testing.assert_close(first(torch.compile(cell, backend="eager")(x)), first(cell(x)))
+
+
+@pytest.mark.parametrize("backend", ["auto", "rnnkit", "torch"])
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru", "peephole"])
+def test_autocast_runs_and_trains(mode: str, backend: str) -> None:
+    """A bfloat16 input from a layer before, under ``torch.autocast``: ``auto`` hands the
+    call to torch.nn, which runs in bfloat16; the engine (asked for, or for peepholes,
+    which torch.nn lacks) runs in its weights' float32. Before, RNN and GRU stopped with
+    "compiled loops need contiguous float32 tensors"."""
+    if mode == "peephole" and backend == "torch":
+        pytest.skip("torch.nn has no peepholes")
+    torch.manual_seed(0)
+    kwargs = {"peephole": True} if mode == "peephole" else {}
+    layer = LAYERS["lstm" if mode == "peephole" else mode](8, 16, backend=backend, **kwargs)
+    before = nn.Linear(8, 8)
+    x = torch.randn(4, 10, 8)
+    reference, _ = layer(before(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = layer(before(x), lengths=[10, 3, 7, 1])
+        assert before(x).dtype == torch.bfloat16
+        if mode != "peephole":
+            picked = choose_backend(layer, before(x).transpose(0, 1), None)
+            assert picked == ("torch" if backend == "auto" else backend)
+    low_precision = backend == "torch" or (backend == "auto" and mode != "peephole")
+    assert out.dtype == (torch.bfloat16 if low_precision else torch.float32)
+    out.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters())
+    full = torch.tensor([0])  # the first sequence has every step: compare it
+    torch.testing.assert_close(out.float()[full], reference[full], atol=0.05, rtol=0.05)
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_cells_under_autocast_run_in_float32(mode: str) -> None:
+    cell = CELLS[mode](8, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        state = first(cell(nn.Linear(8, 8)(torch.randn(4, 8))))
+    assert state.dtype == torch.float32 and state.shape == (4, 16)
+
+
+@pytest.mark.parametrize("backend", ["auto", "rnnkit", "torch"])
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_weight_norm_and_pruning_work_on_every_backend(mode: str, backend: str) -> None:
+    """A parametrized weight is computed on attribute access: torch.nn's kernel used to be
+    given the names of ``named_parameters()`` ("parametrizations.weight_hh_l0.original"),
+    so evaluation (where ``auto`` picks it for an LSTM) stopped."""
+    torch.manual_seed(0)
+    ours = weight_norm(LAYERS[mode](8, 16, backend=backend), "weight_hh_l0")
+    peer = weight_norm(getattr(nn, mode.upper())(8, 16, batch_first=True), "weight_hh_l0")
+    peer.load_state_dict(ours.state_dict())
+    x = torch.randn(4, 10, 8)
+    torch.testing.assert_close(ours(x)[0], peer(x)[0], atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x)[0], peer(x)[0], atol=1e-5, rtol=1e-5)
+    pruned = prune.l1_unstructured(LAYERS[mode](8, 16, backend=backend), "weight_ih_l0", 0.5)
+    mask = pruned.weight_ih_l0_mask
+    reference = LAYERS[mode](8, 16, backend=backend)
+    state = {k: v for k, v in pruned.state_dict().items() if not k.endswith("_mask")}
+    state["weight_ih_l0"] = state.pop("weight_ih_l0_orig") * mask
+    reference.load_state_dict(state)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x)[0], reference(x)[0])
+
+
+@pytest.mark.parametrize("backend", ["auto", "rnnkit", "torch"])
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_an_empty_batch_gives_empty_outputs(mode: str, backend: str) -> None:
+    """As torch.nn: a batch of 0 sequences (the last batch of a filtered data set). Before,
+    the engine's RNN and GRU stopped reshaping 0 elements."""
+    layer = LAYERS[mode](8, 16, num_layers=2, bidirectional=True, backend=backend)
+    x = torch.randn(0, 10, 8, requires_grad=True)
+    out, state = layer(x)
+    assert out.shape == (0, 10, 32) and first(state).shape == (4, 0, 16)
+    out.sum().backward()
+    with torch.no_grad():
+        assert layer(x, lengths=[])[0].shape == (0, 10, 32)
+    cell = CELLS[mode](8, 16)
+    assert first(cell(torch.randn(0, 8))).shape == (0, 16)
