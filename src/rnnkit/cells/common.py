@@ -31,8 +31,7 @@ def engine_entry(run: Loop) -> Loop:
         dtypes = [a.dtype for a in args if isinstance(a, Tensor) and a.is_floating_point()]
         return functools.reduce(torch.promote_types, dtypes) if dtypes else None
 
-    @functools.wraps(run)
-    def entry(x: Tensor, *args, **kwargs):
+    def eager(x: Tensor, *args, **kwargs):
         if not torch.is_autocast_enabled(x.device.type):
             return run(x, *args, **kwargs)
         dtype = widest((x, *args))
@@ -41,7 +40,19 @@ def engine_entry(run: Loop) -> Loop:
         with torch.autocast(x.device.type, enabled=False):
             return run(*cast, **kwargs)
 
-    return torch.compiler.disable(entry)  # type: ignore[return-value]
+    # made when first compiled: torch.compiler.disable imports the compiler (a second of
+    # start-up that a program which never compiles should not pay)
+    disabled: list[Callable] = []
+
+    @functools.wraps(run)
+    def entry(x: Tensor, *args, **kwargs):
+        if torch.compiler.is_compiling():
+            if not disabled:
+                disabled.append(torch.compiler.disable(eager))
+            return disabled[0](x, *args, **kwargs)
+        return eager(x, *args, **kwargs)
+
+    return entry  # type: ignore[return-value]
 
 
 def without_gc(loop: Loop) -> Loop:
