@@ -168,7 +168,7 @@ def test_regressor_save_load_gives_identical_predictions(tmp_path):
 
 def test_save_refuses_a_non_empty_directory_unless_overwrite(fitted, tmp_path):
     fitted.save(tmp_path / "clf")
-    with pytest.raises(RunDirError):
+    with pytest.raises(RunDirError, match=r"clf: exists and is not empty; save\(\.\.\., overwrite"):
         fitted.save(tmp_path / "clf")
     fitted.save(tmp_path / "clf", overwrite=True)
     assert Classifier.load(tmp_path / "clf").classes_.tolist() == ["neg", "pos"]
@@ -387,3 +387,54 @@ def test_an_estimator_saved_before_normalize_loads_as_it_was_fitted(tmp_path):
     loaded = Classifier.load(tmp_path / "old")
     assert loaded.normalize is False and loaded.min_updates == 0
     np.testing.assert_array_equal(loaded.predict_proba(X), old.predict_proba(X))
+
+
+# ---------------------------------------------------------------------- scikit-learn's tools
+def test_scikit_learn_tools_see_a_classifier_and_a_regressor(toy):
+    """scikit-learn >= 1.6 reads ``__sklearn_tags__``: without it ``is_classifier``,
+    ``cross_val_score`` and ``GridSearchCV`` stopped with an AttributeError. A grid of NumPy
+    integers (``np.arange``) is a grid of hyper-parameters like any other."""
+    base = pytest.importorskip("sklearn.base")
+    selection = pytest.importorskip("sklearn.model_selection")
+    assert base.is_classifier(Classifier()) and base.is_regressor(Regressor())
+    assert not base.is_regressor(Classifier()) and not base.is_classifier(Regressor())
+    X, y, _, _ = toy
+    X, y = X[:60], y[:60]
+    quick = {"hidden_size": 4, "epochs": 2, "min_updates": 0, "validation_fraction": 0}
+    scores = selection.cross_val_score(Classifier(**quick), X, y, cv=2)
+    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+    grid = {"hidden_size": np.arange(4, 9, 4), "epochs": np.array([1])}
+    search = selection.GridSearchCV(Classifier(**quick), grid, cv=2).fit(X, y)
+    assert search.best_params_["hidden_size"] in (4, 8)
+    targets = np.array([x.mean() for x in X])
+    assert selection.cross_val_score(Regressor(**quick), X, targets, cv=2).shape == (2,)
+
+
+def test_a_seeded_fit_leaves_the_global_generators_as_they_were(toy):
+    """Before, every fit seeded Python's, NumPy's and torch's global generators with its
+    ``seed``: a user's draws after each fit repeated."""
+    import random
+
+    X, y, _, _ = toy
+
+    def draws() -> tuple[float, float, float]:
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    expected = draws(), draws()
+    random.seed(5), np.random.seed(5), torch.manual_seed(5)
+    got = [draws()]
+    Classifier(hidden_size=4, epochs=1, min_updates=0, seed=3).fit(X[:40], y[:40])
+    got.append(draws())
+    assert got == list(expected)
+
+
+def test_a_column_vector_of_labels_is_read_with_a_warning(toy):
+    X, y, _, _ = toy
+    quick = {"hidden_size": 4, "epochs": 1, "min_updates": 0}
+    with pytest.warns(UserWarning, match=r"y is a column vector \(N, 1\)") as caught:
+        clf = Classifier(**quick).fit(X[:40], y[:40].reshape(-1, 1))
+    assert caught[0].filename == __file__  # the warning points at the caller's line
+    assert clf.classes_.tolist() == ["neg", "pos"]
+    with pytest.warns(UserWarning, match="column vector"):
+        assert 0 <= clf.score(X[:40], y[:40].reshape(-1, 1)) <= 1

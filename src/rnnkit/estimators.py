@@ -32,10 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
+import random
+import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,7 +47,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.padding import pad_sequences
-from rnnkit.runs import RunDir
+from rnnkit.runs import RunDir, RunDirError
 from rnnkit.structures.classifier import SequenceClassifier
 from rnnkit.tasks.budget import MIN_UPDATES, sized_budget
 from rnnkit.train import TrainConfig, Trainer, seed_everything
@@ -141,6 +145,43 @@ def _as_float(values: Any, name: str) -> np.ndarray:
 
 def _is_int(value: Any, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+@contextlib.contextmanager
+def _global_generators_kept() -> Iterator[None]:
+    """Python's, NumPy's and torch's global generators as they were before, afterwards: a
+    seeded fit seeds them (its model, split and data order follow ``seed``), which must not
+    make the caller's own random draws repeat after every fit (scikit-learn's
+    ``random_state`` never touches them)."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar (``np.int64(8)`` from a grid of ``np.arange``) as the Python number it
+    holds; anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels_1d(y: Any, stacklevel: int) -> np.ndarray:
+    """Class labels as a 1-D array: a column vector ``(N, 1)`` is flattened with a warning
+    (pointing ``stacklevel`` frames up, at the user's call), as scikit-learn does; any other
+    shape is an error."""
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        warnings.warn(
+            "y is a column vector (N, 1); its labels are read as a 1-D array (N,)",
+            stacklevel=stacklevel,
+        )
+        labels = labels.ravel()
+    if labels.ndim != 1:
+        raise ValueError(f"y must be 1-D class labels, got shape {labels.shape}")
+    return labels
 
 
 def _feature_scale(padded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -283,9 +324,23 @@ class _SequenceEstimator:
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    def __sklearn_tags__(self) -> Any:
+        """What scikit-learn's tools (``is_classifier``, ``cross_val_score``,
+        ``GridSearchCV``) read about the estimator: it fits 3-D sequences ``(N, T, F)``."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=True),
+            input_tags=InputTags(two_d_array=False, three_d_array=True),
+        )
+
     def _check_params(self) -> None:
         """The hyper-parameters only the estimator uses; the model and :class:`TrainConfig`
-        check the rest."""
+        check the rest. NumPy scalars (a grid of ``np.arange`` values) are first read as the
+        Python numbers they hold."""
+        for name in self._param_names():
+            setattr(self, name, _plain(getattr(self, name)))
         size = self.batch_size
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {size!r}")
@@ -367,10 +422,19 @@ class _SequenceEstimator:
         regressor) and ``patience`` stops training after that many epochs without
         improvement. ``epochs_`` and ``patience_`` say what the ``"auto"`` budget chose.
 
+        A seeded fit (``seed`` not ``None``) leaves Python's, NumPy's and torch's global
+        random generators as they were.
+
         Raises:
             ValueError: bad ``X`` or ``y`` (the message names which), different lengths, or a
                 bad hyper-parameter.
         """
+        if self.seed is None:
+            return self._fit(X, y)
+        with _global_generators_kept():
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> _SequenceEstimator:
         self._check_params()
         padded, lengths = _check_sequences(X, "X")
         # Unfitted until this fit succeeds: a failure below must not leave new classes_ (or
@@ -494,6 +558,10 @@ class _SequenceEstimator:
                 **self._scale_state(),
             },
         }
+        target = Path(path)
+        if not overwrite and target.is_dir() and any(target.iterdir()):
+            raise RunDirError(f"{target}: exists and is not empty; save(..., overwrite=True) "
+                              "replaces an estimator saved there")  # fmt: skip
         run = RunDir(path).create(config, overwrite=overwrite)
         run.save_weights(self.model_)
         run.write_json(HISTORY, self.history_)
@@ -586,11 +654,18 @@ class Classifier(_SequenceEstimator):
     """
 
     _task = "classification"
+    _estimator_type = "classifier"  # what scikit-learn before 1.6 reads
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
 
     def _encode_targets(self, y: Any, n: int) -> Tensor:
-        labels = np.asarray(y)
-        if labels.ndim != 1:
-            raise ValueError(f"y must be 1-D class labels, got shape {labels.shape}")
+        labels = _labels_1d(y, stacklevel=5)  # fit -> _fit -> _encode_targets -> here
         _check_length(n, len(labels))
         if labels.dtype.kind == "f" and not np.isfinite(labels).all():
             raise ValueError("y contains NaN or infinity")
@@ -640,9 +715,7 @@ class Classifier(_SequenceEstimator):
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of :meth:`predict` on ``X`` against the labels ``y``."""
         predicted = self.predict(X)
-        labels = np.asarray(y)
-        if labels.ndim != 1:
-            raise ValueError(f"y must be 1-D class labels, got shape {labels.shape}")
+        labels = _labels_1d(y, stacklevel=3)
         _check_length(len(predicted), len(labels))
         return float(np.mean(predicted == labels))
 
@@ -671,6 +744,15 @@ class Regressor(_SequenceEstimator):
     """
 
     _task = "regression"
+    _estimator_type = "regressor"  # what scikit-learn before 1.6 reads
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import RegressorTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        return tags
 
     @staticmethod
     def _check_y(y: Any) -> np.ndarray:
