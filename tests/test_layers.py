@@ -415,8 +415,8 @@ BAD_CONSTRUCTIONS = {
     "I=0": (lambda: GRU(0, 4), r"^input_size must be a positive integer, got 0"),
     "H<0": (lambda: RNN(3, -2), r"^hidden_size must be a positive integer, got -2"),
     "L=0": (lambda: LSTM(3, 4, 0), r"^num_layers must be an integer >= 1, got 0"),
-    "p<0": (lambda: GRU(3, 4, dropout=-0.1), r"^dropout must be in \[0, 1\), got -0.1"),
-    "p>1": (lambda: LSTM(3, 4, dropout=1.5), r"^dropout must be in \[0, 1\), got 1.5"),
+    "p<0": (lambda: GRU(3, 4, dropout=-0.1), r"^dropout must be in \[0, 1\], got -0.1"),
+    "p>1": (lambda: LSTM(3, 4, dropout=1.5), r"^dropout must be in \[0, 1\], got 1.5"),
     "backend": (lambda: RNN(3, 4, backend="cuda"), r"^backend must be one of .*got 'cuda'"),
     "peephole-torch": (
         lambda: LSTM(3, 4, peephole=True, backend="torch"),
@@ -437,6 +437,34 @@ def test_bad_constructor_arguments_are_refused(construct, message: str) -> None:
         construct()
 
 
+@pytest.mark.parametrize("mode", ["rnn_relu", "lstm", "gru"])
+def test_the_constructor_takes_torch_nn_arguments_in_torch_nn_order(mode: str) -> None:
+    """Code written for torch.nn: positional bias / batch_first / dropout / bidirectional
+    (and RNN's nonlinearity before them), ``device=`` and ``dtype=``, ``flatten_parameters()``
+    and ``all_weights``."""
+    name, options = family(mode)
+    head = (options["nonlinearity"],) if name == "rnn" else ()
+    args = (3, 4, 2, *head, False, False, 1.0, True)
+    ours = OURS[name](*args, device="cpu", dtype=torch.float64)
+    peer = TORCH[name](*args, device="cpu", dtype=torch.float64)
+    assert (ours.bias, ours.batch_first, ours.dropout, ours.bidirectional) == (
+        False, False, 1.0, True
+    )  # fmt: skip
+    assert {n: p.dtype for n, p in ours.named_parameters()} == {
+        n: p.dtype for n, p in peer.named_parameters()
+    }
+    ours.load_state_dict(peer.state_dict())
+    ours.flatten_parameters()
+    assert [[w.shape for w in ws] for ws in ours.all_weights] == [
+        [w.shape for w in ws] for ws in peer.all_weights
+    ]
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    ours.train(), peer.train()  # dropout 1.0 between the layers: the second layer sees zeros
+    torch.testing.assert_close(ours(x)[0], peer(x)[0])
+    meta = OURS[name](3, 4, device="meta")
+    assert all(p.is_meta for p in meta.parameters())
+
+
 @pytest.mark.parametrize("layer_class", [RNN, GRU])
 def test_peephole_is_refused_outside_the_lstm(layer_class: type[RecurrentLayer]) -> None:
     """Only the LSTM has peepholes; anything else would register a parameter nothing uses."""
@@ -455,6 +483,14 @@ def zeros(*shape: int) -> Tensor:
 
 
 BAD_CALLS = {
+    "x-float32-layer-float64": (
+        lambda: LSTM(3, 4).double()(torch.randn(2, 5, 3)),
+        r"^x has dtype torch.float32 but the layer's weights are torch.float64: convert x",
+    ),
+    "x-float64-layer-float32": (
+        lambda: GRU(3, 4)(torch.randn(2, 5, 3, dtype=torch.float64)),
+        r"^x has dtype torch.float64 but .* or the layer \(layer.to\(torch.float64\)\)",
+    ),
     "x-rank-4": (
         lambda: call("gru", (2, 5, 3, 1)),
         r"^x must have shape \(B, T, I\) with I=3 .*got \(2, 5, 3, 1\)",

@@ -129,3 +129,52 @@ def test_an_empty_batch_gives_empty_outputs(mode: str, backend: str) -> None:
         assert layer(x, lengths=[])[0].shape == (0, 10, 32)
     cell = CELLS[mode](8, 16)
     assert first(cell(torch.randn(0, 8))).shape == (0, 16)
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_cells_take_torch_nn_arguments_in_torch_nn_order(mode: str) -> None:
+    head = ("relu",) if mode == "rnn" else ()  # RNNCell(I, H, bias, nonlinearity, ...)
+    peer = getattr(nn, f"{mode.upper()}Cell")(3, 4, False, *head, "cpu", torch.float64)
+    ours = CELLS[mode](3, 4, False, *head, "cpu", torch.float64)
+    ours.load_state_dict(peer.state_dict())
+    x = torch.randn(2, 3, dtype=torch.float64)
+    torch.testing.assert_close(first(ours(x)), first(peer(x)))
+    assert all(p.is_meta for p in CELLS[mode](3, 4, device="meta").parameters())
+
+
+@pytest.mark.parametrize("enforce_sorted", [False, True], ids=["unsorted", "sorted"])
+@pytest.mark.parametrize("batch_first", [True, False], ids=["batch-first", "time-major"])
+@pytest.mark.parametrize("backend", ["rnnkit", "torch"])
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_a_packed_sequence_is_taken_and_given_back_as_torch_nn_does(
+    mode: str, backend: str, batch_first: bool, enforce_sorted: bool
+) -> None:
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(0)
+    ours = LAYERS[mode](3, 5, 2, batch_first=batch_first, bidirectional=True, backend=backend)
+    peer = getattr(nn, mode.upper())(3, 5, 2, batch_first=batch_first, bidirectional=True)
+    peer.load_state_dict(ours.state_dict())
+    lengths = [6, 4, 4, 1] if enforce_sorted else [4, 6, 1, 4]
+    x = torch.randn(4, 6, 3) if batch_first else torch.randn(6, 4, 3)
+    packed = pack_padded_sequence(x, lengths, batch_first, enforce_sorted=enforce_sorted)
+    h0 = torch.randn(4, 4, 5)  # in the batch's order, as torch.nn takes it
+    state = (h0, torch.randn(4, 4, 5)) if mode == "lstm" else h0
+    out, final = ours(packed, state)
+    expected_out, expected_final = peer(packed, state)
+    assert torch.equal(out.batch_sizes, expected_out.batch_sizes)
+    for a, b in ((out.sorted_indices, expected_out.sorted_indices),
+                 (out.unsorted_indices, expected_out.unsorted_indices)):  # fmt: skip
+        assert (a is None and b is None) or torch.equal(a, b)
+    torch.testing.assert_close(out.data, expected_out.data, atol=1e-5, rtol=1e-5)
+    for a, b in zip(
+        final if mode == "lstm" else (final,),
+        expected_final if mode == "lstm" else (expected_final,),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    grad = torch.autograd.grad(out.data.sum(), ours.weight_ih_l0)[0]
+    expected_grad = torch.autograd.grad(expected_out.data.sum(), peer.weight_ih_l0)[0]
+    torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="a PackedSequence carries its own"):
+        ours(packed, lengths=lengths)

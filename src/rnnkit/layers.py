@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backend import choose_backend
 from rnnkit.cells.common import init_uniform
@@ -44,6 +44,8 @@ class RecurrentLayer(nn.Module):
         backend: Backend = "auto",
         peephole: bool = False,
         nonlinearity: str = "tanh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -51,8 +53,8 @@ class RecurrentLayer(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not 0.0 <= float(dropout) <= 1.0:
+            raise ValueError(f"dropout must be in [0, 1], got {dropout!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if peephole and self.mode != "lstm":
@@ -73,22 +75,20 @@ class RecurrentLayer(nn.Module):
         self.num_directions = 2 if bidirectional else 1
 
         gate_size = GATES[self.mode] * hidden_size
+
+        def parameter(*shape: int) -> nn.Parameter:
+            return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
+
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in self._suffixes(layer):
-                self.register_parameter(
-                    f"weight_ih{suffix}", nn.Parameter(torch.empty(gate_size, layer_input))
-                )
-                self.register_parameter(
-                    f"weight_hh{suffix}", nn.Parameter(torch.empty(gate_size, hidden_size))
-                )
+                self.register_parameter(f"weight_ih{suffix}", parameter(gate_size, layer_input))
+                self.register_parameter(f"weight_hh{suffix}", parameter(gate_size, hidden_size))
                 if bias:
                     for name in ("bias_ih", "bias_hh"):
-                        self.register_parameter(name + suffix, nn.Parameter(torch.empty(gate_size)))
+                        self.register_parameter(name + suffix, parameter(gate_size))
                 if peephole:
-                    self.register_parameter(
-                        f"weight_peephole{suffix}", nn.Parameter(torch.empty(3, hidden_size))
-                    )
+                    self.register_parameter(f"weight_peephole{suffix}", parameter(3, hidden_size))
         self.reset_parameters()
 
     def _suffixes(self, layer: int) -> list[str]:
@@ -99,6 +99,22 @@ class RecurrentLayer(nn.Module):
         """Uniform(-1/√H, 1/√H) for every weight and bias, as torch.nn."""
         init_uniform(self, self.hidden_size)
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do: kept so that code written for torch.nn, which calls it to compact
+        cuDNN's weights after ``DataParallel`` replicates a module, runs unchanged."""
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """The parameters of each layer and direction, ``[weight_ih, weight_hh, bias_ih,
+        bias_hh(, weight_peephole)]`` (no biases without ``bias``), as torch.nn lists them."""
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+        names += ["weight_peephole"] if self.peephole else []
+        return [
+            [getattr(self, name + suffix) for name in names]
+            for layer in range(self.num_layers)
+            for suffix in self._suffixes(layer)
+        ]
+
     def _weights(self, layer: int, direction: int) -> list[Tensor | None]:
         suffix = self._suffixes(layer)[direction]
         names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
@@ -107,10 +123,10 @@ class RecurrentLayer(nn.Module):
     # ---------------------------------------------------------------- forward
     def forward(
         self,
-        x: Tensor,
+        x: Tensor | PackedSequence,
         state: Tensor | tuple[Tensor, Tensor] | None = None,
         lengths: Tensor | list[int] | None = None,
-    ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+    ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, Tensor]]:
         """Run the layer over a batch of sequences.
 
         Args:
@@ -123,7 +139,12 @@ class RecurrentLayer(nn.Module):
         Returns:
             ``(output, state)``: output ``(B, T, D·H)`` (or time-major), the final state in
             the layout of ``state``.
+
+        ``x`` may also be a ``PackedSequence`` (``pack_padded_sequence``), as torch.nn takes
+        it: the output is then packed the same way, and the states are in the batch's order.
         """
+        if isinstance(x, PackedSequence):
+            return self._forward_packed(x, state, lengths)
         x, state, unbatched = self._check(x, state, lengths)
         T, B = x.shape[0], x.shape[1]
         padding = Padding.build(lengths, T, B, x.device) if lengths is not None else None
@@ -138,6 +159,24 @@ class RecurrentLayer(nn.Module):
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, (final if self.mode == "lstm" else final[0])
+
+    def _forward_packed(
+        self, x: PackedSequence, state: Tensor | tuple[Tensor, Tensor] | None, lengths: object
+    ) -> tuple[PackedSequence, Tensor | tuple[Tensor, Tensor]]:
+        """A packed batch, run as the padded batch and lengths it holds."""
+        if lengths is not None:
+            raise ValueError("lengths: a PackedSequence carries its own; give one or the other")
+        padded, sizes = pad_packed_sequence(x, batch_first=self.batch_first)
+        output, final = self(padded, state, lengths=sizes)
+        # pack the output as the input was packed: sorted by length, then step by step
+        time_major = output if not self.batch_first else output.transpose(0, 1)
+        order = x.sorted_indices
+        if order is not None:
+            time_major = time_major.index_select(1, order)
+        steps = torch.arange(time_major.shape[1], device=x.batch_sizes.device)
+        running = (steps.unsqueeze(0) < x.batch_sizes.unsqueeze(1)).to(time_major.device)
+        data = time_major[running]  # (Σ batch_sizes, D·H), step by step
+        return PackedSequence(data, x.batch_sizes, x.sorted_indices, x.unsorted_indices), final
 
     def _forward_rnnkit(
         self, x: Tensor, state: tuple[Tensor, ...], padding: Padding | None
@@ -203,7 +242,7 @@ class RecurrentLayer(nn.Module):
     # ------------------------------------------------------------ validation
     def _check(self, x, state, lengths):
         if not isinstance(x, Tensor):
-            raise ValueError(f"x must be a tensor, got {type(x).__name__}")
+            raise ValueError(f"x must be a tensor or a PackedSequence, got {type(x).__name__}")
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
         if x.dim() not in (2, 3):
             raise ValueError(
@@ -214,6 +253,12 @@ class RecurrentLayer(nn.Module):
             raise ValueError(
                 f"x must have {self.input_size} features in its last dimension "
                 f"(shape {layout}), got {tuple(x.shape)}"
+            )
+        weight_dtype = next(self.parameters()).dtype
+        if x.dtype != weight_dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"x has dtype {x.dtype} but the layer's weights are {weight_dtype}: convert x "
+                f"(x.to({weight_dtype})) or the layer (layer.to({x.dtype}))"
             )
         unbatched = x.dim() == 2
         if unbatched:
@@ -280,10 +325,27 @@ class RNN(RecurrentLayer):
 
     mode = "rnn"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 nonlinearity: str = "tanh", **kwargs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: Backend = "auto",
+    ) -> None:
+        # the positional order is torch.nn.RNN's
         check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kwargs)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            backend, nonlinearity=nonlinearity, device=device, dtype=dtype,
+        )  # fmt: skip
 
     def _run(self, x, state, layer, direction, batch_sizes):
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
@@ -307,9 +369,26 @@ class LSTM(RecurrentLayer):
 
     mode = "lstm"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 peephole: bool = False, **kwargs) -> None:  # fmt: skip
-        super().__init__(input_size, hidden_size, num_layers, peephole=peephole, **kwargs)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        peephole: bool = False,
+        backend: Backend = "auto",
+    ) -> None:
+        # the positional order is torch.nn.LSTM's (without proj_size, which is not offered)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            backend, peephole=peephole, device=device, dtype=dtype,
+        )  # fmt: skip
 
     def _run(self, x, state, layer, direction, batch_sizes):
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
@@ -330,6 +409,26 @@ class GRU(RecurrentLayer):
     """
 
     mode = "gru"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        backend: Backend = "auto",
+    ) -> None:
+        # the positional order is torch.nn.GRU's
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            backend, device=device, dtype=dtype,
+        )  # fmt: skip
 
     def _run(self, x, state, layer, direction, batch_sizes):
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)

@@ -170,6 +170,24 @@ def shared_pre_activation_grads(
     return grad_x, grad_w_ih, grad_w_hh
 
 
+def cell_parameters(
+    gate_size: int,
+    input_size: int,
+    hidden_size: int,
+    bias: bool,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> tuple[nn.Parameter, nn.Parameter, nn.Parameter | None, nn.Parameter | None]:
+    """A cell's uninitialised ``weight_ih (G, I)``, ``weight_hh (G, H)`` and, with ``bias``,
+    ``bias_ih (G)`` and ``bias_hh (G)``, made on ``device`` in ``dtype``."""
+
+    def parameter(*shape: int) -> nn.Parameter:
+        return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
+
+    biases = (parameter(gate_size), parameter(gate_size)) if bias else (None, None)
+    return parameter(gate_size, input_size), parameter(gate_size, hidden_size), *biases
+
+
 def init_uniform(module: nn.Module, hidden_size: int) -> None:
     """torch.nn's initialisation of recurrent weights: Uniform(-1/√H, 1/√H) for every one."""
     bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0

@@ -42,6 +42,7 @@ from torch.autograd.function import once_differentiable
 from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
+    cell_parameters,
     check_cell_input,
     engine_entry,
     final_states,
@@ -312,16 +313,26 @@ class LSTMCell(nn.Module):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        peephole: bool = False,
     ) -> None:
+        # the positional order is torch.nn.LSTMCell's
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.peephole = peephole
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size)) if bias else None
-        self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size)) if peephole else None
+        weights = cell_parameters(4 * hidden_size, input_size, hidden_size, bias, device, dtype)
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = weights
+        self.weight_peephole = (
+            nn.Parameter(torch.empty(3, hidden_size, device=device, dtype=dtype))
+            if peephole
+            else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

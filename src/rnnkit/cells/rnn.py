@@ -25,6 +25,7 @@ from torch.autograd.function import once_differentiable
 from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
+    cell_parameters,
     check_cell_input,
     engine_entry,
     final_states,
@@ -190,16 +191,20 @@ class RNNCell(nn.Module):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         check_nonlinearity(nonlinearity)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.nonlinearity = nonlinearity
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(hidden_size)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(hidden_size)) if bias else None
+        weights = cell_parameters(hidden_size, input_size, hidden_size, bias, device, dtype)
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = weights
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
