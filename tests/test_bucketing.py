@@ -156,3 +156,29 @@ def test_accepts_tensor_and_array_lengths() -> None:
     for lengths in (torch.tensor([3, 1, 2]), np.array([3, 1, 2])):
         sampler = BucketBatchSampler(lengths, 2, shuffle=False)
         assert list(sampler) == [[1, 2], [0]]
+
+
+def test_seeded_batches_with_lengths_group_similar_lengths_from_the_trainer_generator() -> None:
+    """:class:`~rnnkit.data.batches.Batches` given lengths (what classify's ``--bucket``
+    passes): every example once a pass, little padding, the order a function of the
+    generator's state (so a checkpoint holds it), a fresh order each pass."""
+    from rnnkit.data.batches import Batches
+
+    lengths = torch.randint(1, 60, (1000,), generator=torch.Generator().manual_seed(0)).tolist()
+
+    def passes(seed: int, bucket: bool) -> list[list[list[int]]]:
+        generator = torch.Generator().manual_seed(seed)
+        batches = Batches(1000, 32, list, generator, lengths if bucket else None)
+        return [list(batches), list(batches)]
+
+    def padded(batches: list[list[int]]) -> int:
+        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+    first, second = passes(1, bucket=True)
+    assert sorted(itertools.chain(*first)) == list(range(1000)) and first != second
+    assert passes(1, bucket=True) == [first, second]
+    plain = passes(1, bucket=False)[0]
+    assert padded(first) < 0.6 * padded(plain)  # random batches of 1-59 pad to near 59
+    assert sum(lengths) / padded(first) > 0.9
+    unseeded = Batches(1000, 32, list, None, lengths)  # evaluation: file order, no bucketing
+    assert list(itertools.chain(*unseeded)) == list(range(1000))

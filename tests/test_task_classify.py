@@ -843,3 +843,30 @@ def test_predict_bad_input_names_the_line(
     assert run_cli(["predict", str(run), "--input", str(inputs)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{inputs}:3: empty text" in err, err
+
+
+def test_training_batches_group_similar_lengths_unless_asked_not_to() -> None:
+    """``--bucket`` (off by default, and for runs made before it): variable-length examples
+    are batched with their like; one length for all (MNIST rows) keeps the plain shuffle."""
+    import torch
+
+    from rnnkit.tasks.classify import Examples, make_batches
+    from rnnkit.tasks.options import fill_absent
+
+    rng = random.Random(0)
+    tokens = [[1] * rng.randint(1, 40) for _ in range(300)]
+    examples = Examples(tokens, [i % 2 for i in range(300)], "toy")
+
+    def widths(bucket: bool) -> int:
+        generator = torch.Generator().manual_seed(0)
+        batches = make_batches(examples, 16, generator, bucket)
+        return sum(batch["x"].numel() for batch in batches)
+
+    assert widths(True) < 0.7 * widths(False)
+    same = Examples([[1] * 5] * 40, [i % 2 for i in range(40)], "toy")
+    generator = torch.Generator().manual_seed(0)
+    assert make_batches(same, 16, generator, True).lengths is None
+    assert runner.make_config(TASK, {"train": "x.txt"})["bucket"] is False
+    config = {"train": "x.txt"}
+    fill_absent(config, TASK.options())
+    assert config["bucket"] is False

@@ -9,10 +9,12 @@ file order at evaluation — and differs only in how the chosen examples become 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 import torch
+
+from rnnkit.data.bucketing import BucketBatchSampler
 
 __all__ = ["Batches", "holdout"]
 
@@ -23,6 +25,12 @@ class Batches(Generic[B]):
     """Re-iterable batches of ``count`` examples, ``batch_size`` at a time (the last may be
     smaller): ``collate(indices)`` builds a batch from the examples at ``indices``. Shuffled
     each pass with ``generator`` if given, in order otherwise.
+
+    With ``lengths`` (each example's length) as well as ``generator``, each pass puts
+    examples of similar length together (:class:`~rnnkit.data.bucketing.BucketBatchSampler`:
+    shuffled, sorted by length within pools of 50 batches, the batches shuffled again), so a
+    batch pads little: SST-2's random batches are half padding, its pooled ones 3 %. (Faster,
+    not always as good: classify's SST-2 recipe lost 0.5-0.7 points of dev accuracy.)
 
     Example:
         >>> batches = Batches(5, 2, lambda chosen: chosen)
@@ -36,14 +44,21 @@ class Batches(Generic[B]):
         batch_size: int,
         collate: Callable[[list[int]], B],
         generator: torch.Generator | None = None,
+        lengths: Sequence[int] | None = None,
     ) -> None:
         self.count, self.batch_size = count, batch_size
-        self.collate, self.generator = collate, generator
+        self.collate, self.generator, self.lengths = collate, generator, lengths
 
     def __len__(self) -> int:
         return math.ceil(self.count / self.batch_size)
 
     def __iter__(self) -> Iterator[B]:
+        if self.generator is not None and self.lengths is not None:
+            seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
+            sampler = BucketBatchSampler(self.lengths, self.batch_size, seed=seed, pool_size=50)
+            for chosen in sampler:
+                yield self.collate(chosen)
+            return
         order = (
             torch.randperm(self.count, generator=self.generator).tolist()
             if self.generator is not None

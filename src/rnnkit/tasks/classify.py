@@ -484,11 +484,18 @@ def _inputs(
 
 
 def make_batches(
-    examples: Examples, batch_size: int, generator: torch.Generator | None = None
+    examples: Examples,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    bucket: bool = False,
 ) -> Batches[dict[str, Tensor]]:
     """Re-iterable padded batches ``{"x", "targets", "lengths"}``, shuffled each pass with
-    ``generator`` if given."""
+    ``generator`` if given; with ``bucket`` too, of examples of similar length (where the
+    lengths differ)."""
     numeric = len(examples) > 0 and isinstance(examples.inputs[0], Tensor)
+    lengths = [len(x) for x in examples.inputs] if bucket and generator is not None else None
+    if lengths is not None and min(lengths, default=0) == max(lengths, default=0):
+        lengths = None  # one length (MNIST rows): nothing to gain, the plain shuffle it is
 
     def collate(chosen: list[int]) -> dict[str, Tensor]:
         x, lengths = pad_sequences(
@@ -499,7 +506,7 @@ def make_batches(
         targets = torch.tensor([examples.targets[i] for i in chosen], dtype=torch.long)
         return {"x": x, "targets": targets, "lengths": lengths}
 
-    return Batches(len(examples), batch_size, collate, generator)
+    return Batches(len(examples), batch_size, collate, generator, lengths)
 
 
 # ---------------------------------------------------------------------- the task
@@ -568,6 +575,14 @@ class ClassifyTask(Task):
             "normalize", True, "standardise numeric features with the training statistics", "data"
         ),
         Option("valid_fraction", 0.1, "fraction", "held out of --train without --valid", "data"),
+        flag(
+            "bucket",
+            False,
+            "training batches of sequences of similar length: less padding (an SST-2 epoch "
+            "1.6x faster), but 0.5-0.7 points lower SST-2 dev accuracy (5 seeds)",
+            "training",
+            absent=False,
+        ),
         Option(
             "embedding_dim",
             64,
@@ -731,7 +746,7 @@ class ClassifyTask(Task):
         examples: Examples,
         generator: torch.Generator | None = None,
     ) -> Batches[dict[str, Tensor]]:
-        return make_batches(examples, config["batch_size"], generator)
+        return make_batches(examples, config["batch_size"], generator, config["bucket"])
 
     def evaluate(self, model: nn.Module, batches: Any) -> dict[str, float]:
         return classification_metrics(model, batches)
