@@ -46,3 +46,13 @@ def test_rolling_origins_are_checked() -> None:
         rolling_arima_forecasts(series, np.array([30, 30]), 1, order=(1, 0, 0))
     with pytest.raises(ValueError, match="need a series of 51"):
         rolling_arima_forecasts(series, np.array([30, 49]), 2, order=(1, 0, 0))
+
+
+def test_a_counter_or_a_constant_series_gets_an_arima_order() -> None:
+    """Longley's YEAR, copper's TIME: differences that are all 1 made statsmodels' KPSS test
+    fail ("cannot convert float NaN to integer") after a whole training run."""
+    from rnnkit.baselines import select_arima_order
+
+    for series in (np.arange(1947.0, 1963.0), np.arange(40.0), np.full(30, 3.5)):
+        order, seasonal = select_arima_order(series)
+        assert len(order) == 3 and seasonal == (0, 0, 0, 0)

@@ -171,6 +171,15 @@ def test_gaps_and_repeated_times_are_noticed_but_a_calendar_rhythm_is_not(tmp_pa
     assert read_series_csv(write(tmp_path, dated(range(1700, 1800)))).time_gaps is None
 
 
+def test_the_default_target_passes_over_columns_named_like_time(tmp_path):
+    """Longley ends its rows with YEAR, copper with TIME: counters, not the series."""
+    text = "Obs,TOTEMP,POP,YEAR\n1,60323,107608,1947\n2,61122,108632,1948\n"
+    table = read_series_csv(write(tmp_path, text))
+    assert table.last_column == "POP" and "YEAR" in table.columns
+    only = read_series_csv(write(tmp_path, "week,time\n1,1\n2,2\n"), date_column=None)
+    assert only.last_column == "time"  # nothing else to forecast
+
+
 def test_missing_values_allowed_are_nan_until_a_used_column_has_one(tmp_path):
     path = write(tmp_path, "date,a,b\nd1,1,\nd2,2,5\nd3,3,NA\n")
     with pytest.raises(ValueError, match=r"s\.csv:2: column 'b': missing value \(.*2 in this"):

@@ -457,6 +457,29 @@ def test_gaps_in_a_column_the_run_does_not_use_are_allowed(
     assert "2 in this column" in err and not (tmp_path / "m").exists()
 
 
+def test_a_failing_arima_baseline_costs_the_run_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A baseline is a comparison: its failure is logged, the naive ones are scored and the
+    run's metrics and plots are written all the same."""
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise ValueError("no ARIMA order could be fitted to the training series")
+
+    monkeypatch.setattr(baselines, "arima_forecasts", fails)
+    rng = np.random.default_rng(4)
+    series = _synthetic(tmp_path, {"value": rng.normal(size=120)})
+    argv = ["train", "forecast", "--series", str(series), "--window", "8", "--horizon", "2"]
+    capsys.readouterr()
+    assert run_cli([*argv, *TINY, "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "baselines: ARIMA failed (ValueError: no ARIMA order could be fitted" in out, out
+    assert "target: 'value' (by default the last value column)" in out
+    metrics = json.loads((tmp_path / "r/metrics.json").read_text())
+    assert "test_mse_naive" in metrics and "test_mse_arima" not in metrics
+    assert (tmp_path / "r/plots").is_dir()
+
+
 def test_a_gap_in_the_dates_is_said_in_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -82,10 +82,12 @@ def _differences(series: np.ndarray) -> int:
     from statsmodels.tsa.stattools import kpss
 
     for d in range(3):
+        if len(series) < 10 or np.ptp(series) == 0:
+            return d  # too short to test; or constant (a counter's differences): stationary
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # p-values outside the table are clipped: fine here
             p_value = kpss(series, regression="c", nlags="auto")[1]
-        if p_value > 0.05 or d == 2 or len(series) < 10:
+        if not p_value <= 0.05 or d == 2:  # (a NaN p-value: nothing to reject)
             return d
         series = np.diff(series)
     return 2

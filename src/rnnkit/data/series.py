@@ -67,7 +67,8 @@ class SeriesTable:
     #: columns left out because a cell is not a number (read with ``allow_empty``), each with
     #: the message that names that cell, raised if a run asks for the column
     text_columns: dict[str, str] = field(default_factory=dict)
-    #: the file's last column besides the date (the default target), numeric or not
+    #: the file's last column besides the date and columns named like time (the default
+    #: target), numeric or not
     last_column: str | None = None
     #: what is irregular in the dates (gaps, repeated times), for the log; ``None`` if nothing
     time_gaps: str | None = None
@@ -367,8 +368,15 @@ def read_series_csv(
         raise ValueError(next(iter(text_columns.values())))
     return SeriesTable(
         values[:, kept], [header[numeric[c]] for c in kept], dates, str(path), lines,
-        text_columns, header[numeric[-1]], time_gaps,
+        text_columns, _default_target(header, numeric), time_gaps,
     )  # fmt: skip
+
+
+def _default_target(header: list[str], numeric: list[int]) -> str:
+    """The last column besides the date, passing over columns named like time (Longley's
+    ``YEAR``, copper's ``TIME`` at the end of the row are counters, not the series)."""
+    named = [i for i in numeric if header[i].lower() not in DATE_NAMES]
+    return header[(named or numeric)[-1]]
 
 
 def _empty_message(name: str, count: int) -> str:

@@ -597,6 +597,8 @@ class ForecastTask(Task):
             info["chosen"] = ", ".join(f"{option_name(k)} {v}" for k, v in chosen.items())
         if table.text_columns:
             info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
+        if config["target"] is None and config["features"] == "target":
+            info["target"] = f"{scaler['targets'][0]!r} (by default the last value column)"
         if table.time_gaps:
             info["warning"] = f"{table.source}: {table.time_gaps}"
         return Prepared(*splits, artifacts=dict(artifacts), info=info, chosen=chosen)
@@ -657,7 +659,15 @@ class ForecastTask(Task):
         if config["baselines"] == "none":
             return metrics
         test: Windows = prepared.test
-        found = baseline_forecasts(test, config, arima=config["baselines"] == "all")
+        arima = config["baselines"] == "all"
+        if arima:  # (a season of 52 weeks takes minutes: say what is running)
+            log("baselines: fitting ARIMA to the training rows (orders by AIC) ...")
+        try:
+            found = baseline_forecasts(test, config, arima=arima)
+        except Exception as err:  # statsmodels raises many kinds
+            # a comparison is never worth the trained run it would stop
+            log(f"baselines: ARIMA failed ({type(err).__name__}: {err}); naive ones only")
+            found = baseline_forecasts(test, config, arima=False)
         test.forecasts = found
         # the model's scale of errors: original units over the training std
         scale = test.decoding["scale"].numpy()
