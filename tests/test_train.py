@@ -3,6 +3,7 @@ and truncated BPTT."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import random
@@ -221,6 +222,30 @@ def test_cosine_reaches_min_lr_at_total_steps():
     assert schedule.lrs_at(5) == pytest.approx([1.05])
     assert schedule.lrs_at(10) == pytest.approx([0.1])
     assert schedule.lrs_at(50) == pytest.approx([0.1])
+
+
+def test_a_cosine_run_resumed_for_more_epochs_stretches_its_cosine_over_them():
+    """Before, the checkpoint's cosine length came back with it: every added epoch ran at
+    min_lr (0) and learnt nothing. Resumed as it was, the rates are the straight run's."""
+    batches = [regression_data(4, seed=i).tensors for i in range(3)]  # 3 steps an epoch
+
+    def resumed(first: int, then: int) -> list[float]:
+        config = TrainConfig(epochs=first, optimizer="sgd", lr=1.0, schedule="cosine")
+        trainer = Trainer(Regressor(), config)
+        trainer.fit(batches)
+        lrs: list[float] = []
+        record = Recorder(before_step=lambda t: lrs.append(t.optimizer.param_groups[0]["lr"]))
+        config = dataclasses.replace(config, epochs=then)
+        again = Trainer(Regressor(), config, callbacks=[record])
+        again.load_state_dict(trainer.state_dict())
+        again.fit(batches)
+        return lrs
+
+    cosine = [(1 + math.cos(math.pi * s / 12)) / 2 for s in range(12)]  # over 4 epochs
+    assert resumed(2, 4) == pytest.approx(cosine[6:])
+    assert resumed(4, 4) == []  # nothing left to do
+    straight = step_lrs(TrainConfig(epochs=2, optimizer="sgd", lr=1.0, schedule="cosine"), batches)
+    assert straight == pytest.approx([(1 + math.cos(math.pi * s / 6)) / 2 for s in range(6)])
 
 
 def test_plateau_lowers_the_rate_after_the_patience():

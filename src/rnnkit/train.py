@@ -317,8 +317,11 @@ class LRSchedule:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.base_lrs = list(state["base_lrs"])
-        self.total_steps, self.scale = state["total_steps"], state["scale"]
+        # The peak rates and the cosine's length are the config's, not the checkpoint's: a run
+        # resumed for more epochs stretches its cosine over them from where it is (with the
+        # old length it would train at min_lr for every added epoch); resumed as it was, both
+        # are the same as saved.
+        self.scale = state["scale"]
         self.plateau.load_state_dict(state["plateau"])
 
 
@@ -700,8 +703,9 @@ class Trainer:
         from the data-order generator.
         """
         self._batches_per_epoch = None
-        if self.config.schedule != "cosine" or self.schedule.total_steps is not None:
+        if self.config.schedule != "cosine" or self.config.total_steps is not None:
             return
+        self.schedule.total_steps = None  # counted for this fit's epochs (more on a resume)
         try:
             self._batches_per_epoch = len(train_batches)  # type: ignore[arg-type]
         except TypeError:

@@ -14,8 +14,10 @@ option and input file has been checked.
 
 ``resume`` continues from ``checkpoints/last`` exactly: weights, optimizer, schedule, epoch,
 history and every random generator, so training 2 epochs and resuming to 4 gives the weights
-of a straight 4-epoch run. Ctrl-C saves ``checkpoints/last`` before leaving; inside an epoch
-that state is the partly trained model, and resuming repeats the interrupted epoch from it.
+of a straight 4-epoch run (with ``--schedule cosine``, whose length is the number of epochs,
+the rate instead follows a cosine stretched over the 4 from where the 2 left it). Ctrl-C
+saves ``checkpoints/last`` before leaving; inside an epoch that state is the partly trained
+model, and resuming repeats the interrupted epoch from it.
 
 Under ``torchrun`` the run is data-parallel (:mod:`rnnkit.distributed`): ``--batch-size`` is
 the global batch, split over the processes, and only rank 0 writes the run directory.
