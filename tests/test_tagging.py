@@ -228,6 +228,18 @@ def test_bioes_is_strict_and_bmes_maps_m_to_i():
     assert detect_scheme([["I-X", "O"]]) == "IO" and detect_scheme([["O"]]) == "BIO"
 
 
+def test_the_scheme_is_told_from_the_gold_tags_alone():
+    """A model's mistake must not change how it is scored: before, one predicted E- tag made
+    BIO gold strict IOBES (F1 0), one predicted non-chunk tag made the F1 token accuracy."""
+    f1_score = pytest.importorskip("seqeval.metrics").f1_score
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG", "I-ORG"]]
+    pred = [["B-PER", "E-PER", "O", "B-ORG"], ["O", "B-ORG", "I-ORG", "O"]]
+    assert entity_scores(gold, pred)["f1"] == pytest.approx(f1_score(gold, pred))
+    pred[0][2] = "<unk>"
+    with pytest.raises(ValueError, match="tag '<unk>' is not a chunk tag"):
+        entity_scores(gold, pred)
+
+
 def test_entity_scores_errors():
     with pytest.raises(ValueError, match="not a chunk tag"):
         entity_scores([["PER"]], [["O"]], scheme="BIO")

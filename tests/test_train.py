@@ -538,3 +538,25 @@ def test_an_equal_score_with_a_lower_loss_is_the_better_epoch():
     old = {"value": 0.9, "epoch": 2, "bad_epochs": 0}  # a checkpoint from before ties
     restored.load_state_dict(old)
     assert not restored.update(0.9, 3, 0.1)
+
+
+def test_namedtuple_batches_as_the_dataloader_collates_them():
+    """``default_collate`` keeps a namedtuple's type; rebuilding it from one iterable (as a
+    plain tuple is) failed: ``Example.__new__() missing 1 required positional argument``."""
+    from collections import namedtuple
+
+    Example = namedtuple("Example", "x targets")
+    data = [Example(torch.randn(6, 3), torch.tensor(i % 2)) for i in range(8)]
+    loader = DataLoader(data, batch_size=4)
+    model = SequenceClassifier(2, input_size=3, hidden_size=4)
+    history = Trainer(model, TrainConfig(epochs=1)).fit(loader)
+    assert len(history.rows) == 1 and math.isfinite(history.rows[0]["train_loss"])
+
+
+def test_the_metrics_package_exports_its_functions():
+    import rnnkit.metrics as metrics
+
+    for name in metrics.__all__:
+        assert callable(getattr(metrics, name)), name
+    with pytest.raises(AttributeError, match="no attribute 'bleu'"):
+        metrics.bleu  # noqa: B018

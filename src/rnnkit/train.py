@@ -332,6 +332,8 @@ def _map_tensors(batch: Batch, fn: Callable[[Tensor], Any]) -> Batch:
         return fn(batch)
     if isinstance(batch, Mapping):
         return {key: _map_tensors(value, fn) for key, value in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a namedtuple, as collated
+        return type(batch)(*(_map_tensors(value, fn) for value in batch))
     if isinstance(batch, (tuple, list)):
         return type(batch)(_map_tensors(value, fn) for value in batch)
     return batch

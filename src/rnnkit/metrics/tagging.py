@@ -113,8 +113,9 @@ def entity_scores(true: TagSequences, pred: TagSequences, scheme: str = "auto") 
     Args:
         true: gold tags, one sequence per sentence.
         pred: predicted tags, aligned with ``true`` sentence by sentence and token by token.
-        scheme: ``"auto"`` (:func:`detect_scheme` over gold and predicted tags together),
-            ``"BIO"``, ``"IO"``, ``"BIOES"``, ``"BMES"`` or ``"none"``.
+        scheme: ``"auto"`` (:func:`detect_scheme` over the gold tags: a model's mistake
+            must not change how it is scored), ``"BIO"``, ``"IO"``, ``"BIOES"``, ``"BMES"`` or
+            ``"none"``.
 
     Returns:
         ``{"precision", "recall", "f1", "accuracy"}`` as fractions in ``[0, 1]``. A ratio
@@ -134,10 +135,10 @@ def entity_scores(true: TagSequences, pred: TagSequences, scheme: str = "auto") 
                 f"sequence {index}: {len(guess)} predicted tags for {len(gold)} gold tags"
             )
     if scheme == "auto":
-        scheme = detect_scheme(true + pred)
+        scheme = detect_scheme(true)
     elif scheme not in SCHEMES:
         raise ValueError(f"scheme must be 'auto' or one of {SCHEMES}, got {scheme!r}")
-    elif scheme != "none":
+    if scheme != "none":
         for tags in true + pred:
             for tag in tags:
                 check_chunk_tag(tag)  # reject non-chunk tags whatever the chunk scheme
