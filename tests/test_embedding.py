@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.text.embedding import CoverageReport, Embedding, vector_words
+from rnnkit.text.embedding import CoverageReport, Embedding, _iter_vector_lines, vector_words
 from rnnkit.text.vocab import Vocab
 
 VOCAB = Vocab(["the", "cat", "Paris", "zebra", "sat"])  # ids 4..8 after the 4 specials
@@ -156,17 +156,28 @@ def test_dimension_mismatch_with_model(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("text", "line", "source"),
     [
-        ("the 1 2 3\ncat 1 2\n", 2),  # too few values
-        ("the 1 2 3\nunused 1 2 3\ncat 1 2 3 4\n", 3),  # too many values
-        ("3 2\nthe 1 2\ncat 1 2 3\n", 3),  # disagrees with the header
+        ("the 1 2 3\ncat 1 2\n", 2, "its first vector"),  # too few values
+        ("the 1 2 3\nunused 1 2 3\ncat 1 2 3 4\n", 3, "its first vector"),  # too many values
+        ("3 2\nthe 1 2\ncat 1 2 3\n", 3, "its word2vec header"),  # disagrees with the header
+        ("3 3\nthe 1 2\n", 2, "its word2vec header"),
     ],
 )
-def test_inconsistent_dimensions_name_the_line(tmp_path, text: str, line: int) -> None:
+def test_inconsistent_dimensions_name_the_line(tmp_path, text: str, line: int, source) -> None:
     path = _write(tmp_path, text)
-    with pytest.raises(ValueError, match=rf"vectors\.txt:{line}: inconsistent vector dimension"):
+    message = rf"vectors\.txt:{line}: inconsistent vector dimension: .* \(from {source}\)"
+    with pytest.raises(ValueError, match=message):
         Embedding.from_pretrained_file(path, VOCAB)
+
+
+def test_lines_end_at_newline_only(tmp_path) -> None:
+    """A lone carriage return inside a word is part of the word (as gensim reads it); a
+    Windows line end is still a line end."""
+    path = tmp_path / "vectors.txt"
+    path.write_bytes(b"the 1 2\r\na\rb 5 5\r\ncat 3 3\n")
+    words = [word for _, word, _, _ in _iter_vector_lines(path, None)]
+    assert words == ["the", "a\rb", "cat"]
 
 
 def test_malformed_and_non_finite_numbers(tmp_path) -> None:

@@ -4,6 +4,7 @@ BPTT; sampling with temperature, top-k, priming and end tokens; sampled softmax;
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -359,6 +360,11 @@ def test_top_k_of_one_is_greedy_at_any_temperature():
         generator=torch.Generator().manual_seed(0),
     )
     assert torch.equal(greedy, top1)
+    # a NumPy float (from np.linspace) is a temperature like any other
+    numpy_top1 = model.generate(
+        classes, max_length=7, start_token=BOS, top_k=1, temperature=np.float32(10.0)
+    )
+    assert torch.equal(greedy, numpy_top1)
 
 
 @pytest.mark.parametrize("temperature", [0.5, 2.0])

@@ -560,3 +560,17 @@ def test_the_metrics_package_exports_its_functions():
         assert callable(getattr(metrics, name)), name
     with pytest.raises(AttributeError, match="no attribute 'bleu'"):
         metrics.bleu  # noqa: B018
+
+
+def test_inputs_that_would_fail_after_an_epoch_are_refused_before_it():
+    """A generator is used up by the first epoch (before: "no training examples" at the
+    second); a monitored metric nothing computes (before: raised after a whole epoch)."""
+    batches = [regression_data(4, seed=i).tensors for i in range(2)]
+    trainer = Trainer(Regressor(), TrainConfig(epochs=2))
+    with pytest.raises(ValueError, match=r"train_batches must be re-iterable.* one-pass generator"):
+        trainer.fit(batch for batch in batches)
+    watched = TrainConfig(epochs=2, early_stopping_patience=1, monitor="valid_accuracy")
+    with pytest.raises(ValueError, match=r"without an evaluate function .* 'accuracy'"):
+        Trainer(Regressor(), watched).fit(batches, batches)
+    with pytest.raises(ValueError, match=r"monitor='valid_accuracy' needs valid_batches"):
+        Trainer(Regressor(), watched).fit(batches)

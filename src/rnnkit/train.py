@@ -575,6 +575,7 @@ class Trainer:
         Returns:
             :attr:`history`, which also holds the epochs of earlier calls (after a resume).
         """
+        self._check_inputs(train_batches, valid_batches, evaluate)
         self.should_stop = False
         self._resolve_total_steps(train_batches)
         self._call("on_fit_start")
@@ -696,6 +697,34 @@ class Trainer:
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(device_type=self.device.type, enabled=self.use_amp)
+
+    def _check_inputs(
+        self,
+        train_batches: Iterable[Batch],
+        valid_batches: Iterable[Batch] | None,
+        evaluate: EvaluateFn | None,
+    ) -> None:
+        """What would otherwise fail only after a whole epoch of training."""
+        for name, batches in (("train_batches", train_batches), ("valid_batches", valid_batches)):
+            if isinstance(batches, Iterator):  # a generator: used up by the first epoch
+                raise ValueError(
+                    f"{name} must be re-iterable, read once an epoch (a list, a DataLoader), "
+                    f"not a one-pass {type(batches).__name__}"
+                )
+        config = self.config
+        watched = config.early_stopping_patience is not None or config.schedule == "plateau"
+        if not watched or not config.monitor.startswith("valid_"):
+            return
+        if valid_batches is None:
+            raise ValueError(
+                f"monitor={config.monitor!r} needs valid_batches (or monitor another column)"
+            )
+        if evaluate is None and config.monitor != "valid_loss":
+            raise ValueError(
+                f"monitor={config.monitor!r}: without an evaluate function the validation "
+                "metrics are the loss alone (valid_loss); pass evaluate=... returning "
+                f"{config.monitor.removeprefix('valid_')!r}"
+            )
 
     def _resolve_total_steps(self, train_batches: Iterable[Batch]) -> None:
         """Give the cosine schedule its length: epochs × steps of an epoch, unless set.

@@ -26,6 +26,7 @@ choosing it greedily, or by sampling with a temperature and optionally among the
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Literal
 
 import torch
@@ -491,7 +492,8 @@ class SequenceGenerator(nn.Module):
     ) -> int:
         """Validate the arguments of :meth:`generate`; return the batch size."""
         check_positive("max_length", max_length)
-        if not isinstance(temperature, (int, float)) or not (
+        # numbers.Real: also NumPy's floats (a temperature from np.linspace)
+        if not isinstance(temperature, numbers.Real) or not (
             math.isfinite(temperature) and temperature > 0
         ):
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")

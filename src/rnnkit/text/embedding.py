@@ -64,9 +64,11 @@ def _open_text(path: Path) -> IO[str]:
         magic = raw.read(2)
     # Undecodable bytes become U+FFFD instead of aborting hours into a multi-GB file; such a
     # word then simply matches nothing in the vocabulary.
+    # Lines end at "\n" alone (a "\r\n" leaves a "\r" that rstrip drops): a lone "\r" or
+    # U+2028 inside a word is part of the word, not a line break, as gensim reads them.
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="\n")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="\n")
 
 
 def _is_number(text: str) -> bool:
@@ -86,6 +88,7 @@ def _iter_vector_lines(
     (``count dim``); anything else is already a GloVe-style ``word v1 ... vD`` line.
     """
     dim: int | None = None
+    source = ""
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.rstrip().split(" ")
@@ -96,8 +99,8 @@ def _iter_vector_lines(
                 dim = int(parts[1]) if is_header else len(parts) - 1
                 if dim < 1:
                     raise ValueError(f"{path}:{lineno}: expected a word followed by its vector")
+                source = "its word2vec header" if is_header else "its first vector"
                 if embedding_dim is not None and dim != embedding_dim:
-                    source = "its word2vec header" if is_header else "its first vector"
                     raise ValueError(
                         f"{path}:{lineno}: the file's vectors have dimension {dim} (from "
                         f"{source}) but embedding_dim={embedding_dim} was requested"
@@ -114,7 +117,7 @@ def _iter_vector_lines(
                     hint = " (binary word2vec files are not supported; convert to text)"
                 raise ValueError(
                     f"{path}:{lineno}: inconsistent vector dimension: this line has {n} "
-                    f"values, expected {dim}{hint}"
+                    f"values, expected {dim} (from {source}){hint}"
                 )
             word = parts[0] if n == dim else " ".join(parts[:-dim])
             yield lineno, word, parts[-dim:], dim
