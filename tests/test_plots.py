@@ -185,6 +185,22 @@ def test_plot_curves_from_a_log_of_strings_matches_the_numbers(tmp_path):
         plot_curves([], tmp_path / "d.png")
 
 
+def test_metrics_of_very_different_sizes_share_a_logarithmic_axis(tmp_path, monkeypatch):
+    """A forecast's errors in standardised units (about 0.1) and in original units (about
+    500): on a linear axis the first were a flat line at 0."""
+    import rnnkit.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig) or path)
+    rows = [
+        {"epoch": e, "train_loss": 1 / e, "valid_mse": 0.1 / e, "valid_mse_original": 500 / e}
+        for e in range(1, 6)
+    ]
+    plot_curves(rows, tmp_path / "forecast.png")
+    plot_curves(ROWS, tmp_path / "classify.png")
+    assert [figure.axes[1].get_yscale() for figure in figures] == ["log", "linear"]
+
+
 def test_plot_gradient_through_time(tmp_path):
     curves = {"RNN": torch.logspace(-20, 0, 30), "LSTM": torch.logspace(-6, 0, 30)}
     curves["GRU"] = np.concatenate([[0.0], np.logspace(-8, 0, 29)])  # an underflowed value

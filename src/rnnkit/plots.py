@@ -93,7 +93,8 @@ def plot_curves(
     ``rows`` are per-epoch dicts: ``History.rows``, or ``RunDir.read_log()`` (strings are
     parsed). Keys containing ``"loss"`` (``train_loss``, ``valid_loss`` …) are drawn on the left
     axis; the ``metrics`` (default: every other numeric key but ``epoch``, ``lr`` and the
-    timings of :data:`NOT_METRICS`) dashed on a right axis.
+    timings of :data:`NOT_METRICS`) dashed on a right axis, logarithmic where they span more
+    than a factor of 100.
     """
     if not rows:
         raise ValueError("plot_curves needs at least one row")
@@ -117,6 +118,9 @@ def plot_curves(
             lines += right.plot(*_series(rows, key), linestyle="--", marker="s", markersize=3,
                                 color=colors[i % len(colors)], label=key)  # fmt: skip
         right.set_ylabel(", ".join(metrics) if len(metrics) <= 2 else "metrics")
+        values = [v for key in metrics for v in _series(rows, key)[1]]
+        if values and min(values) > 0 and max(values) > 100 * min(values):
+            right.set_yscale("log")  # e.g. errors in standardised and in original units
         title += ", metrics (right axis, dashed)"
     if lines:
         ax.legend(lines, [line.get_label() for line in lines], loc="best", fontsize="small")
