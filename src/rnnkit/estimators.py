@@ -324,15 +324,21 @@ class _SequenceEstimator:
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    _estimator_type: ClassVar[str]  # "classifier" or "regressor": scikit-learn before 1.6
+
     def __sklearn_tags__(self) -> Any:
         """What scikit-learn's tools (``is_classifier``, ``cross_val_score``,
-        ``GridSearchCV``) read about the estimator: it fits 3-D sequences ``(N, T, F)``."""
-        from sklearn.utils import InputTags, Tags, TargetTags
+        ``GridSearchCV``) read about the estimator: a classifier or a regressor, which fits
+        3-D sequences ``(N, T, F)``."""
+        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
 
+        classifier = self._estimator_type == "classifier"
         return Tags(
-            estimator_type=None,
+            estimator_type=self._estimator_type,
             target_tags=TargetTags(required=True),
             input_tags=InputTags(two_d_array=False, three_d_array=True),
+            classifier_tags=ClassifierTags() if classifier else None,
+            regressor_tags=None if classifier else RegressorTags(),
         )
 
     def _check_params(self) -> None:
@@ -654,15 +660,7 @@ class Classifier(_SequenceEstimator):
     """
 
     _task = "classification"
-    _estimator_type = "classifier"  # what scikit-learn before 1.6 reads
-
-    def __sklearn_tags__(self) -> Any:
-        from sklearn.utils import ClassifierTags
-
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags()
-        return tags
+    _estimator_type = "classifier"
 
     def _encode_targets(self, y: Any, n: int) -> Tensor:
         labels = _labels_1d(y, stacklevel=5)  # fit -> _fit -> _encode_targets -> here
@@ -744,15 +742,7 @@ class Regressor(_SequenceEstimator):
     """
 
     _task = "regression"
-    _estimator_type = "regressor"  # what scikit-learn before 1.6 reads
-
-    def __sklearn_tags__(self) -> Any:
-        from sklearn.utils import RegressorTags
-
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor"
-        tags.regressor_tags = RegressorTags()
-        return tags
+    _estimator_type = "regressor"
 
     @staticmethod
     def _check_y(y: Any) -> np.ndarray:

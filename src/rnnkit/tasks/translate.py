@@ -447,27 +447,15 @@ class TranslateTask(Task):
                     f"{option_name(pair_files[0])} is a pair file: it goes with "
                     f"{option_name('train')}"
                 )
-            given = [name for name in [*files, "pair_dir"] if config[name] is not None]
-            if given:
-                raise ValueError(
-                    f"{option_name(given[0])} cannot be combined with {option_name('train')}"
-                )
+            _refuse_beside(config, [*files, "pair_dir"], "train")
             if config["src_column"] == config["tgt_column"]:
                 raise ValueError(
                     f"{option_name('src_column')} and {option_name('tgt_column')} are both "
                     f"{config['src_column']}"
                 )
-            if config["valid"] is None and config["valid_fraction"] == 0:
-                raise ValueError(
-                    f"{where}: {option_name('valid_fraction')} must be > 0 without "
-                    f"{option_name('valid')}"
-                )
+            _check_held_out(config, where, "valid")
         elif config["pair_dir"] is not None:
-            given = [name for name in files if config[name] is not None]
-            if given:
-                raise ValueError(
-                    f"{option_name(given[0])} cannot be combined with {option_name('pair_dir')}"
-                )
+            _refuse_beside(config, files, "pair_dir")
             if config["src_lang"] == config["tgt_lang"]:
                 raise ValueError(f"{option_name('tgt_lang')} must differ from --src-lang")
         else:
@@ -476,11 +464,7 @@ class TranslateTask(Task):
                     f"{option_name('train_src')} is required (or {option_name('pair_dir')}, "
                     f"or {option_name('train')} for a file of tab-separated pairs)"
                 )
-            if config["valid_src"] is None and config["valid_fraction"] == 0:
-                raise ValueError(
-                    f"{where}: {option_name('valid_fraction')} must be > 0 without "
-                    f"{option_name('valid_src')}"
-                )
+            _check_held_out(config, where, "valid_src")
             for split in ("train", "valid", "test"):
                 src, tgt = (option_name(f"{split}_{side}") for side in SIDES)
                 if (config[f"{split}_src"] is None) != (config[f"{split}_tgt"] is None):
@@ -629,6 +613,22 @@ class TranslateTask(Task):
             model, tokens, vocabs["src"].pad_index, config["beam_size"], config["length_penalty"]
         )
         return [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
+
+
+def _refuse_beside(config: Mapping[str, Any], names: Sequence[str], owner: str) -> None:
+    """The first of the options ``names`` given beside ``owner`` is an error."""
+    given = [name for name in names if config[name] is not None]
+    if given:
+        raise ValueError(f"{option_name(given[0])} cannot be combined with {option_name(owner)}")
+
+
+def _check_held_out(config: Mapping[str, Any], where: str, valid: str) -> None:
+    """Without the validation option ``valid`` a ``--valid-fraction`` of the training pairs
+    is held out: it must not be 0."""
+    if config[valid] is None and config["valid_fraction"] == 0:
+        raise ValueError(
+            f"{where}: {option_name('valid_fraction')} must be > 0 without {option_name(valid)}"
+        )
 
 
 def _target_twin(config: Mapping[str, Any], source: Path) -> Path:
