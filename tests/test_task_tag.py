@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -397,3 +398,40 @@ def test_chunk_tags_read_as_plain_tags_with_scheme_none(tmp_path, capsys):
     assert read_json(out / "labels.json")["scheme"] == "none"
     metrics = read_json(out / "metrics.json")
     assert metrics["valid_f1"] == metrics["valid_accuracy"]
+
+
+def test_a_tagger_without_sentence_labels_exports_and_its_onnx_takes_words_of_any_length(
+    tmp_path, capsys
+):
+    """A CoNLL run has no intent head: its model's second output is None, which stopped the
+    export. With character features, the ONNX file's characters axis was fixed at the
+    example's word length (4), refusing any other."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    import torch
+
+    from rnnkit.tasks.runner import load_run
+
+    path = tmp_path / "train.txt"
+    path.write_text(CONLL * 3)
+    out = tmp_path / "run"
+    options = [*TINY, "--char-features", "--crf", "--epochs", "1"]
+    status, _, err = run(capsys, "train", "tag", "--train", path, *options, "--out", out)
+    assert status == 0, err
+    for fmt in ("onnx", "torchscript"):
+        status, printed, err = run(capsys, "export", out, "--format", fmt)
+        assert status == 0, err
+        checked = json.loads(printed)["inputs"]
+        assert checked[0]["chars"][2] != checked[1]["chars"][2]  # two word lengths checked
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    model = load_run(str(out)).model
+    generator = torch.Generator().manual_seed(0)
+    for width in (3, 12):
+        tokens = torch.randint(1, 5, (2, 6), generator=generator)
+        chars = torch.randint(1, 5, (2, 6, width), generator=generator)
+        inputs = {"tokens": tokens, "lengths": torch.tensor([6, 4]), "chars": chars,
+                  "char_lengths": torch.full((2, 6), width)}  # fmt: skip
+        feed = {i.name: inputs[i.name].numpy() for i in session.get_inputs()}
+        (got,) = session.run(None, feed)
+        with torch.no_grad():
+            want = model(**inputs)[0]
+        np.testing.assert_allclose(got, want.numpy(), atol=1e-5, rtol=0)

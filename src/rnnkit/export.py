@@ -170,8 +170,8 @@ def resized_inputs(
     example: Sequence[Tensor], batch: int, steps: int, generator: torch.Generator
 ) -> tuple[Tensor, ...]:
     """New inputs like ``example`` with ``batch`` sequences of ``steps`` steps: random floats,
-    token ids below the example's largest + 1, and lengths in ``[1, steps]`` (unsorted, the
-    longest one ``steps``)."""
+    token ids below the example's largest + 1 (3-D ids, characters of words, 3 longer words),
+    and lengths in ``[1, steps]`` (unsorted, the longest one ``steps``)."""
     inputs = []
     for tensor in example:
         if tensor.dim() == 1 and not tensor.is_floating_point() and tensor.dtype != torch.bool:
@@ -180,6 +180,8 @@ def resized_inputs(
             inputs.append(lengths.to(tensor.dtype))
             continue
         shape = (batch, steps, *tensor.shape[2:]) if tensor.dim() >= 2 else (batch,)
+        if tensor.dim() >= 3 and not tensor.is_floating_point():
+            shape = (batch, steps, tensor.shape[2] + 3, *tensor.shape[3:])  # longer words
         if tensor.is_floating_point():
             new = torch.randn(shape, generator=generator, dtype=tensor.dtype)
         elif tensor.dtype == torch.bool:
@@ -204,7 +206,25 @@ def _input_names(model: nn.Module, count: int) -> list[str]:
     return names[:count] if len(names) >= count else [f"input_{i}" for i in range(count)]
 
 
+class _NoneDropped(nn.Module):
+    """``model`` whose tuple of outputs leaves out the ``None`` ones, which the exporters
+    cannot write (and :func:`_flatten` skips in the model's own outputs)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs: Tensor) -> Any:
+        outputs = self.model(*inputs)
+        if not isinstance(outputs, (tuple, list)):
+            return outputs
+        kept = tuple(output for output in outputs if output is not None)
+        return kept[0] if len(kept) == 1 else kept
+
+
 def _flatten(outputs: Any) -> list[Tensor]:
+    if outputs is None:  # an output the model does not make (a tagger without sentence labels)
+        return []
     if isinstance(outputs, Tensor):
         return [outputs]
     if isinstance(outputs, (tuple, list)):
@@ -226,6 +246,9 @@ def _write_onnx(
         name: ({0: "batch", 1: "time"} if t.dim() >= 2 else {0: "batch"})
         for name, t in zip(names, example, strict=True)
     }
+    for name, t in zip(names, example, strict=True):
+        if t.dim() >= 3 and not t.is_floating_point():  # characters of each word: any length
+            axes[name][2] = f"{name}_length"
     axes.update({name: {0: "batch"} for name in output_names})
     with _quiet_native_stderr():
         torch.onnx.export(
@@ -325,7 +348,8 @@ def export_model(
         raise ValueError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
     model.eval()
     example = tuple(example)
-    exportable = with_torch_layers(model).requires_grad_(False)  # no autograd in the file
+    # no autograd in the file; outputs that are None (not made) are left out of it
+    exportable = _NoneDropped(with_torch_layers(model).requires_grad_(False))
     names = _input_names(model, len(example))
     B, T = (int(example[0].shape[0]) if example[0].dim() else 1), _steps(example)
     generator = torch.Generator().manual_seed(1)
