@@ -79,6 +79,24 @@ def test_read_rows_ucr_layouts(tmp_path, text):
     np.testing.assert_array_equal(data.features[1][:, 0], np.float32([0.5, 0.25]))
 
 
+def test_a_delimiter_closing_every_line_is_still_a_series_a_line(tmp_path):
+    path = tmp_path / "trail.csv"
+    path.write_text("1,0.5,0.25,0.75,\n2,0.1,0.2,0.3,\n")
+    assert looks_like_rows(path)
+    assert [x.shape for x in read_rows(path).features] == [(3, 1), (3, 1)]
+
+
+def test_a_table_whose_first_row_is_numbers_hints_at_rows(tmp_path):
+    """An integer-valued series a line (no decimals: not told apart from token ids) read as a
+    table: the error says what the file may be."""
+    path = tmp_path / "Counts_TRAIN.tsv"
+    path.write_text("1\t3\t4\t5\n2\t8\t7\t6\n")
+    with pytest.raises(
+        ValueError, match=r"a first row of numbers: a series a line\? --format rows"
+    ):
+        read_table(path, "text", "label")
+
+
 def test_rows_are_told_from_texts_and_tables_and_errors_name_the_line(tmp_path):
     """Token ids (integers) stay text; a header or words make a table or text lines."""
     path = tmp_path / "x.txt"

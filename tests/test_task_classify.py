@@ -468,6 +468,32 @@ def test_ucr_rows_are_read_as_series_train_evaluate_predict(
     predicted = predict(run, files["TEST"], capsys)
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
     assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    # the format told from the training file is kept: the run works once the file has gone
+    assert json.loads((run / "config.json").read_text())["train_format"] == "rows"
+    files["TRAIN"].unlink()
+    assert predict(run, files["TEST"], capsys) == predicted
+    result = evaluate(run, capsys, str(files["TEST"]))
+    assert result["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_texts_whose_every_token_is_a_number_get_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An integer-valued series a line without a suffix reads as text lines: the log says
+    that its "words" are all numbers and how to read it as series."""
+    rng = np.random.default_rng(0)
+    lines = [
+        f"{i % 2} " + " ".join(str(int(v)) for v in rng.integers(0, 60, 12)) for i in range(40)
+    ]
+    series = tmp_path / "Counts_TRAIN"
+    series.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    train(tmp_path, "--train", str(series), "--epochs", "1")
+    out = capsys.readouterr().out
+    assert (
+        f"every token of {series} is a number: if each line is a series, read it with --format rows"
+        in out
+    ), out
 
 
 def separable(count: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:

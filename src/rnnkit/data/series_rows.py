@@ -60,6 +60,8 @@ def looks_like_rows(path: str | os.PathLike[str]) -> bool:
         fields = _fields(first.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return False
+    while fields and not fields[-1]:
+        fields.pop()  # a delimiter closing the line
     if len(fields) < 3 or not all(_is_number(field) for field in fields):
         return False
     return any(not re.fullmatch(r"[+-]?\d+", field) for field in fields[1:])

@@ -75,14 +75,24 @@ def _column(path: Path, spec: int | str, header: list[str] | None, option: str) 
                 raise ValueError(
                     f"{path}: {option} {spec!r} is a column name, which needs a header row"
                 )
+            numbers = all(_is_number(name) for name in header)
+            hint = " (a first row of numbers: a series a line? --format rows)" if numbers else ""
             raise ValueError(
                 f"{path}:1: {option} {spec!r}: no such column in the header "
-                f"({', '.join(map(repr, header))})"
+                f"({', '.join(map(repr, header[:8]))}{', ...' if len(header) > 8 else ''}){hint}"
             )
         spec = int(spec)
     if spec < 0:
         raise ValueError(f"{path}: {option} {spec}: column indices start at 0")
     return spec
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_name(spec: int | str) -> bool:

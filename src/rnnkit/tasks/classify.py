@@ -304,7 +304,12 @@ def _read_audio(config: Mapping[str, Any]) -> tuple[RawSplit, RawSplit | None]:
 
 
 def _format_of(config: Mapping[str, Any]) -> str:
-    return config["format"] if config["format"] != "auto" else detect_format(config["train"])
+    """The run's format: ``--format``, or the one told from the training file when the run
+    began (kept in ``config.json`` as ``train_format``, so that the run works without that
+    file), or, before that, from the file."""
+    if config["format"] != "auto":
+        return config["format"]
+    return config.get("train_format") or detect_format(config["train"])
 
 
 def read_splits(config: Mapping[str, Any]) -> tuple[RawSplit, RawSplit, RawSplit | None]:
@@ -510,6 +515,21 @@ def make_batches(
 
 
 # ---------------------------------------------------------------------- the task
+def _all_numbers(vocab: Vocab) -> bool:
+    """Whether ``vocab`` looks like measurements read as words: 20 tokens or more besides
+    its specials, every one a number (binary strings, "0110", have two)."""
+    tokens = [t for t in vocab.tokens if t not in vocab.specials]
+    return len(tokens) >= 20 and all(_is_number(t) for t in tokens)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _vocab(artifacts: Mapping[str, Any]) -> Vocab | None:
     return vocab_artifact(artifacts) if "vocab" in artifacts else None
 
@@ -725,6 +745,11 @@ class ClassifyTask(Task):
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
         warnings = [raw.describe_skipped() for raw in (train, valid, test) if raw is not None]
+        if vocab is not None and _all_numbers(vocab):
+            warnings.append(
+                f"every token of {config['train']} is a number: if each line is a series, "
+                f"read it with {option_name('format')} rows"
+            )
         labels, examples = len(artifacts["labels"]), len(train.labels)
         if examples >= 20 and labels > examples / 4:  # a label every few examples
             warnings.append(
@@ -735,7 +760,11 @@ class ClassifyTask(Task):
         warnings = list(dict.fromkeys(w for w in warnings if w))  # a held-out valid repeats train
         if warnings:
             info["warning"] = "; ".join(warnings)
-        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial)
+        chosen = {}
+        if config["format"] == "auto" and "train_format" not in config:
+            chosen["train_format"] = _format_of(config)
+            info["train"] += f" (format {chosen['train_format']}, told from the file)"
+        return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
         return build_model(config, artifacts)
