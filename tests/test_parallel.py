@@ -251,6 +251,9 @@ def test_pair_file_columns_blank_lines_and_errors(tmp_path):
     assert [(p.source, p.target) for p in reverse] == [
         (["Va", "!"], ["Go."]), (["Salut", "!"], ["Hi", "there."])
     ]  # fmt: skip
+    anki = tmp_path / "anki.txt"
+    anki.write_text("#separator:tab\n#html:false\nGo.\tVa !\n#tag\tun mot-dièse\n")
+    assert [p.source for p in read_pair_file(anki).pairs] == [["Go."], ["#tag"]]
     path.write_text("Go.\tVa !\nHi.\n")
     with pytest.raises(ValueError, match=r"fra.txt:2: 1 tab-separated column, expected at least 2"):
         read_pair_file(path)

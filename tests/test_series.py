@@ -171,6 +171,23 @@ def test_gaps_and_repeated_times_are_noticed_but_a_calendar_rhythm_is_not(tmp_pa
     assert read_series_csv(write(tmp_path, dated(range(1700, 1800)))).time_gaps is None
 
 
+def test_gaps_and_repeats_of_a_year_and_quarter_index_are_noticed(tmp_path):
+    quarters = [(y, q) for y in range(1959, 1969) for q in range(1, 5)]
+
+    def gaps(rows) -> str | None:
+        text = "year,quarter,gdp\n" + "".join(f"{y},{q},{i}\n" for i, (y, q) in enumerate(rows))
+        return read_series_csv(write(tmp_path, text)).time_gaps
+
+    assert gaps(quarters) is None
+    assert gaps(quarters[:9] + quarters[10:]).startswith(
+        "1 gap in the times (the widest: '1961 1' to '1961 3'"
+    )
+    assert gaps(quarters[:9] + quarters[8:]).startswith("1 row has the time of the row before")
+    assert gaps(quarters[:8] + quarters[12:]).startswith(
+        "1 gap in the times (the widest: '1960 4' to '1962 1'"
+    )
+
+
 def test_the_default_target_passes_over_columns_named_like_time(tmp_path):
     """Longley ends its rows with YEAR, copper with TIME: counters, not the series."""
     text = "Obs,TOTEMP,POP,YEAR\n1,60323,107608,1947\n2,61122,108632,1948\n"

@@ -25,6 +25,7 @@ ignored, and either column may be the source.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -118,6 +119,9 @@ def read_parallel(
     return ParallelCorpus(pairs, dropped)
 
 
+_ANKI_HEADER = re.compile(rb"#[a-z ]+:[^\t]*\r?$")
+
+
 def read_pair_file(
     path: PathLike, lowercase: bool = False, src_column: int = 0, tgt_column: int = 1
 ) -> ParallelCorpus:
@@ -131,7 +135,8 @@ def read_pair_file(
 
     Returns:
         ``ParallelCorpus(pairs, 0)``: the pairs in file order, each with its line number.
-        Blank lines are skipped.
+        Blank lines are skipped, and so are the ``#key:value`` lines an Anki export begins
+        with.
 
     Raises:
         ValueError: the file is missing or unreadable, a line has too few tab-separated
@@ -143,6 +148,8 @@ def read_pair_file(
     for number, raw in enumerate(raw_lines(path), start=1):
         if not raw.strip():
             continue
+        if not pairs and _ANKI_HEADER.match(raw):
+            continue  # Anki's export begins with "#separator:tab", "#html:false"
         cells = decode_line(raw, path, number).split("\t")
         if len(cells) < needed:
             raise ValueError(

@@ -223,13 +223,29 @@ _USUAL_STEP_SHARE = 0.05
 _GAP_FACTOR = 1.5
 
 
+def _one_time(keys: list[tuple]) -> np.ndarray | None:
+    """The rows' times as one number each: a single date column's, or a year with a quarter
+    (1-4) or month (1-12) column counted in quarters or months; ``None`` for other splits of
+    the time over columns."""
+    if all(len(key) == 1 for key in keys):
+        return np.array([key[0] for key in keys], dtype=np.float64)
+    if not all(len(key) == 2 for key in keys):
+        return None
+    year, part = (np.array(column, dtype=np.float64) for column in zip(*keys, strict=True))
+    periods = int(part.max()) if len(part) else 0
+    whole = np.array_equal(part, np.round(part)) and np.array_equal(year, np.round(year))
+    if periods not in (4, 12) or part.min() < 1 or not whole:
+        return None
+    return year * periods + part - 1
+
+
 def _time_gaps(lines: list[int], dates: list[str], keys: list[tuple]) -> str | None:
     """What is irregular in the rows' times, for the log: rows sharing the previous row's time
     (several series in one column, as a long-format export writes them) or gaps (missing rows,
     which windows span as if the rows were evenly spaced); ``None`` if nothing is."""
-    if any(len(key) != 1 for key in keys) or len(keys) < 3:
-        return None  # a time split over columns (year, quarter) has no one step to compare
-    times = np.array([key[0] for key in keys], dtype=np.float64)
+    times = _one_time(keys)
+    if times is None or len(times) < 3:
+        return None
     steps = np.diff(times)
     if not np.isfinite(steps).all():
         return None

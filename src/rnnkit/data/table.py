@@ -170,6 +170,8 @@ def read_table(
                 f"(delimiter {delimiter!r})"
             )
         label, example_text = fields[label_index].strip(), fields[text_index].strip()
+        if label.lower() == "nan":
+            label = ""  # how pandas writes a missing label
         if skipped is not None and not (label and example_text):
             skipped.append(line)
             continue

@@ -228,10 +228,8 @@ class RawSplit:
         if not self.skipped:
             return None
         shown = ", ".join(map(str, self.skipped[:5])) + (", ..." if len(self.skipped) > 5 else "")
-        return (
-            f"{self.source}: {len(self.skipped)} records with an empty text or label left out "
-            f"(line {shown})"
-        )
+        records = "1 record" if len(self.skipped) == 1 else f"{len(self.skipped)} records"
+        return f"{self.source}: {records} with an empty text or label left out (line {shown})"
 
 
 def _from_lines(
