@@ -574,3 +574,21 @@ def test_inputs_that_would_fail_after_an_epoch_are_refused_before_it():
         Trainer(Regressor(), watched).fit(batches, batches)
     with pytest.raises(ValueError, match=r"monitor='valid_accuracy' needs valid_batches"):
         Trainer(Regressor(), watched).fit(batches)
+
+
+def test_a_loss_that_becomes_nan_stops_training_and_the_best_weights_are_kept():
+    """The weights are NaN from then on: before, every remaining epoch ran on them."""
+
+    class Explodes(Callback):
+        def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+            if row["epoch"] == 2:
+                with torch.no_grad():
+                    next(trainer.model.parameters()).fill_(float("nan"))
+
+    batches = [regression_data(4, seed=i).tensors for i in range(2)]
+    config = TrainConfig(epochs=10, early_stopping_patience=5)
+    model = Regressor()
+    history = Trainer(model, config, callbacks=[Explodes()]).fit(batches, batches)
+    assert history.diverged == 3 and len(history.rows) == 3
+    assert history.best_epoch in (1, 2)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

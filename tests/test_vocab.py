@@ -341,3 +341,10 @@ def test_load_errors_name_the_file(tmp_path) -> None:
     path.write_bytes(b'{"format": "\xe9"}')
     with pytest.raises(ValueError, match=r"latin1\.json: not UTF-8"):
         Vocab.load(path)
+
+
+def test_a_token_that_is_not_unicode_text_is_a_value_error_and_leaves_no_file(tmp_path) -> None:
+    vocab = Vocab.build([["a", "b\udc80"]])  # a lone surrogate, as surrogateescape decodes
+    with pytest.raises(ValueError, match=r"v\.json: a token holds '\\udc80', which is not"):
+        vocab.save(tmp_path / "v.json")
+    assert list(tmp_path.iterdir()) == []

@@ -484,6 +484,8 @@ class History:
     best_epoch: int | None = None
     best_value: float | None = None
     stopped_early: bool = False
+    #: the epoch whose training loss was NaN or infinite (training stopped there), if any
+    diverged: int | None = None
 
     def column(self, name: str) -> list[float]:
         """The values of ``name`` over the epochs that have it."""
@@ -496,12 +498,14 @@ class History:
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "stopped_early": self.stopped_early,
+            "diverged": self.diverged,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.rows = [dict(row) for row in state["rows"]]
         self.monitor, self.best_epoch = state["monitor"], state["best_epoch"]
         self.best_value, self.stopped_early = state["best_value"], state["stopped_early"]
+        self.diverged = state.get("diverged")  # absent from checkpoints made before it
 
 
 # ---------------------------------------------------------------------- the trainer
@@ -599,6 +603,9 @@ class Trainer:
             self._watch(row)
             self.history.rows.append(row)
             self._call("on_epoch_end", row)
+            if not math.isfinite(train_loss):  # the weights are NaN now: nothing to gain
+                self.history.diverged = epoch
+                self.should_stop = True
         if self.config.early_stopping_patience is not None and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
         self._call("on_fit_end", self.history)

@@ -406,6 +406,13 @@ def train(
         distributed.cleanup(context)
         return {}
     history = trainer.history
+    if history.diverged is not None:
+        watched = trainer.config.early_stopping_patience is not None and history.best_epoch
+        kept = "the best epoch's weights are kept" if watched else "its weights are not usable"
+        log(
+            f"warning: the training loss became NaN or infinite at epoch {history.diverged}: "
+            f"training stopped ({kept}); a lower --lr or a --clip-norm may help"
+        )
     if trainer.config.early_stopping_patience is not None and history.best_epoch is not None:
         monitor, patience = trainer.config.monitor, trainer.config.early_stopping_patience
         if history.stopped_early:

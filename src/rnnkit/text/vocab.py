@@ -392,6 +392,10 @@ class Vocab:
                 json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
                 f.write("\n")
             os.replace(tmp, path)
+        except UnicodeEncodeError as err:  # a lone surrogate from a badly decoded file
+            tmp.unlink(missing_ok=True)
+            bad = err.object[err.start : err.end]
+            raise ValueError(f"{path}: a token holds {bad!r}, which is not UTF-8 text") from None
         except BaseException:
             # Leave no stray temporary file on failure (including KeyboardInterrupt).
             tmp.unlink(missing_ok=True)
