@@ -460,6 +460,11 @@ def test_split_stream_cuts_along_time_and_repeats_the_rest():
     assert all(chunk["c"] is c for chunk in chunks)
     with pytest.raises(ValueError, match="share"):
         split_stream((x, torch.zeros(2, 9)), 4)
+    # a vector condition (B, C), even with C == T, is the whole sequence's, not a stream
+    vector = torch.randn(2, 10)
+    chunks = split_stream({"inputs": x, "condition": vector}, 4)
+    assert [chunk["inputs"].shape[1] for chunk in chunks] == [4, 4, 2]
+    assert all(chunk["condition"] is vector for chunk in chunks)
 
 
 def test_truncated_bptt_stops_gradients_at_the_chunk_boundary():

@@ -370,8 +370,12 @@ def split_stream(batch: Batch, steps: int) -> list[Batch]:
     """Cut a stream batch into chunks of ``steps`` time steps (the last may be shorter).
 
     Every tensor of at least two dimensions ``(B, T, ...)`` is split along dimension 1 (they
-    must share ``T``); smaller ones (e.g. a condition ``(B,)``) are repeated in every chunk.
+    must share ``T``); smaller ones (e.g. a condition ``(B,)``) are repeated in every chunk,
+    and so is a dict batch's ``"condition"`` of any shape (a vector condition ``(B, C)``).
     """
+    if isinstance(batch, Mapping) and "condition" in batch:
+        rest = {key: value for key, value in batch.items() if key != "condition"}
+        return [{**chunk, "condition": batch["condition"]} for chunk in split_stream(rest, steps)]
     streams = [t for t in _tensors(batch) if t.dim() >= 2]
     if not streams:
         raise ValueError("a stream batch needs tensors (B, T, ...) to split along time")
