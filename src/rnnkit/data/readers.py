@@ -24,6 +24,7 @@ from pathlib import Path
 __all__ = [
     "LabeledLine",
     "decode_line",
+    "is_number",
     "iter_lines",
     "raw_lines",
     "read_bytes",
@@ -39,6 +40,15 @@ class LabeledLine:
     label: str
     text: str
     line: int
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a float (``"1e-3"``, ``"nan"`` and ``"inf"`` included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_bytes(path: Path) -> bytes:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.readers import is_number
+
 __all__ = [
     "INFORMER_ETTH_SPLIT",
     "SeriesTable",
@@ -88,14 +90,6 @@ class SeriesTable:
                 raise ValueError(f"{self.source}:{line}: {_empty_message(name, missing.size)}")
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
@@ -129,7 +123,7 @@ def _date_indices(header: list[str], first_row: list[str], date_column: str | No
         return [header.index(date_column)]
     first = first_row[0].strip() if first_row else ""
     # an unnamed first column is the index pandas writes with ``to_csv()``
-    is_date = header[0].lower() in DATE_NAMES or header[0] == "" or not _is_number(first)
+    is_date = header[0].lower() in DATE_NAMES or header[0] == "" or not is_number(first)
     if not is_date or len(header) < 2:
         return []
     found = [0]
@@ -409,9 +403,9 @@ def _bad_cell(path: Path, line: int, header: list[str], column: int, cell: str, 
         empty = sum(1 for _, row in body if row[column].strip().lower() in MISSING)
         return f"{path}:{line}: {_empty_message(header[column], empty)}"
     hint = ""
-    if _is_number(cell.replace(",", "")):
+    if is_number(cell.replace(",", "")):
         hint = " (write numbers without thousands separators, with a decimal point)"
-    elif header[column].lower() in DATE_NAMES or not _is_number(body[0][1][column].strip()):
+    elif header[column].lower() in DATE_NAMES or not is_number(body[0][1][column].strip()):
         hint = f" (if it is the date column, say so: --date-column {header[column]!r})"
     return f"{where}: expected a number, got {cell!r}{hint}"
 

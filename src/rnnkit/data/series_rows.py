@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import decode_line, raw_lines
+from rnnkit.data.readers import decode_line, is_number, raw_lines
 from rnnkit.data.sequences import SequenceSet
 
 __all__ = ["looks_like_rows", "read_rows"]
@@ -37,14 +37,6 @@ def _fields(line: str) -> list[str]:
     if "," in line:
         return [field.strip() for field in line.split(",")]
     return line.split()
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
 
 
 def looks_like_rows(path: str | os.PathLike[str]) -> bool:
@@ -62,7 +54,7 @@ def looks_like_rows(path: str | os.PathLike[str]) -> bool:
         return False
     while fields and not fields[-1]:
         fields.pop()  # a delimiter closing the line
-    if len(fields) < 3 or not all(_is_number(field) for field in fields):
+    if len(fields) < 3 or not all(is_number(field) for field in fields):
         return False
     return any(not re.fullmatch(r"[+-]?\d+", field) for field in fields[1:])
 

@@ -18,7 +18,7 @@ import io
 import os
 from pathlib import Path
 
-from rnnkit.data.readers import LabeledLine
+from rnnkit.data.readers import LabeledLine, is_number
 
 __all__ = ["read_table"]
 
@@ -75,7 +75,7 @@ def _column(path: Path, spec: int | str, header: list[str] | None, option: str) 
                 raise ValueError(
                     f"{path}: {option} {spec!r} is a column name, which needs a header row"
                 )
-            numbers = all(_is_number(name) for name in header)
+            numbers = all(is_number(name) for name in header)
             hint = " (a first row of numbers: a series a line? --format rows)" if numbers else ""
             raise ValueError(
                 f"{path}:1: {option} {spec!r}: no such column in the header "
@@ -85,14 +85,6 @@ def _column(path: Path, spec: int | str, header: list[str] | None, option: str) 
     if spec < 0:
         raise ValueError(f"{path}: {option} {spec}: column indices start at 0")
     return spec
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_name(spec: int | str) -> bool:

@@ -84,7 +84,7 @@ from torch import Tensor, nn
 
 from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.padding import pad_sequences
-from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
+from rnnkit.data.readers import LabeledLine, is_number, read_labeled_lines, read_text_lines
 from rnnkit.data.series_rows import looks_like_rows, read_rows
 from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.plots import plot_gates
@@ -519,15 +519,7 @@ def _all_numbers(vocab: Vocab) -> bool:
     """Whether ``vocab`` looks like measurements read as words: 20 tokens or more besides
     its specials, every one a number (binary strings, "0110", have two)."""
     tokens = [t for t in vocab.tokens if t not in vocab.specials]
-    return len(tokens) >= 20 and all(_is_number(t) for t in tokens)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return len(tokens) >= 20 and all(is_number(t) for t in tokens)
 
 
 def _vocab(artifacts: Mapping[str, Any]) -> Vocab | None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rnnkit.data.readers import is_number
 from rnnkit.text.vocab import PAD, Vocab
 
 T = TypeVar("T")
@@ -71,14 +72,6 @@ def _open_text(path: Path) -> IO[str]:
     return open(path, encoding="utf-8-sig", errors="replace", newline="\n")
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _iter_vector_lines(
     path: Path, embedding_dim: int | None
 ) -> Iterator[tuple[int, str, list[str], int]]:
@@ -111,7 +104,7 @@ def _iter_vector_lines(
             # GloVe 840B has a few words containing spaces (". . ."): extra leading fields are
             # part of the word, unless the field just before the vector is itself a number,
             # in which case the line really has more values than the others.
-            if n < dim or (n > dim and _is_number(parts[-dim - 1])):
+            if n < dim or (n > dim and is_number(parts[-dim - 1])):
                 hint = ""
                 if "\ufffd" in line:
                     hint = " (binary word2vec files are not supported; convert to text)"
