@@ -107,6 +107,16 @@ def test_text_lines_with_char_tokens_train_evaluate_predict(
     predicted = predict(run, texts, capsys)
     truth = [label for label, _ in rows[48:]]
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+    # --probabilities: a header of the classes, then the label and each class's probability
+    capsys.readouterr()
+    assert run_cli(["predict", str(run), "--input", str(texts), "--probabilities"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split("\t") == ["label", "gc", "none"]
+    table = [line.split("\t") for line in lines]
+    assert [row[0] for row in table] == predicted
+    for label, *probs in table:
+        assert sum(map(float, probs)) == pytest.approx(1, abs=1e-5)
+        assert ["gc", "none"][max(range(2), key=lambda i: float(probs[i]))] == label
 
 
 def test_numbers_in_a_label_column_are_labels_in_numeric_order() -> None:

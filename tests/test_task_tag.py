@@ -417,6 +417,8 @@ def test_a_tagger_without_sentence_labels_exports_and_its_onnx_takes_words_of_an
     options = [*TINY, "--char-features", "--crf", "--epochs", "1"]
     status, _, err = run(capsys, "train", "tag", "--train", path, *options, "--out", out)
     assert status == 0, err
+    status, _, err = run(capsys, "predict", out, "--input", path, "--probabilities")
+    assert status == 2 and "--probabilities: a tag run has no class probabilities" in err
     for fmt in ("onnx", "torchscript"):
         status, printed, err = run(capsys, "export", out, "--format", fmt)
         assert status == 0, err

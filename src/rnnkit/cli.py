@@ -155,6 +155,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="examples in the run's input format (texts: one a line)",
     )
     predict.add_argument("--output", metavar="FILE", help="one prediction a line; default: stdout")
+    predict.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="classify: tab-separated lines, the label and each class's probability (a header "
+        "line names the classes)",
+    )
     generate = commands.add_parser("generate", help="sample from a run of the generate task")
     generate.add_argument("run_dir", metavar="RUN_DIR")
     generate.add_argument("--prime", help="text the samples continue (text runs)")
@@ -276,7 +282,7 @@ def _run(args: argparse.Namespace) -> None:
     elif args.command == "predict":
         from rnnkit.tasks.runner import predict_run
 
-        _write_lines(predict_run(args.run_dir, args.input), args.output)
+        _write_lines(predict_run(args.run_dir, args.input, args.probabilities), args.output)
     elif args.command == "generate":
         _generate(args)
     elif args.command == "export":

@@ -822,19 +822,25 @@ class ClassifyTask(Task):
         config: Mapping[str, Any],
         artifacts: Mapping[str, Any],
         input_path: str,
+        probabilities: bool = False,
     ) -> list[str]:
         """The predicted label of each example of ``input_path``, in file order: one text a
         line for text runs (a table run reads the text column of a CSV/TSV); for numeric
         runs a file of the run's format (its labels are not used), IDX images without
-        labels, or an audio file or folder (its files in sorted name order)."""
+        labels, or an audio file or folder (its files in sorted name order). With
+        ``probabilities``, tab-separated lines: a header ``label`` and the classes, then each
+        example's label and its probability of each class."""
         labels = artifacts["labels"]
         vocab = _vocab(artifacts)
         raw = _read_unlabelled(config, input_path, labels[0], text=vocab is not None)
         examples = _encode(raw, config, artifacts, vocab)
-        predictions: list[str] = []
+        predictions = ["\t".join(["label", *labels])] if probabilities else []
         for batch in make_batches(examples, config["batch_size"]):
-            chosen = model.predict(batch["x"], batch["lengths"]).tolist()
-            predictions.extend(labels[i] for i in chosen)
+            probs = torch.softmax(model(batch["x"], batch["lengths"]), dim=1)
+            for row in probs.tolist():
+                label = labels[max(range(len(row)), key=row.__getitem__)]
+                shown = [f"{p:.6g}" for p in row] if probabilities else []
+                predictions.append("\t".join([label, *shown]))
         return predictions
 
     def example_inputs(

@@ -517,11 +517,17 @@ def evaluate_run(path: str, data: str | None = None) -> dict[str, Any]:
         return loaded.task.evaluate_file(loaded.model, loaded.config, loaded.artifacts, data)
 
 
-def predict_run(path: str, input_path: str) -> list[str]:
-    """The run's output line for each example of ``input_path``."""
+def predict_run(path: str, input_path: str, probabilities: bool = False) -> list[str]:
+    """The run's output line for each example of ``input_path`` (with ``probabilities``, a
+    classify run's class probabilities too: see its ``predict_file``)."""
     loaded = load_run(path)
+    task, args = loaded.task, (loaded.model, loaded.config, loaded.artifacts, input_path)
+    if probabilities and task.name != "classify":
+        raise ValueError(f"--probabilities: a {task.name} run has no class probabilities")
     with torch.no_grad():
-        return loaded.task.predict_file(loaded.model, loaded.config, loaded.artifacts, input_path)
+        if probabilities:
+            return task.predict_file(*args, probabilities=True)
+        return task.predict_file(*args)
 
 
 def summarize_run(path: str) -> str:
