@@ -135,6 +135,14 @@ def test_train_prints_one_line_per_epoch_and_no_progress_bar_off_a_terminal(
     assert err == ""  # tqdm is disabled when stderr is not a terminal
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["valid_examples"] == 10 and "test_accuracy" not in metrics
+    assert metrics["kept_epoch"] == metrics["best_epoch"]  # early stopping keeps the best
+    # --patience off trains every epoch and keeps the last one's weights: metrics say which
+    assert (
+        main([*argv, *TINY, "--epochs", "3", "--patience", "off", "--out", str(tmp_path / "all")])
+        == 0
+    )
+    metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
+    assert metrics["kept_epoch"] == metrics["epochs"] == 3
 
 
 def test_evaluate_prints_one_json_line_of_the_run_metrics(

@@ -428,7 +428,13 @@ def train(
     # The task may replace the chosen model (e.g. refit it on train + validation).
     model = task.refit(trainer.model, prepared, config, history, log)
     run.save_weights(model)
-    metrics: dict[str, Any] = {"epochs": trainer.epoch, "best_epoch": history.best_epoch}
+    # the weights saved: the best epoch's when early stopping kept them, else the last's
+    kept = history.best_epoch if trainer.config.early_stopping_patience is not None else None
+    metrics: dict[str, Any] = {
+        "epochs": trainer.epoch,
+        "best_epoch": history.best_epoch,
+        "kept_epoch": kept or trainer.epoch,
+    }
     metrics.update(task.final_metrics(model, prepared, config, log))
     run.write_metrics(metrics)
     _write_plots(task, run, trainer.history.rows, model, prepared, config, log)
