@@ -601,5 +601,12 @@ def test_auto_backend_follows_the_measured_rules() -> None:
         assert choose_backend(LSTM(3, 5), x_time_major, None) == "torch"
         assert choose_backend(RNN(3, 5), x_time_major, None) == ("rnnkit" if fast else "torch")
         one_sequence = x_time_major[:, :1]  # B = 1: rnnkit's loop has the lower latency
-        assert choose_backend(LSTM(3, 5), one_sequence, None) == ("rnnkit" if fast else "torch")
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(2)
+            assert choose_backend(LSTM(3, 5), one_sequence, None) == ("rnnkit" if fast else "torch")
+            torch.set_num_threads(1)  # ... but not on one thread (W_hh streams from L3)
+            assert choose_backend(LSTM(3, 5), one_sequence, None) == "torch"
+        finally:
+            torch.set_num_threads(threads)
     assert choose_backend(GRU(3, 5).double(), x_time_major.double(), None) == "torch"

@@ -39,9 +39,10 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
     - off the CPU, in float64, under ``torch.autocast`` or without the compiled loops:
       torch.nn (cuDNN on a GPU);
     - GRU and vanilla RNN: rnnkit, 1.9–4.5× torch.nn in training and 1.9–3.4× in inference;
-    - LSTM: rnnkit for a single sequence (B = 1 latency 1.4×) and for training steps of
-      B·H < 65 536 (on par: 0.96–1.12×); torch.nn's oneDNN kernel for larger training steps
-      and for batched inference (rnnkit 0.84–1.05× there).
+    - LSTM: rnnkit for a single sequence with 2 threads or more (B = 1 latency 1.4×; with
+      one thread 0.7×) and for training steps of B·H < 65 536 (on par: 0.96–1.12×);
+      torch.nn's oneDNN kernel for larger training steps and for batched inference (rnnkit
+      0.84–1.05× there).
     """
     if layer.backend != "auto":
         return layer.backend
@@ -55,6 +56,10 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
     training = torch.is_grad_enabled() and (
         x.requires_grad or any(p.requires_grad for p in layer.parameters())
     )
-    if batch == 1 or (training and batch * layer.hidden_size < _LSTM_TRAINING_ROWS):
+    if training and batch * layer.hidden_size < _LSTM_TRAINING_ROWS:
+        return "rnnkit"
+    # One sequence: rnnkit 1.37x with 2 threads, but 0.71x with one, where W_hh (1 MB at
+    # H = 256) no longer fits a core's L2 and streams from L3 every step (B=1, T=100, H=256)
+    if batch == 1 and torch.get_num_threads() > 1:
         return "rnnkit"
     return "torch"
