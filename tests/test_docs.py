@@ -1,0 +1,34 @@
+"""The Python examples of ``docs/structures.md`` and the README's "library in a minute" run as
+written (each document's blocks in order, as one program), so the documents cannot drift from
+the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+def test_the_structures_guide_runs() -> None:
+    blocks = python_blocks(ROOT / "docs" / "structures.md")
+    assert len(blocks) >= 5
+    torch.manual_seed(0)
+    exec(compile("\n".join(blocks), "docs/structures.md", "exec"), {})
+
+
+def test_the_readme_library_minute_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    first = python_blocks(ROOT / "README.md")[0]
+    assert "rnnkit.LSTM(" in first
+    torch.manual_seed(0)
+    exec(compile(first, "README.md", "exec"), {})
+    assert "LSTM" in capsys.readouterr().out  # the summary it prints
