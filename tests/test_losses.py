@@ -115,6 +115,14 @@ def test_ignore_index_is_the_same_as_weight_zero():
     weights = (padded != -100).float()
     expected = sequence_loss(logits, targets, weights)
     torch.testing.assert_close(sequence_loss(logits, padded, ignore_index=-100), expected)
+    # -100 by default, as F.cross_entropy: padding labelled so needs no option
+    torch.testing.assert_close(sequence_loss(logits, padded), expected)
+    torch.testing.assert_close(
+        sequence_loss(logits, padded, weights),
+        F.cross_entropy(logits.reshape(-1, 5), padded.reshape(-1)),
+    )
+    with pytest.raises(ValueError, match=r"targets must be class ids in \[0, 5\)"):
+        sequence_loss(logits, padded, ignore_index=None)
     per_step = sequence_loss(logits, padded, ignore_index=-100, average_across_timesteps=False)
     torch.testing.assert_close(
         per_step, sequence_loss(logits, targets, weights, average_across_timesteps=False)

@@ -62,7 +62,7 @@ def sequence_loss(
     average_across_timesteps: bool = True,
     average_across_batch: bool = True,
     label_smoothing: float = 0.0,
-    ignore_index: int | None = None,
+    ignore_index: int | None = -100,
 ) -> Tensor:
     """Target-weighted cross entropy of a batch of sequences.
 
@@ -90,7 +90,8 @@ def sequence_loss(
         average_across_timesteps: divide the sum over timesteps by the weight of each sequence.
         average_across_batch: divide the sum over the batch by the weight of each timestep.
         label_smoothing: as in ``torch.nn.functional.cross_entropy``.
-        ignore_index: target value treated as padding (weight 0), like ``cross_entropy``'s.
+        ignore_index: target value treated as padding (weight 0): -100 by default, as
+            ``cross_entropy``'s; ``None``: every target must be a class id.
 
     Returns:
         The loss, accumulated in at least float32 (float64 logits give float64).
