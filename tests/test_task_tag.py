@@ -437,3 +437,30 @@ def test_a_tagger_without_sentence_labels_exports_and_its_onnx_takes_words_of_an
         with torch.no_grad():
             want = model(**inputs)[0]
         np.testing.assert_allclose(got, want.numpy(), atol=1e-5, rtol=0)
+
+
+def test_predict_on_a_conll_file_answers_in_conll(tmp_path, capsys):
+    """A CoNLL test file (its token column read, the others ignored, even absent) gets
+    TOKEN<TAB>TAG lines back, sentence by sentence, the tags those of the same sentences given
+    one a line."""
+    out, _ = train_crf(tmp_path, capsys, CONLL * 5)
+    status, printed, err = run(capsys, "predict", out, "--input", tmp_path / "train.txt")
+    assert status == 0, err
+    blocks = [block.splitlines() for block in printed.strip("\n").split("\n\n")]
+    sentences = [
+        ["EU", "rejects", "German", "call"],
+        ["Peter", "Blackburn"],
+        ["BRUSSELS", "1996-08-22"],
+    ]
+    assert [[line.split("\t")[0] for line in block] for block in blocks] == sentences * 5
+    as_lines = tmp_path / "sentences.txt"
+    as_lines.write_text("".join(" ".join(s) + "\n" for s in sentences))
+    status, printed_lines, err = run(capsys, "predict", out, "--input", as_lines)
+    assert status == 0, err
+    tags = [[line.split("\t")[1] for line in block] for block in blocks[:3]]
+    assert [" ".join(t) for t in tags] == printed_lines.splitlines()
+    tokens_only = tmp_path / "tokens.conll"  # one column: tokens alone
+    tokens_only.write_text("\n\n".join("\n".join(s) for s in sentences) + "\n")
+    status, printed_tokens, err = run(capsys, "predict", out, "--input", tokens_only)
+    assert status == 0, err
+    assert printed_tokens.strip("\n").split("\n\n") == printed.strip("\n").split("\n\n")[:3]

@@ -57,7 +57,9 @@ The intent head reads the final states plus the mean of the outputs, or with
 (``--tokens word``, the default), or, for runs trained with ``--tokens char`` (Chinese), every
 non-space character a token, so ``北京欢迎你`` needs no spaces. It prints the tags of each line,
 space separated and aligned with its tokens, followed by a tab and the predicted sentence label
-when the model has an intent head. ``rnnkit evaluate RUN [--data FILE]`` prints precision,
+when the model has an intent head. A CoNLL file (``.conll``/``.conllu``, or sentences
+separated by blank lines; the run's token column is read) gets CoNLL back: ``TOKEN<TAB>TAG``
+lines and a blank line after each sentence. ``rnnkit evaluate RUN [--data FILE]`` prints precision,
 recall, F1, token accuracy (and intent accuracy) on a file of the run's format.
 """
 
@@ -74,7 +76,7 @@ from torch import Tensor, nn
 from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.conll import TaggedSentence, read_conll
 from rnnkit.data.padding import pad_sequences
-from rnnkit.data.readers import read_text_lines
+from rnnkit.data.readers import iter_lines, read_text_lines
 from rnnkit.data.slots import read_seq_pairs
 from rnnkit.metrics.tagging import (
     SCHEMES,
@@ -185,6 +187,17 @@ def read_splits(
         kept, held = holdout(len(train), config["valid_fraction"], config["seed"], config["train"])
         train, valid = [train[i] for i in kept], [train[i] for i in held]
     return train, valid, test
+
+
+def _looks_like_conll(path: Path) -> bool:
+    """Whether a predict input is a CoNLL file rather than one sentence a line: its name says
+    so, or a blank line separates lines (text lines refuse one inside)."""
+    if path.suffix.lower() in (".conll", ".conllu", ".iob", ".bio"):
+        return True
+    lines = [line.strip() for _, line in iter_lines(path)]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "" in lines
 
 
 def as_iob2(sentences: list[TaggedSentence] | None) -> tuple[list[TaggedSentence] | None, int]:
@@ -642,23 +655,38 @@ class TagTask(Task):
     ) -> list[str]:
         """For each line of ``input_path`` (one sentence a line, split by ``--tokens``): its
         tags, space separated, then a tab and the sentence label if the model has an intent
-        head."""
-        lines = read_text_lines(input_path)
-        sentences = []
-        for number, line in enumerate(lines, start=1):
-            tokens = split_text(line, config["tokens"])
-            sentences.append(TaggedSentence(tokens, ["O"] * len(tokens), number))
+        head. A CoNLL file (a ``.conll``/``.conllu`` name, or blank lines between sentences;
+        its ``--token-column`` is read, other columns may be there or not) gets CoNLL back:
+        ``TOKEN<TAB>TAG`` lines, a blank line after each sentence (and ``# label = L`` before
+        it with an intent head)."""
+        conll = _looks_like_conll(Path(input_path))
+        if conll:
+            column = config["token_column"]
+            sentences = read_conll(input_path, column, column)  # no tags needed
+        else:
+            sentences = []
+            for number, line in enumerate(read_text_lines(input_path), start=1):
+                tokens = split_text(line, config["tokens"])
+                sentences.append(TaggedSentence(tokens, ["O"] * len(tokens), number))
+        sentences = [replace(s, tags=["O"] * len(s.tokens), label=None) for s in sentences]
         unlabelled = {**artifacts, "labels": {**artifacts["labels"], "intents": None}}
         examples = encode(sentences, unlabelled, str(input_path))
         outputs: list[str] = []
+        done = 0
         for batch in make_batches(examples, config["batch_size"]):
             inputs = model_inputs(batch, ("tokens", "lengths", "chars", "char_lengths"))
             paths, intents = model.predict(**inputs)
             for b, path in enumerate(paths):
-                line = " ".join(model.tag_names[i] for i in path)
-                if intents is not None:
-                    line += "\t" + model.intent_names[intents[b]]
-                outputs.append(line)
+                tags = [model.tag_names[i] for i in path]
+                label = None if intents is None else model.intent_names[intents[b]]
+                if not conll:
+                    outputs.append(" ".join(tags) + ("" if label is None else f"\t{label}"))
+                    continue
+                if label is not None:
+                    outputs.append(f"# label = {label}")
+                tokens = sentences[done + b].tokens
+                outputs += [f"{t}\t{tag}" for t, tag in zip(tokens, tags, strict=True)] + [""]
+            done += len(paths)
         return outputs
 
     def example_inputs(
