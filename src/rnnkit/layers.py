@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backend import choose_backend
-from rnnkit.cells.common import init_uniform
+from rnnkit.cells.common import cell_parameters, empty_parameter, init_uniform
 from rnnkit.cells.gru import gru
 from rnnkit.cells.lstm import lstm
 from rnnkit.cells.rnn import check_nonlinearity, rnn
@@ -75,20 +75,17 @@ class RecurrentLayer(nn.Module):
         self.num_directions = 2 if bidirectional else 1
 
         gate_size = GATES[self.mode] * hidden_size
-
-        def parameter(*shape: int) -> nn.Parameter:
-            return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
-
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in self._suffixes(layer):
-                self.register_parameter(f"weight_ih{suffix}", parameter(gate_size, layer_input))
-                self.register_parameter(f"weight_hh{suffix}", parameter(gate_size, hidden_size))
-                if bias:
-                    for name in ("bias_ih", "bias_hh"):
-                        self.register_parameter(name + suffix, parameter(gate_size))
+                weights = cell_parameters(gate_size, layer_input, hidden_size, bias, device, dtype)
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                for name, weight in zip(names, weights, strict=True):
+                    if weight is not None:
+                        self.register_parameter(name + suffix, weight)
                 if peephole:
-                    self.register_parameter(f"weight_peephole{suffix}", parameter(3, hidden_size))
+                    peep = empty_parameter(3, hidden_size, device=device, dtype=dtype)
+                    self.register_parameter(f"weight_peephole{suffix}", peep)
         self.reset_parameters()
 
     def _suffixes(self, layer: int) -> list[str]:

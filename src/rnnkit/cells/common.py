@@ -170,6 +170,14 @@ def shared_pre_activation_grads(
     return grad_x, grad_w_ih, grad_w_hh
 
 
+def empty_parameter(
+    *shape: int, device: torch.device | str | None, dtype: torch.dtype | None
+) -> nn.Parameter:
+    """An uninitialised parameter of ``shape`` on ``device`` in ``dtype`` (as torch.nn's
+    factory arguments take them)."""
+    return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
+
+
 def cell_parameters(
     gate_size: int,
     input_size: int,
@@ -179,11 +187,9 @@ def cell_parameters(
     dtype: torch.dtype | None,
 ) -> tuple[nn.Parameter, nn.Parameter, nn.Parameter | None, nn.Parameter | None]:
     """A cell's uninitialised ``weight_ih (G, I)``, ``weight_hh (G, H)`` and, with ``bias``,
-    ``bias_ih (G)`` and ``bias_hh (G)``, made on ``device`` in ``dtype``."""
-
-    def parameter(*shape: int) -> nn.Parameter:
-        return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
-
+    ``bias_ih (G)`` and ``bias_hh (G)``, made on ``device`` in ``dtype`` (a cell's, or one
+    layer and direction's)."""
+    parameter = functools.partial(empty_parameter, device=device, dtype=dtype)
     biases = (parameter(gate_size), parameter(gate_size)) if bias else (None, None)
     return parameter(gate_size, input_size), parameter(gate_size, hidden_size), *biases
 

@@ -44,6 +44,7 @@ from rnnkit.cells.common import (
     BatchSizes,
     cell_parameters,
     check_cell_input,
+    empty_parameter,
     engine_entry,
     final_states,
     init_uniform,
@@ -329,9 +330,7 @@ class LSTMCell(nn.Module):
         weights = cell_parameters(4 * hidden_size, input_size, hidden_size, bias, device, dtype)
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = weights
         self.weight_peephole = (
-            nn.Parameter(torch.empty(3, hidden_size, device=device, dtype=dtype))
-            if peephole
-            else None
+            empty_parameter(3, hidden_size, device=device, dtype=dtype) if peephole else None
         )
         self.reset_parameters()
 

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import torch
 
-from rnnkit.data.bucketing import BucketBatchSampler
+from rnnkit.data.bucketing import pooled_batches
 
 __all__ = ["Batches", "holdout"]
 
@@ -54,9 +54,7 @@ class Batches(Generic[B]):
 
     def __iter__(self) -> Iterator[B]:
         if self.generator is not None and self.lengths is not None:
-            seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
-            sampler = BucketBatchSampler(self.lengths, self.batch_size, seed=seed, pool_size=50)
-            for chosen in sampler:
+            for chosen in pooled_batches(self.lengths, self.batch_size, self.generator):
                 yield self.collate(chosen)
             return
         order = (

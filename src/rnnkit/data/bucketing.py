@@ -173,3 +173,12 @@ class BucketBatchSampler(Sampler[list[int]]):
                 batches.extend(self._cut(members))
         for i in permute(np.arange(len(batches))):
             yield batches[i].tolist()
+
+
+def pooled_batches(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator
+) -> BucketBatchSampler:
+    """This pass's batches of similar lengths (pools of 50 batches), in an order drawn from
+    ``generator`` (a trainer's data-order generator: a checkpoint then holds the order)."""
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    return BucketBatchSampler(lengths, batch_size, seed=seed, pool_size=50)

@@ -69,7 +69,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.data.batches import holdout
-from rnnkit.data.bucketing import BucketBatchSampler
+from rnnkit.data.bucketing import BucketBatchSampler, pooled_batches
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.parallel import SentencePair, find_pair_files, read_pair_file, read_parallel
 from rnnkit.data.readers import read_text_lines
@@ -241,8 +241,7 @@ class Batches:
         if self.generator is None:
             sampler = BucketBatchSampler(self.lengths, self.batch_size, shuffle=False)
         else:
-            seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
-            sampler = BucketBatchSampler(self.lengths, self.batch_size, seed=seed, pool_size=50)
+            sampler = pooled_batches(self.lengths, self.batch_size, self.generator)
         return list(sampler)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
