@@ -19,7 +19,7 @@ from rnnkit.cli import main
 from rnnkit.data.idx import read_idx
 from rnnkit.data.piano_roll import read_piano_rolls
 from rnnkit.data.text_stream import StreamBatches
-from rnnkit.music import midi_to_piano_roll
+from rnnkit.music import midi_to_piano_roll, piano_roll_to_midi
 from rnnkit.structures.generator import SequenceGenerator, shift_right
 from rnnkit.tasks.generate import RECIPES, TASK, evaluate_batches
 from rnnkit.tasks.runner import load_run, make_config
@@ -231,6 +231,39 @@ def test_piano_roll_pipeline_nll_midi_and_png(tmp_path, capsys, chorales):
     assert status == 0 and json.loads(printed)["nll"] == pytest.approx(found["test_nll"])
 
 
+def test_a_folder_of_midi_files_trains_with_held_out_pieces(tmp_path, capsys, data_dir):
+    rolls = read_piano_rolls(data_dir / "jsb_chorales/JSB_Chorales.mat")["train"][:12]
+    for i, roll in enumerate(rolls):  # a step an eighth note, as the files were made
+        piano_roll_to_midi(roll, tmp_path / "midi" / f"{i:02d}.mid", steps_per_beat=2)
+    out = tmp_path / "run"
+    status, log, err = run(capsys, "train", "generate", "--train", tmp_path / "midi",
+                           "--steps-per-beat", "2", "--valid-fraction", "0.2",
+                           "--test-fraction", "0.2", "--out", out, *TINY)  # fmt: skip
+    assert status == 0, err
+    found = metrics(out)
+    # seeded pieces held out: 2 of 12 for test, then 2 of the other 10 for validation
+    assert "train: 8 pieces" in log and "valid: 2 pieces" in log and "test: 2 pieces" in log
+    assert found["test_steps"] + found["valid_steps"] < sum(len(r) for r in rolls)
+    # evaluating one file scores its piece exactly as the roll it was written from
+    one = tmp_path / "midi" / "03.mid"
+    status, printed, err = run(capsys, "evaluate", out, "--data", one)
+    assert status == 0, err
+    loaded = load_run(str(out))
+    frames = torch.from_numpy(rolls[3])[None]
+    with torch.no_grad():
+        logits = loaded.model(shift_right(frames))[0]
+    nll = F.binary_cross_entropy_with_logits(logits, frames, reduction="sum") / len(rolls[3])
+    assert json.loads(printed)["nll"] == pytest.approx(float(nll), rel=1e-5)
+    # the generated piece is written with the run's steps a beat: it reads back step for step
+    status, _, err = run(capsys, "generate", out, "--length", "12", "--output", tmp_path / "new")
+    assert status == 0, err
+    from rnnkit.data.midi import read_midi_roll
+
+    roll, _ = read_midi_roll(tmp_path / "new.mid", steps_per_beat=2)
+    assert roll is None or len(roll) <= 12
+    assert mido.MidiFile(tmp_path / "new.mid").ticks_per_beat == 2 * 480
+
+
 # ---------------------------------------------------------------------- images
 def test_conditional_digits_pipeline_grid_and_judge(tmp_path, capsys, digits):
     judge = tmp_path / "judge"
@@ -306,6 +339,10 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys, shakespeare, chorales
         (["train", "generate", "--train", latin, "--out", out], "latin.txt:2: not UTF-8"),
         (["train", "generate", "--train", chorales, "--valid", chorales, "--out", out],
          "--valid: a piano-roll file holds all three splits"),
+        (["train", "generate", "--train", tmp_path, "--out", out],
+         f"{tmp_path}: no MIDI files (.mid, .midi) in this folder"),
+        (["train", "generate", "--train", tmp_path, "--lowest-pitch", "48", "--out", out],
+         "--lowest-pitch 48: a roll read from MIDI spans 88 keys"),
         (["train", "generate", "--train", shakespeare, "--format", "idx", "--out", out],
          "--train-labels is required"),
         (["train", "generate", "--train", shakespeare, "--batch-size", "4000", "--out", out],

@@ -66,6 +66,7 @@ def piano_roll_to_midi(
     step_seconds: float = 0.25,
     program: int = 0,
     velocity: int = 80,
+    steps_per_beat: int = 1,
 ) -> Path:
     """Write ``roll`` ``(T, P)`` of 0/1 as a one-track MIDI file, atomically; return the path.
 
@@ -76,6 +77,9 @@ def piano_roll_to_midi(
         step_seconds: duration of one step (0.25 s: eighth notes at 120 beats a minute).
         program: General MIDI instrument 0-127 (0 = acoustic grand piano), channel 1.
         velocity: loudness 1-127 of every note.
+        steps_per_beat: steps a beat (quarter note) in the file's notation; the sound is the
+            same, ``step_seconds`` a step (a roll read from MIDI by beats is written back
+            with its own ``steps_per_beat``, so that it reads back the same).
     """
     keys = _binary_roll(roll)
     T, P = keys.shape
@@ -84,8 +88,12 @@ def piano_roll_to_midi(
         raise ValueError(f"program must be in 0-127, got {program!r}")
     if not 1 <= velocity <= 127:
         raise ValueError(f"velocity must be in 1-127, got {velocity!r}")
+    if not 1 <= steps_per_beat <= 0x7FFF // TICKS_PER_STEP:
+        raise ValueError(
+            f"steps_per_beat must be in 1-{0x7FFF // TICKS_PER_STEP}, got {steps_per_beat!r}"
+        )
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("set_tempo", tempo=_tempo(step_seconds), time=0))
+    track.append(mido.MetaMessage("set_tempo", tempo=_tempo(step_seconds * steps_per_beat)))
     track.append(mido.Message("program_change", program=program, time=0))
     silence = np.zeros((1, P), dtype=bool)
     padded = np.concatenate([silence, keys, silence])  # (T+2, P): every note starts and ends
@@ -102,7 +110,7 @@ def piano_roll_to_midi(
             track.append(mido.Message(kind, note=note, velocity=loud, time=tick - last_tick))
             last_tick = tick
     track.append(mido.MetaMessage("end_of_track", time=T * TICKS_PER_STEP - last_tick))
-    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_STEP)
+    midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_STEP * steps_per_beat)
     midi.tracks.append(track)
 
     path = Path(path)

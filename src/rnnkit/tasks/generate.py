@@ -7,6 +7,7 @@ given their class.
     rnnkit generate runs/shakespeare --prime "ROMEO:" --length 500 --temperature 0.8 --top-k 40
     rnnkit train generate --recipe jsb-chorales --data-dir ../shared/data --out runs/jsb
     rnnkit generate runs/jsb --length 64 --output chorale      # chorale.png and chorale.mid
+    rnnkit train generate --train my_midi_folder/ --out runs/music
     rnnkit generate runs/mnist --condition 7 --count 16 --output sevens   # sevens.png
 
 Formats (``--format``, by default told from the ``--train`` file name):
@@ -20,8 +21,13 @@ Formats (``--format``, by default told from the ``--train`` file name):
   for words, ``ppl`` (perplexity).
 - ``pianoroll``: a ``.mat`` file (``traindata``/``validdata``/``testdata``, as the
   Boulanger-Lewandowski files) or an ``.npz`` of ``train_<i>``/``valid_<i>``/``test_<i>``
-  (T, P) 0/1 arrays. A next-step model with P independent Bernoulli outputs; metric ``nll``:
-  the negative log-likelihood per time step, summed over the P outputs (nats).
+  (T, P) 0/1 arrays; or MIDI files, a folder of ``.mid``/``.midi`` files (any depth) or
+  one file, each a piece, quantised by the beat into ``--steps-per-beat`` steps a quarter
+  note over the 88 piano keys from ``--lowest-pitch`` (percussion and notes outside them
+  left out, as the log says; ``rnnkit.data.midi``); ``--valid``/``--test`` folders, or
+  seeded ``--valid-fraction``/``--test-fraction`` pieces held out of ``--train``. A
+  next-step model with P independent Bernoulli outputs; metric ``nll``: the negative
+  log-likelihood per time step, summed over the P outputs (nats).
 - ``idx``: IDX images with ``--train-labels`` (MNIST), generated row by row given their
   class (``--condition-mode first``: the class sets the initial state; ``every``: it is fed
   at every step). ``--valid-fraction`` of the training images are held out (seeded).
@@ -35,6 +41,7 @@ PNG and a MIDI file, and images as a PNG grid (``--output`` names the files' ste
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.data.batches import Batches, holdout
+from rnnkit.data.midi import MIDI_SUFFIXES
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.text_stream import StreamBatches, read_text, split_by_fraction, tokenize_stream
 from rnnkit.losses.sequence_loss import lengths_to_mask
@@ -64,13 +72,15 @@ FORMATS = ("auto", "text", "pianoroll", "idx")
 TOKENS = ("char", "word")
 NEWLINE = "\n"
 DEFAULT_LENGTH = {"text": 500, "pianoroll": 128}
+MIDI_PITCHES = 88  # a roll read from MIDI files spans the piano's keys from --lowest-pitch
 SEPARATOR = "-" * 40  # between text samples
 
 
 def detect_format(path: str) -> str:
-    """The format a data file's name suggests (``text`` when nothing else fits)."""
+    """The format a data file's name suggests (``text`` when nothing else fits); a folder is
+    read as MIDI files."""
     name = Path(path).name.lower().removesuffix(".gz")
-    if name.endswith((".mat", ".npz")):
+    if name.endswith((".mat", ".npz", *MIDI_SUFFIXES)) or Path(path).is_dir():
         return "pianoroll"
     if "-ubyte" in name or name.endswith((".idx", ".idx1", ".idx3")):
         return "idx"
@@ -159,14 +169,48 @@ def _encode_text(tokens: Sequence[str], vocab: Vocab) -> Tensor:
     return torch.tensor(vocab.encode(tokens), dtype=torch.long)
 
 
-def _read_rolls(config: Mapping[str, Any]) -> dict[str, Frames]:
+def _is_roll_file(path: str) -> bool:
+    """A ``.mat``/``.npz`` file holding all three splits (else MIDI: a file or a folder)."""
+    return Path(path).suffix.lower() in (".mat", ".npz")
+
+
+def _frames(rolls: Sequence[np.ndarray], source: str) -> Frames:
+    return Frames([torch.from_numpy(r) for r in rolls], None, source)
+
+
+def _read_rolls(config: Mapping[str, Any]) -> tuple[dict[str, Frames | None], str | None]:
+    """Each split's pieces, and a line on what MIDI reading left out (or ``None``)."""
     from rnnkit.data.piano_roll import read_piano_rolls
 
-    rolls = read_piano_rolls(config["train"])
-    return {
-        split: Frames([torch.from_numpy(r) for r in pieces], None, f"{config['train']} ({split})")
-        for split, pieces in rolls.items()
-    }
+    train = config["train"]
+    if _is_roll_file(train):
+        rolls = read_piano_rolls(train)
+        frames = {split: _frames(pieces, f"{train} ({split})") for split, pieces in rolls.items()}
+        return frames, None
+    from rnnkit.data.midi import MidiReport, read_midi_folder
+
+    read = functools.partial(
+        read_midi_folder, steps_per_beat=config["steps_per_beat"],
+        lowest_pitch=config["lowest_pitch"], pitches=MIDI_PITCHES,
+    )  # fmt: skip
+    report = MidiReport()
+    rolls, _, found = read(train)
+    report.add(found)
+    splits: dict[str, Frames | None] = {"test": None}
+    # pieces held out of --train, seeded: the test ones first, then validation from the rest
+    for name in ("test", "valid"):
+        if config[name] is not None:
+            pieces, _, found = read(config[name])
+            report.add(found)
+            splits[name] = _frames(pieces, config[name])
+        elif config[f"{name}_fraction"] > 0:
+            kept, held = holdout(
+                len(rolls), config[f"{name}_fraction"], config["seed"], train, "MIDI pieces"
+            )
+            splits[name] = _frames([rolls[i] for i in held], f"{train} (held out, {name})")
+            rolls = [rolls[i] for i in kept]
+    splits["train"] = _frames(rolls, train)
+    return {name: splits[name] for name in ("train", "valid", "test")}, report.describe()
 
 
 def _read_images(path: str, labels_path: str, binarize: bool) -> tuple[list[np.ndarray], list[str]]:
@@ -199,14 +243,22 @@ class GenerateTask(Task):
 
     name = "generate"
     task_options = (
-        data_file("train", "training text, piano-roll file or IDX images", required=True),
-        data_file("valid", "validation file; default: a fraction of --train"),
-        data_file("test", "test file; default: a fraction of --train"),
+        data_file(
+            "train",
+            "training text, piano-roll file, MIDI files (a folder) or IDX images",
+            "path",
+            required=True,
+        ),
+        data_file(
+            "valid", "validation file (or MIDI folder); default: a fraction of --train", "path"
+        ),
+        data_file("test", "test file (or MIDI folder); default: a fraction of --train", "path"),
         Option(
             "format",
             "auto",
             "choice",
-            "data format; auto: from the file name (.mat/.npz: pianoroll, -ubyte: idx)",
+            "data format; auto: from the file name (.mat/.npz/.mid or a folder: pianoroll, "
+            "-ubyte: idx)",
             "data",
             choices=FORMATS,
         ),
@@ -217,12 +269,27 @@ class GenerateTask(Task):
             "valid_fraction",
             0.1,
             "fraction",
-            "held out of --train without --valid (text: its end; idx: seeded)",
+            "held out of --train without --valid (text: its end; idx, MIDI: seeded)",
             "data",
         ),
-        Option("test_fraction", 0.0, "fraction", "text: the part before it without --test", "data"),
+        Option(
+            "test_fraction",
+            0.0,
+            "fraction",
+            "held out of --train without --test (text: the part before the validation part; "
+            "MIDI: seeded pieces)",
+            "data",
+        ),
         flag("binarize", True, "idx: pixels >= 0.5 are 1, the others 0", "data"),
         Option("lowest_pitch", 21, "non_negative_int", "pianoroll: MIDI pitch of column 0", "data"),
+        Option(
+            "steps_per_beat",
+            4,
+            "positive_int",
+            "MIDI files: time steps a quarter note (4: sixteenth notes)",
+            "data",
+            absent=4,
+        ),
         Option("bptt", 100, "positive_int", "text: truncated BPTT steps of a batch", "training"),
         Option("embedding_dim", 64, "positive_int", "text: token embedding size"),
         Option(
@@ -256,6 +323,7 @@ class GenerateTask(Task):
   rnnkit generate runs/text --prime "ROMEO:" --length 500 --temperature 0.8 --top-k 40
   rnnkit train generate --recipe jsb-chorales --data-dir ../shared/data --out runs/jsb
   rnnkit generate runs/jsb --length 64 --count 2 --output chorale
+  rnnkit train generate --train midi_folder/ --test-fraction 0.1 --out runs/music
   rnnkit train generate --recipe mnist-conditional --data-dir ../shared/data --out runs/digits
   rnnkit generate runs/digits --condition 7 --count 16 --output sevens"""
 
@@ -268,13 +336,20 @@ class GenerateTask(Task):
             ] * (config["test"] is None)
             if share >= 1:
                 raise ValueError(f"{where}: --valid-fraction plus --test-fraction must be < 1")
-        if kind == "pianoroll":
+        if kind == "pianoroll" and _is_roll_file(config["train"]):
             for name in ("valid", "test"):
                 if config[name] is not None:
                     raise ValueError(
                         f"{option_name(name)}: a piano-roll file holds all three splits; "
                         "give it as --train only"
                     )
+        elif kind == "pianoroll":  # MIDI files
+            check_holdout(config, where)
+            if config["lowest_pitch"] + MIDI_PITCHES - 1 > 127:
+                raise ValueError(
+                    f"--lowest-pitch {config['lowest_pitch']}: a roll read from MIDI spans "
+                    f"{MIDI_PITCHES} keys, so it can be at most {128 - MIDI_PITCHES}"
+                )
         if kind == "idx":
             for name in ("train", "valid", "test"):
                 if config[name] is not None and config[f"{name}_labels"] is None:
@@ -305,7 +380,7 @@ class GenerateTask(Task):
         if kind == "text":
             return self._prepare_text(config, artifacts)
         if kind == "pianoroll":
-            splits = _read_rolls(config)
+            splits, dropped = _read_rolls(config)
             width = int(splits["train"].frames[0].shape[1])
             if config["lowest_pitch"] + width - 1 > 127:
                 raise ValueError(
@@ -321,8 +396,12 @@ class GenerateTask(Task):
                 )
             info = {
                 name: f"{len(frames)} pieces, {sum(len(f) for f in frames.frames)} steps"
+                f" from {frames.source}"
                 for name, frames in splits.items()
+                if frames is not None
             }
+            if dropped is not None:
+                info["midi"] = dropped
             return Prepared(splits["train"], splits["valid"], splits["test"], dict(artifacts), info)
         return self._prepare_images(config, artifacts)
 
@@ -503,10 +582,18 @@ class GenerateTask(Task):
             if len(examples) < 2:
                 raise ValueError(f"{data}: fewer than 2 tokens to evaluate on")
         elif kind == "pianoroll":
-            from rnnkit.data.piano_roll import read_piano_rolls
+            if _is_roll_file(data):
+                from rnnkit.data.piano_roll import read_piano_rolls
 
-            rolls = read_piano_rolls(data)["test"]
-            examples = Frames([torch.from_numpy(r) for r in rolls], None, f"{data} (test)")
+                examples = _frames(read_piano_rolls(data)["test"], f"{data} (test)")
+            else:  # MIDI files: every piece
+                from rnnkit.data.midi import read_midi_folder
+
+                rolls, _, _ = read_midi_folder(
+                    data, config["steps_per_beat"], config["lowest_pitch"], MIDI_PITCHES
+                )
+                examples = _frames(rolls, data)
+            rolls = examples.frames
             if rolls[0].shape[1] != artifacts["roll"]["pitches"]:
                 raise ValueError(
                     f"{data}: {rolls[0].shape[1]} pitches, the run has "
@@ -769,12 +856,18 @@ def _write_music(
     rolls = model.generate(
         batch_size=count, max_length=length, temperature=temperature, generator=generator
     )
+    # a roll read from MIDI by beats is written with its own steps a beat, at 120 beats a
+    # minute; one from a .mat/.npz file, whose step is not known, one step a beat (0.25 s)
+    timing = {}
+    if not _is_roll_file(config["train"]):
+        steps = config["steps_per_beat"]
+        timing = {"step_seconds": 0.5 / steps, "steps_per_beat": steps}
     written = []
     for number, roll in enumerate(rolls):
         name = stem if count == 1 else f"{stem}-{number + 1}"
         title = f"generated piece {number + 1} ({length} steps)"
         png = plot_piano_roll(roll, f"{name}.png", title, lowest_pitch=config["lowest_pitch"])
-        midi = piano_roll_to_midi(roll, f"{name}.mid", lowest_pitch=config["lowest_pitch"])
+        midi = piano_roll_to_midi(roll, f"{name}.mid", config["lowest_pitch"], **timing)
         written += [f"wrote {png}", f"wrote {midi}"]
     return written
 
