@@ -367,6 +367,18 @@ def test_top_k_of_one_is_greedy_at_any_temperature():
     assert torch.equal(greedy, numpy_top1)
 
 
+def test_top_k_of_zero_samples_from_every_token_as_none_does():
+    torch.manual_seed(0)
+    model = small_model("class").eval()
+    classes = torch.tensor([0, 1, 2, 3])
+    drawn = [
+        model.generate(classes, max_length=9, start_token=BOS, top_k=k, temperature=3.0,
+                       generator=torch.Generator().manual_seed(1))
+        for k in (0, None, 2)
+    ]  # fmt: skip
+    assert torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[0], drawn[2])
+
+
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_sampled_frequencies_follow_the_tempered_softmax(temperature):
     torch.manual_seed(0)
@@ -509,7 +521,7 @@ def test_inputs_and_targets_are_checked():
         ({"max_length": 0}, "max_length must be a positive integer"),
         ({"temperature": 0.0}, "temperature must be a finite number > 0"),
         ({"temperature": -1.0}, "temperature must be a finite number > 0"),
-        ({"top_k": 0}, "top_k must be a positive integer"),
+        ({"top_k": -1}, "top_k must be a positive integer"),
         ({"start_token": None}, "give start_token or a non-empty prime"),
         ({"start_token": VOCAB}, r"start_token must be a token id in \[0, 13\)"),
         ({"eos_token": -1}, r"eos_token must be a token id in \[0, 13\)"),

@@ -171,7 +171,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     generate.add_argument(
         "--temperature", type=_positive_float, default=1.0, help="softmax temperature; default: 1"
     )
-    generate.add_argument("--top-k", type=_positive_int, help="sample among the k likeliest")
+    generate.add_argument(
+        "--top-k", type=parser_of("non_negative_int"), help="sample among the k likeliest (0: all)"
+    )
     generate.add_argument("--count", type=_positive_int, default=1, help="samples; default: 1")
     generate.add_argument("--seed", type=_seed, default=0, help="default: 0")
     generate.add_argument(

@@ -418,7 +418,8 @@ class SequenceGenerator(nn.Module):
             start_token: the first input (e.g. ``<bos>``), as in training.
             prime: tokens ``(B, K)`` (frames ``(B, K, P)``) to read before generating.
             temperature: > 0; below 1 sharpens the distribution, above 1 flattens it.
-            top_k: sample among the k most likely tokens only (>= 1; softmax only).
+            top_k: sample among the k most likely tokens only (softmax only); 0 or ``None``
+                samples from all of them, as in Hugging Face's ``generate``.
             greedy: take the most likely output instead of sampling.
             eos_token: stop a sequence when it emits this token; it is kept, and the steps
                 after it are filled with it. Generation ends early once all have stopped.
@@ -431,6 +432,7 @@ class SequenceGenerator(nn.Module):
         batch = self._check_generation(
             condition, max_length, batch_size, start_token, prime, temperature, top_k, eos_token
         )
+        top_k = top_k or None  # 0: no top-k filtering
         features = self._condition_features(condition, batch, needed=True)
         first = []
         if self.output == "bernoulli":
@@ -497,7 +499,7 @@ class SequenceGenerator(nn.Module):
             math.isfinite(temperature) and temperature > 0
         ):
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-        if top_k is not None:
+        if top_k is not None and not (isinstance(top_k, numbers.Integral) and top_k == 0):
             if self.output == "bernoulli":
                 raise ValueError("top_k applies to output='softmax', not 'bernoulli'")
             check_positive("top_k", top_k)
