@@ -189,9 +189,13 @@ def test_word_tokens_have_perplexity_not_bpc_and_generate_words(tmp_path, capsys
     with (out / "log.csv").open() as lines:
         rows = list(csv.DictReader(lines))
     assert rows[0]["valid_bpc"] == "" and float(rows[0]["valid_ppl"]) > 1
-    status, printed, _ = run(capsys, "generate", out, "--prime", "the king", "--length", "8")
+    status, printed, err = run(capsys, "generate", out, "--prime", "the king", "--length", "8")
     assert status == 0 and printed.startswith("the king ")
     assert len(printed.replace("\n", " ").split()) == 2 + 8 - printed.count("\n") + 1
+    # a word training never saw is said to read as <unk>, once however often it comes
+    status, printed, err = run(capsys, "generate", out, "--prime", "the zyx the zyx")
+    assert status == 0 and printed.startswith("the zyx the zyx")
+    assert err == "rnnkit: note: --prime words not in the run's vocabulary read as <unk>: 'zyx'\n"
 
 
 # ---------------------------------------------------------------------- music

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -806,10 +807,16 @@ def generate_text(
     unit = config["tokens"]
     if prime:
         tokens = tokenize_stream(prime, unit)
-        if unit == "char":
-            unknown = [ch for ch in tokens if ch not in vocab]
-            if unknown:
-                raise ValueError(f"--prime: {unknown[0]!r} never occurs in the training text")
+        unknown = list(dict.fromkeys(t for t in tokens if t not in vocab))
+        if unknown and unit == "char":
+            raise ValueError(f"--prime: {unknown[0]!r} never occurs in the training text")
+        if unknown:  # as rare training words did, they read as <unk>: said, not refused
+            shown_words = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+            print(
+                f"rnnkit: note: --prime words not in the run's vocabulary read as {UNK}: "
+                f"{shown_words}",
+                file=sys.stderr,
+            )
         if not tokens:
             raise ValueError("--prime: no tokens in it")
         ids, shown = vocab.encode(tokens), prime
