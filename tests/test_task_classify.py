@@ -452,6 +452,33 @@ def test_ts_files_variable_length(
     truth = [line.rsplit(":", 1)[1] for line in test_lines]
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
     assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    # Series to label need no labels: a .ts file of `@classLabel false` (with ARFF's `%`
+    # comment lines, as some archive files have), or an .npz of X alone, both predict alike.
+    header = [ln for ln in files["test"].read_text().splitlines() if ln.startswith("@")]
+    unlabelled = tmp_path / "new.ts"
+    unlabelled.write_text(
+        "% made for predict\n"
+        + "\n".join("@classLabel false" if h.lower().startswith("@classlabel") else h
+                    for h in header)
+        + "\n" + "\n".join(line.rsplit(":", 1)[0] for line in test_lines) + "\n"
+    )  # fmt: skip
+    assert predict(run, unlabelled, capsys) == predicted
+    series = [
+        np.array([[float(v) for v in dim.split(",")] for dim in line.split(":")[:-1]]).T
+        for line in test_lines
+    ]
+    archive = tmp_path / "new.npz"
+    np.savez(archive, **{f"X_{i}": x for i, x in enumerate(series)})
+    assert predict(run, archive, capsys) == predicted
+    # Text, or a folder, given to a series run: one line saying what the run takes.
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text,label\nhello,1\n")
+    for wrong, found in ((texts, "reads as text"), (tmp_path, "reads as a folder")):
+        capsys.readouterr()
+        assert run_cli(["predict", str(run), "--input", str(wrong)]) == 2
+        err = capsys.readouterr().err
+        assert found in err and "this run classifies numeric series" in err, err
+        assert err.count("\n") == 1
 
 
 def test_ucr_rows_are_read_as_series_train_evaluate_predict(
@@ -617,8 +644,9 @@ def test_audio_folder_labels_from_names_test_by_pattern(
     metrics = metrics_of(run)
     assert metrics["test_examples"] == 20 and metrics["valid_examples"] == 4
     names = sorted(p.name for p in fsdd_slice.iterdir())
-    predicted = predict(run, fsdd_slice, capsys)
-    assert len(predicted) == 60
+    named = predict(run, fsdd_slice, capsys)  # a folder: each file's name, a tab, its label
+    assert [line.split("\t")[0] for line in named] == names
+    predicted = [line.split("\t")[1] for line in named]
     tested = [i for i, name in enumerate(names) if name.endswith(("_2.wav", "_3.wav"))]
     truth = [names[i].split("_")[0] for i in tested]
     assert accuracy([predicted[i] for i in tested], truth) == pytest.approx(
@@ -779,6 +807,12 @@ def bad_ts(tmp: Path) -> tuple[list[str], str]:
     return ["--train", str(path)], f"{path}:5: dimension 2: 'x' is not a number"
 
 
+def bad_arff(tmp: Path) -> tuple[list[str], str]:
+    path = tmp / "GunPoint_TRAIN.arff"
+    path.write_text("@relation GunPoint\n@attribute att1 numeric\n@data\n0.1,1\n")
+    return ["--train", str(path)], f"{path}: ARFF files are not read; use the data set's .ts"
+
+
 def bad_npz(tmp: Path) -> tuple[list[str], str]:
     path = tmp / "bad.npz"
     np.savez(path, X=np.zeros((4, 3, 2)))
@@ -837,6 +871,7 @@ def bad_negative_embeddings_vocab(tmp: Path) -> tuple[list[str], str]:
 
 BAD = [
     bad_text,
+    bad_arff,
     bad_unknown_test_label,
     bad_table,
     bad_table_header,

@@ -88,8 +88,13 @@ def _dimension(path: Path, number: int, index: int, text: str) -> list[float]:
     return values
 
 
-def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
+def read_ts(path: str | os.PathLike[str], *, labelled: bool = True) -> SequenceSet:
     """The examples of a ``.ts`` classification file, each a float32 ``(T_i, D)`` array.
+
+    ``labelled=False`` reads the examples of a file to predict from: ``@classLabel false``
+    (no label after the last dimension) is then accepted, a label is not read, and every
+    label is ``""``. Comment lines start with ``#`` (or ``%``, as in ARFF files, which some
+    archive files keep).
 
     Raises:
         ValueError: the file is missing or malformed: unknown or bad header, no ``@data``,
@@ -108,7 +113,7 @@ def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
     labels: list[str] = []
     for number, raw in iter_lines(path):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith(("#", "%")):
             continue
         if not in_data:
             key, _, value = line.partition(" ")
@@ -138,7 +143,11 @@ def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
                 raise ValueError(f"{path}:{number}: a regression file, expected @classLabel true")
             elif key == "@classlabel":
                 flag, *names = value.split()
-                if not _bool(path, number, key, flag or "?"):
+                has_labels = _bool(path, number, key, flag or "?")
+                if not labelled:
+                    classes = names if has_labels else []
+                    continue
+                if not has_labels:
                     raise ValueError(
                         f"{path}:{number}: @classLabel false (a regression file), expected "
                         "@classLabel true followed by the class labels"
@@ -148,12 +157,18 @@ def read_ts(path: str | os.PathLike[str]) -> SequenceSet:
                 classes = names
             continue
 
-        *dims, label = line.split(":")
-        label = label.strip()
+        assert classes is not None
+        if not labelled:
+            dims = line.split(":")
+            if classes:  # a label follows the last dimension: not read
+                dims = dims[:-1]
+            label = ""
+        else:
+            *dims, label = line.split(":")
+            label = label.strip()
         if not dims:
             raise ValueError(f"{path}:{number}: no ':' before the class label")
-        assert classes is not None
-        if label not in classes:
+        if labelled and label not in classes:
             raise ValueError(
                 f"{path}:{number}: label {label!r} is not one of the @classLabel labels "
                 f"{' '.join(classes)}"

@@ -253,8 +253,18 @@ def _from_sequences(sequences: Any) -> RawSplit:
     return RawSplit(labels, None, features, str(sequences.source))
 
 
+def _refuse_arff(path: str) -> None:
+    # Weka's ARFF copies of the UCR/UEA sets would otherwise read as "LABEL TEXT" lines
+    if Path(path).name.lower().endswith((".arff", ".arff.gz")):
+        raise ValueError(
+            f"{path}: ARFF files are not read; use the data set's .ts file (or UCR's .tsv), "
+            "which the archive ships beside it"
+        )
+
+
 def _read_path(config: Mapping[str, Any], path: str, labels_path: str | None) -> RawSplit:
     """One split's file in the run's format."""
+    _refuse_arff(path)
     kind = config["format"] if config["format"] != "auto" else detect_format(path)
     if kind == "text":
         return _from_lines(read_labeled_lines(path), path)
@@ -379,18 +389,39 @@ def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text:
         else:
             texts = read_text_lines(path)
         return RawSplit([filler] * len(texts), texts, None, str(path))
-    if kind == "idx":
-        features = _idx_rows(path)
-    elif kind == "audio":
+    # a numeric run reads series from any numeric format, told from the input itself
+    _refuse_arff(path)
+    given = config["format"] if config["format"] != "auto" else detect_format(path)
+    if kind == "audio":  # a file or a folder
         features = _audio_inputs(config, path)
-    elif kind == "npz":  # an archive to predict from needs no y
+    elif given == "audio":
+        raise ValueError(_not_for_this_run(path, kind, "a folder (of audio files)"))
+    elif given == "idx":
+        features = _idx_rows(path)
+    elif given == "npz":  # an archive to predict from needs no y
         from rnnkit.data.npz_format import read_npz
 
         features = read_npz(path, labelled=False).features
-    else:
+    elif given == "ts":  # nor a .ts file its labels
+        from rnnkit.data.ts_format import read_ts
+
+        features = read_ts(path, labelled=False).features
+    elif given == "rows":
         features = _read_path(config, path, None).features
-    assert features is not None
+    else:
+        raise ValueError(_not_for_this_run(path, kind, "text"))
     return RawSplit([filler] * len(features), None, features, str(path))
+
+
+def _not_for_this_run(path: str, kind: str, found: str) -> str:
+    """The message for a predict input that the run cannot read: what it holds, what the run
+    takes."""
+    takes = (
+        "a folder of audio files"
+        if kind == "audio"
+        else "numeric series (.ts, .npz, series-a-line rows or IDX images)"
+    )
+    return f"{path}: reads as {found}, but this run classifies {takes}"
 
 
 def _read_text_column(config: Mapping[str, Any], path: str) -> list[LabeledLine]:
@@ -418,18 +449,22 @@ def _idx_rows(path: str) -> list[np.ndarray]:
     return list(images.astype(np.float32) / np.float32(255.0))
 
 
+def _audio_files(path: str) -> list[Path]:
+    """An audio file, or each audio file of a folder in name order."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return [folder]
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise ValueError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    return files
+
+
 def _audio_inputs(config: Mapping[str, Any], path: str) -> list[np.ndarray]:
-    """The frames of an audio file, or of each audio file of a folder in name order."""
+    """The frames of each of :func:`_audio_files`."""
     from rnnkit.data.audio import audio_features
 
-    folder = Path(path)
-    if folder.is_dir():
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-        if not files:
-            raise ValueError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    else:
-        files = [folder]
-    return [audio_features(p, features=config["audio_features"]) for p in files]
+    return [audio_features(p, features=config["audio_features"]) for p in _audio_files(path)]
 
 
 def _scaler(features: Sequence[np.ndarray]) -> dict[str, list[float]]:
@@ -829,18 +864,24 @@ class ClassifyTask(Task):
         runs a file of the run's format (its labels are not used), IDX images without
         labels, or an audio file or folder (its files in sorted name order). With
         ``probabilities``, tab-separated lines: a header ``label`` and the classes, then each
-        example's label and its probability of each class."""
+        example's label and its probability of each class. For a folder of audio files
+        each line starts with the file's name and a tab (the header with ``file``)."""
         labels = artifacts["labels"]
         vocab = _vocab(artifacts)
         raw = _read_unlabelled(config, input_path, labels[0], text=vocab is not None)
         examples = _encode(raw, config, artifacts, vocab)
-        predictions = ["\t".join(["label", *labels])] if probabilities else []
+        names: list[str] = []
+        if _format_of(config) == "audio" and Path(input_path).is_dir():
+            names = [p.name for p in _audio_files(input_path)]
+        header = (["file"] if names else []) + ["label", *labels]
+        predictions = ["\t".join(header)] if probabilities else []
+        rows = []
         for batch in make_batches(examples, config["batch_size"]):
-            probs = torch.softmax(model(batch["x"], batch["lengths"]), dim=1)
-            for row in probs.tolist():
-                label = labels[max(range(len(row)), key=row.__getitem__)]
-                shown = [f"{p:.6g}" for p in row] if probabilities else []
-                predictions.append("\t".join([label, *shown]))
+            rows += torch.softmax(model(batch["x"], batch["lengths"]), dim=1).tolist()
+        for index, row in enumerate(rows):
+            label = labels[max(range(len(row)), key=row.__getitem__)]
+            shown = [f"{p:.6g}" for p in row] if probabilities else []
+            predictions.append("\t".join([*names[index : index + 1], label, *shown]))
         return predictions
 
     def example_inputs(
