@@ -545,6 +545,52 @@ def test_an_equal_score_with_a_lower_loss_is_the_better_epoch():
     assert not restored.update(0.9, 3, 0.1)
 
 
+def test_a_perfect_score_kept_by_a_lower_loss_does_not_restart_the_patience():
+    from rnnkit.train import _Best
+
+    best = _Best("max", 0.0, perfect=1.0)
+    seen = [(0.9, 0.5), (0.9, 0.4), (1.0, 0.3), (1.0, 0.2), (1.0, 0.1), (1.0, 0.05)]
+    kept = [best.update(value, epoch, tie) for epoch, (value, tie) in enumerate(seen, 1)]
+    assert kept == [True] * 6 and best.epoch == 6  # the lowest loss is still the one kept
+    assert best.bad_epochs == 3  # epochs 4-6 did not better the 1.0 of epoch 3
+    # below perfect, a lower loss at an equal score restarts it (the model still learns)
+    assert _Best("max", 0.0, perfect=1.0).update(0.9, 1, 0.5)
+
+
+def test_early_stopping_ends_a_run_that_stays_perfect(tmp_path):
+    """A validation accuracy of 1 from the start: the patience runs out although the loss
+    keeps falling (before, each lower loss restarted it and every epoch ran)."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = (x[:, 0] > 0).long()
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
+
+    class Separable(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(3, 2)
+            with torch.no_grad():  # already right on every example
+                self.linear.weight.copy_(torch.tensor([[-5.0, 0, 0], [5.0, 0, 0]]))
+                self.linear.bias.zero_()
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.linear(inputs)
+
+        def loss(self, inputs, labels):
+            return F.cross_entropy(self(inputs), labels)
+
+    def accuracy(model, valid):
+        right = sum(int((model(a).argmax(1) == b).sum()) for a, b in valid)
+        loss = sum(float(model.loss(a, b)) for a, b in valid)
+        return {"accuracy": right / 64, "loss": loss}
+
+    config = TrainConfig(epochs=30, lr=0.01, early_stopping_patience=3,
+                         monitor="valid_accuracy", mode="max")  # fmt: skip
+    history = Trainer(Separable(), config).fit(batches, batches, evaluate=accuracy)
+    assert history.stopped_early and len(history.rows) == 4 and history.best_epoch == 4
+    assert history.column("valid_accuracy") == [1.0] * 4
+
+
 def test_namedtuple_batches_as_the_dataloader_collates_them():
     """``default_collate`` keeps a namedtuple's type; rebuilding it from one iterable (as a
     plain tuple is) failed: ``Example.__new__() missing 1 required positional argument``."""

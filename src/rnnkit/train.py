@@ -212,11 +212,14 @@ class _Best:
 
     ``tie``, a loss given with each value, settles equal values: the lower one wins. A small
     validation set's accuracy or F1 often stays equal for epochs while the model still
-    improves (its loss falls); without it the first of them would be kept.
+    improves (its loss falls); without it the first of them would be kept. Such an epoch
+    restarts the patience too, except at ``perfect`` (an accuracy or F1 of 1): there the
+    loss only falls as the model grows surer of what it already gets right, which it would
+    do for every epoch of the budget.
     """
 
-    def __init__(self, mode: str, min_delta: float) -> None:
-        self.mode, self.min_delta = mode, min_delta
+    def __init__(self, mode: str, min_delta: float, perfect: float | None = None) -> None:
+        self.mode, self.min_delta, self.perfect = mode, min_delta, perfect
         self.value: float | None = None
         self.tie: float | None = None
         self.epoch: int | None = None
@@ -232,12 +235,13 @@ class _Best:
             improved = value < self.value - self.min_delta
         else:
             improved = value > self.value + self.min_delta
+        patient = improved
         if not improved and value == self.value and None not in (tie, self.tie):
             improved = tie < self.tie
+            patient = improved and value != self.perfect
         if improved:
-            self.value, self.tie, self.epoch, self.bad_epochs = value, tie, epoch, 0
-        else:
-            self.bad_epochs += 1
+            self.value, self.tie, self.epoch = value, tie, epoch
+        self.bad_epochs = 0 if patient else self.bad_epochs + 1
         return improved
 
     def state_dict(self) -> dict[str, Any]:
@@ -558,7 +562,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
         self.epoch = 0  # completed epochs
         self.global_step = 0  # optimizer steps taken
-        self.best = _Best(config.mode, config.min_delta)
+        # a fraction that cannot be bettered (tag's F1 and classify's accuracy are fractions)
+        perfect = 1.0 if config.monitor.endswith(("accuracy", "f1")) else None
+        self.best = _Best(config.mode, config.min_delta, perfect if config.mode == "max" else None)
         self.best_weights: dict[str, Tensor] | None = None
         self.history = History(monitor=config.monitor)
         self.should_stop = False
