@@ -117,6 +117,17 @@ def test_text_lines_with_char_tokens_train_evaluate_predict(
     for label, *probs in table:
         assert sum(map(float, probs)) == pytest.approx(1, abs=1e-5)
         assert ["gc", "none"][max(range(2), key=lambda i: float(probs[i]))] == label
+    # A run whose training has not finished (killed, or still running) has no
+    # model.safetensors yet: its best checkpoint so far answers, and stderr says so.
+    (run / "model.safetensors").unlink()
+    assert evaluate(run, capsys)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert run_cli(["evaluate", str(run)]) == 0
+    note = capsys.readouterr().err
+    assert "has not finished training (no model.safetensors); using checkpoints/best" in note
+    for name in ("best", "last"):
+        (run / "checkpoints" / f"{name}.safetensors").unlink()
+    assert run_cli(["evaluate", str(run)]) == 2
+    assert "model.safetensors: file not found" in capsys.readouterr().err
 
 
 def test_numbers_in_a_label_column_are_labels_in_numeric_order() -> None:

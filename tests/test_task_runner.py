@@ -157,3 +157,24 @@ def test_a_config_without_a_later_option_reads_as_the_behaviour_before_it() -> N
     check_config(config, options, "config.json")
     with pytest.raises(ValueError, match="missing options layers"):
         check_config({"norm": "none"}, options, "config.json")
+
+
+def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_takes() -> None:
+    from types import SimpleNamespace
+
+    from rnnkit.tasks.runner import ProgressCallback
+
+    said: list[str] = []
+    progress = ProgressCallback(10, "examples", (), said.append)
+    trainer = SimpleNamespace(config=SimpleNamespace(epochs=1000))
+    row = {"epoch": 1, "train_loss": 1.0, "valid_loss": 1.0, "time": 1.02}
+    progress.on_epoch_end(trainer, row)
+    assert said[-1] == (
+        "the 999 epochs left take up to 17 min at this pace (early stopping may end them "
+        "sooner; --epochs to change)"
+    )
+    progress.on_epoch_end(trainer, {**row, "epoch": 2})  # said once
+    assert len(said) == 3
+    quick = ProgressCallback(10, "examples", (), said.append)
+    quick.on_epoch_end(SimpleNamespace(config=SimpleNamespace(epochs=30)), row)
+    assert len(said) == 4  # 29 s left: nothing to say

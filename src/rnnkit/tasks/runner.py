@@ -167,9 +167,13 @@ def _format(name: str, value: float) -> str:
 class ProgressCallback(Callback):
     """A tqdm bar per epoch (loss, throughput) on a terminal, and one line per epoch."""
 
+    # a run that would go on longer than this after its first epoch says how long
+    LONG_SECONDS = 300.0
+
     def __init__(self, total: int, unit: str, shown: tuple[str, ...], log: Log) -> None:
         self.total, self.unit, self.shown, self.log = total, unit, shown, log
         self.bar: tqdm | None = None
+        self.timed = False  # whether the time the rest takes was said (once a process)
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         self.bar = tqdm(
@@ -209,6 +213,24 @@ class ProgressCallback(Callback):
                 parts.append(f"({row[key]:,.0f} {unit})")
                 break
         self.log("  ".join(parts))
+        if not self.timed:
+            self.timed = True
+            left = trainer.config.epochs - int(row["epoch"])
+            seconds = left * float(row.get("time") or 0.0)
+            if seconds > self.LONG_SECONDS:
+                self.log(
+                    f"the {left} epochs left take up to {_duration(seconds)} at this pace "
+                    f"(early stopping may end them sooner; {option_name('epochs')} to change)"
+                )
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as a person reads it: 17 min, 2.3 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # ---------------------------------------------------------------------- train
@@ -503,7 +525,9 @@ class LoadedRun:
 
 
 def load_run(path: str) -> LoadedRun:
-    """Open a run directory of any task and load its final weights (``model.safetensors``)."""
+    """Open a run directory of any task and load its final weights (``model.safetensors``);
+    a run whose training has not finished (still running, or stopped by a kill) has none
+    yet: its best checkpoint so far is loaded instead, as stderr says."""
     task, run, config = _open_run(path)
     _check_loaded(task, config, str(run.config_path))
     artifacts = _read_artifacts(task, run, config)
@@ -511,9 +535,25 @@ def load_run(path: str) -> LoadedRun:
         model = task.build_model(config, artifacts)
     except (KeyError, TypeError, ValueError) as err:
         raise RunDirError(f"{run.path}: cannot rebuild the model: {err}") from None
-    run.load_weights(model)
+    _load_final_or_checkpoint(run, model)
     model.eval()
     return LoadedRun(task, run, config, artifacts, model)
+
+
+def _load_final_or_checkpoint(run: RunDir, model: nn.Module) -> None:
+    if not run.weights_path.is_file():
+        for name in ("best", "last"):
+            if run.has_checkpoint(name):
+                state = run.load_checkpoint(name, model, restore_rng=False)
+                epoch = state.get("epoch") if isinstance(state, dict) else None
+                print(
+                    f"rnnkit: note: {run.path} has not finished training (no "
+                    f"{run.weights_path.name}); using checkpoints/{name}.safetensors"
+                    + (f", epoch {epoch}" if epoch is not None else ""),
+                    file=sys.stderr,
+                )
+                return
+    run.load_weights(model)  # or says that the file is missing
 
 
 def evaluate_run(path: str, data: str | None = None) -> dict[str, Any]:
