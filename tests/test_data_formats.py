@@ -97,6 +97,29 @@ def test_a_table_whose_first_row_is_numbers_hints_at_rows(tmp_path):
         read_table(path, "text", "label")
 
 
+def test_a_series_table_with_a_header_as_pandas_writes_it(tmp_path):
+    """``df.to_csv()`` of series a row: named step columns, a label column anywhere, and
+    pandas' unnamed index column; the same series as UCR's headerless lines."""
+    path = tmp_path / "ItalyPower_train.csv"
+    path.write_text(",t0,t1,t2,class\n0,-0.64,-0.65,0.15,2\n1,0.5,0.25,0.75,1\n")
+    assert looks_like_rows(path)
+    data = read_rows(path)
+    assert data.labels == ["2", "1"]
+    np.testing.assert_array_equal(data.features[0][:, 0], np.float32([-0.64, -0.65, 0.15]))
+    # to predict from, the label column may be there or not
+    for text in ("t0,t1,t2,label\n-0.64,-0.65,0.15,2\n", "t0,t1,t2\n-0.64,-0.65,0.15\n"):
+        path.write_text(text)
+        unlabelled = read_rows(path, labelled=False)
+        assert unlabelled.labels == [""]
+        np.testing.assert_array_equal(unlabelled.features[0], data.features[0])
+    # a label column of another name is named; without one training cannot read the table
+    path.write_text("species,t0,t1,t2\nfrog,0.5,0.25,0.75\n")
+    assert not looks_like_rows(path) and looks_like_rows(path, "species")
+    assert read_rows(path, "species").labels == ["frog"]
+    with pytest.raises(ValueError, match=r"csv:1: a header row without a 'label' column"):
+        read_rows(path)
+
+
 def test_rows_are_told_from_texts_and_tables_and_errors_name_the_line(tmp_path):
     """Token ids (integers) stay text; a header or words make a table or text lines."""
     path = tmp_path / "x.txt"

@@ -522,6 +522,16 @@ def test_ucr_rows_are_read_as_series_train_evaluate_predict(
     assert predict(run, files["TEST"], capsys) == predicted
     result = evaluate(run, capsys, str(files["TEST"]))
     assert result["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    # The test series as pandas writes a table of them (`df.to_csv()`: a header of named
+    # steps, the label column last, the index first), labelled or not: the same answers.
+    rows = [line.split("\t") for line in files["TEST"].read_text().splitlines()]
+    steps = ",".join(f"t{i}" for i in range(8))
+    labelled, unlabelled = tmp_path / "test.csv", tmp_path / "new.csv"
+    labelled.write_text(f",{steps},label\n" + "".join(
+        f"{i},{','.join(row[1:])},{row[0]}\n" for i, row in enumerate(rows)))  # fmt: skip
+    unlabelled.write_text(f"{steps}\n" + "".join(f"{','.join(row[1:])}\n" for row in rows))
+    assert predict(run, labelled, capsys) == predict(run, unlabelled, capsys) == predicted
+    assert evaluate(run, capsys, str(labelled))["accuracy"] == result["accuracy"]
 
 
 def test_texts_whose_every_token_is_a_number_get_a_warning(

@@ -11,6 +11,11 @@ value a time step. Fields are separated by tabs, else commas, else runs of space
 may differ in length; UCR 2018 pads the shorter ones of a variable-length set with ``NaN``
 to the longest one's length, and that padding is dropped. A label written as a
 whole number in float form (``1.0000000e+00``) reads as ``1``.
+
+The same table as pandas writes it (``df.to_csv()``) has a header row naming the columns
+(``t0,t1,...,label``): the label is then the column named ``label`` (``label_column``; or,
+that not there, one named ``class``, ``target`` or ``y``) wherever it stands, every other
+column is a time step, and an unnamed first column (pandas' index) is left out.
 """
 
 from __future__ import annotations
@@ -39,24 +44,62 @@ def _fields(line: str) -> list[str]:
     return line.split()
 
 
-def looks_like_rows(path: str | os.PathLike[str]) -> bool:
-    """Whether the first line of ``path`` looks like a UCR series: at least three fields, every
-    one a number (or ``NaN``), and a value past the label written with a decimal point or an
-    exponent (so that a line of token ids, ``0 12 55 3``, stays a text)."""
+_LABEL_NAMES = ("label", "class", "target", "y")  # the label column of a header, in order
+
+
+def _first_lines(path: str | os.PathLike[str], count: int) -> list[list[str]]:
+    """The fields of the first ``count`` lines (fewer if the file is shorter or unreadable)."""
+    lines: list[list[str]] = []
     try:
         with open(path, "rb") as file:
-            first = file.readline(1 << 20)
-    except OSError:
+            for _ in range(count):
+                raw = file.readline(1 << 20)
+                if not raw:
+                    break
+                fields = _fields(raw.decode("utf-8-sig"))
+                while fields and not fields[-1]:
+                    fields.pop()  # a delimiter closing the line
+                lines.append(fields)
+    except (OSError, UnicodeDecodeError):
+        return []
+    return lines
+
+
+def _series_like(values: list[str]) -> bool:
+    """Numbers, one of them written with a decimal point or an exponent (so that a line of
+    token ids, ``0 12 55 3``, stays a text)."""
+    return all(is_number(value) for value in values) and any(
+        not re.fullmatch(r"[+-]?\d+", value) for value in values
+    )
+
+
+def _label_index(header: list[str], label_column: str | None) -> int | None:
+    """Where the label column of ``header`` is: ``label_column``, else a usual name."""
+    names = [name.strip().lower() for name in header]
+    for wanted in (label_column, *_LABEL_NAMES):
+        if wanted is not None and wanted.strip().lower() in names:
+            return names.index(wanted.strip().lower())
+    return None
+
+
+def looks_like_rows(
+    path: str | os.PathLike[str], label_column: str | None = None, *, labelled: bool = True
+) -> bool:
+    """Whether ``path`` looks like series a line: its first line a UCR series (the label, then
+    numbers), or a header naming a label column over lines of numbers (pandas' layout; with
+    ``labelled=False``, series to predict from, the header need not name one)."""
+    lines = _first_lines(path, 2)
+    if not lines:
         return False
-    try:
-        fields = _fields(first.decode("utf-8-sig"))
-    except UnicodeDecodeError:
+    first = lines[0]
+    if all(is_number(field) for field in first):  # the label, then at least two values
+        return len(first) >= 3 and _series_like(first[1:])
+    index = _label_index(first, label_column)
+    if (index is None and labelled) or len(lines) < 2 or len(lines[1]) != len(first):
         return False
-    while fields and not fields[-1]:
-        fields.pop()  # a delimiter closing the line
-    if len(fields) < 3 or not all(is_number(field) for field in fields):
+    if len(first) < 3:
         return False
-    return any(not re.fullmatch(r"[+-]?\d+", field) for field in fields[1:])
+    return _series_like([f for i, f in enumerate(lines[1]) if i != index])
 
 
 def _label(field: str) -> str:
@@ -68,23 +111,39 @@ def _label(field: str) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 2**53 else field
 
 
-def read_rows(path: str | os.PathLike[str]) -> SequenceSet:
+def read_rows(
+    path: str | os.PathLike[str], label_column: str | None = None, *, labelled: bool = True
+) -> SequenceSet:
     """The examples of a file of one series a line (see the module docstring), each a float32
     ``(T_i, 1)`` array.
 
+    ``labelled=False`` reads series to predict from: with a header, a label column is then
+    not needed (left out if there), and every label is ``""``; without one, the first field
+    is still the label (as UCR's files have it).
+
     Raises:
-        ValueError: the file is missing or not UTF-8, a line has no value after its label, a
-            value is not a number, or a value is missing before the end of its series; the
-            message names ``FILE:LINE``.
+        ValueError: the file is missing or not UTF-8, a header names no label column, a line
+            has no value after its label, a value is not a number, or a value is missing
+            before the end of its series; the message names ``FILE:LINE``.
     """
     path = Path(path)
     features: list[np.ndarray] = []
     labels: list[str] = []
+    layout: tuple[int | None, set[int]] | None = None  # a header's label column, left out
     for number, raw in enumerate(raw_lines(path), start=1):
         line = decode_line(raw, path, number)
         if not line.strip():
             continue
-        label, *cells = _fields(line)
+        fields = _fields(line)
+        if number == 1 and not all(is_number(field) for field in fields if field):
+            layout = _header_layout(path, fields, label_column, labelled)
+            continue
+        if layout is not None:
+            index, dropped = layout
+            label = fields[index] if index is not None and index < len(fields) else ""
+            cells = [field for i, field in enumerate(fields) if i not in dropped]
+        else:
+            label, *cells = fields
         while cells and cells[-1].lower() in _MISSING:
             cells.pop()  # padding to the longest series (and a delimiter closing the line)
         if not cells:
@@ -104,7 +163,26 @@ def read_rows(path: str | os.PathLike[str]) -> SequenceSet:
                 )
             values.append(value)
         features.append(np.asarray(values, dtype=np.float32)[:, None])
-        labels.append(_label(label))
+        labels.append(_label(label) if labelled else "")
     if not features:
         raise ValueError(f"{path}: no examples (the file is empty)")
     return SequenceSet(features, labels, str(path)).check()
+
+
+def _header_layout(
+    path: Path, header: list[str], label_column: str | None, labelled: bool
+) -> tuple[int | None, set[int]]:
+    """A header row's label column and the columns that are not time steps (it, and an
+    unnamed first column: pandas' index)."""
+    index = _label_index(header, label_column)
+    if index is None and labelled:
+        wanted = label_column or "label"
+        raise ValueError(
+            f"{path}:1: a header row without a {wanted!r} column (the labels); columns are "
+            f"{', '.join(header[:6])}{', ...' if len(header) > 6 else ''}; name the label "
+            "column with --label-column"
+        )
+    dropped = {index} if index is not None else set()
+    if header and not header[0].strip():
+        dropped.add(0)
+    return index, dropped

@@ -15,7 +15,10 @@ Formats (``--format``, by default told from the file name):
   column is given by name, else the file decides (``--header``/``--no-header`` say so).
 - ``ts``: sktime/UEA ``.ts`` files (multivariate, variable length).
 - ``rows``: one univariate series a line, the label first (the UCR archive's ``.tsv``, its
-  older comma- or space-separated files; told from a first line of numbers with decimals).
+  older comma- or space-separated files; told from a first line of numbers with decimals);
+  or the same table with a header row, as pandas writes it (``t0,t1,...,label``: the
+  ``--label-column``, or a column named ``label``/``class``/``target``/``y``, wherever it
+  stands; an unnamed first column, pandas' index, is left out).
 - ``npz``: NumPy ``X`` (N, T, F) (optionally ``lengths``) or ``X_0, X_1, ...`` of (T, F),
   and ``y``.
 - ``idx``: IDX image files with ``--train-labels``/``--test-labels``, read row by row (MNIST:
@@ -285,7 +288,7 @@ def _read_path(config: Mapping[str, Any], path: str, labels_path: str | None) ->
 
         return _from_sequences(read_ts(path))
     if kind == "rows":
-        return _from_sequences(read_rows(path))
+        return _from_sequences(read_rows(path, config["label_column"]))
     if kind == "npz":
         from rnnkit.data.npz_format import read_npz
 
@@ -392,6 +395,8 @@ def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text:
     # a numeric run reads series from any numeric format, told from the input itself
     _refuse_arff(path)
     given = config["format"] if config["format"] != "auto" else detect_format(path)
+    if given in ("text", "table") and looks_like_rows(path, config["label_column"], labelled=False):
+        given = "rows"  # a header of step names over series, without a label column
     if kind == "audio":  # a file or a folder
         features = _audio_inputs(config, path)
     elif given == "audio":
@@ -406,8 +411,8 @@ def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text:
         from rnnkit.data.ts_format import read_ts
 
         features = read_ts(path, labelled=False).features
-    elif given == "rows":
-        features = _read_path(config, path, None).features
+    elif given == "rows":  # a header's label column may be left out
+        features = read_rows(path, config["label_column"], labelled=False).features
     else:
         raise ValueError(_not_for_this_run(path, kind, "text"))
     return RawSplit([filler] * len(features), None, features, str(path))
@@ -589,7 +594,7 @@ class ClassifyTask(Task):
         Option(
             "text_column", "text", "text", "table format: the text column (name or index)", "data"
         ),
-        Option("label_column", "label", "text", "table format: the label column", "data"),
+        Option("label_column", "label", "text", "table and rows formats: the label column", "data"),
         Option(
             "header",
             None,
