@@ -367,6 +367,22 @@ def test_top_k_of_one_is_greedy_at_any_temperature():
     assert torch.equal(greedy, numpy_top1)
 
 
+def test_suppressed_tokens_are_never_chosen_even_from_a_flat_distribution():
+    torch.manual_seed(0)
+    model = small_model("class").eval()
+    classes = torch.tensor([0, 1, 2, 3] * 8)
+    common = {"max_length": 30, "start_token": BOS, "generator": torch.Generator().manual_seed(0)}
+    free = model.generate(classes, temperature=1e3, **common)
+    assert {0, 1} <= set(free.unique().tolist())  # a flat distribution picks them
+    kept = model.generate(classes, temperature=1e3, suppress_tokens=range(2), **common)
+    assert not ({0, 1} & set(kept.unique().tolist()))
+    greedy = model.generate(classes, greedy=True, suppress_tokens=[int(free[0, 0])], **common)
+    assert int(free[0, 0]) not in greedy.tolist()
+    for bad, message in (([VOCAB], r"token ids in \[0, 13\)"), (range(VOCAB), "no token")):
+        with pytest.raises(ValueError, match=message):
+            model.generate(classes, suppress_tokens=bad, **common)
+
+
 def test_top_k_of_zero_samples_from_every_token_as_none_does():
     torch.manual_seed(0)
     model = small_model("class").eval()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -401,6 +402,7 @@ class SequenceGenerator(nn.Module):
         greedy: bool = False,
         eos_token: int | None = None,
         generator: torch.Generator | None = None,
+        suppress_tokens: Sequence[int] | None = None,
     ) -> Tensor:
         """Generate up to ``max_length`` outputs, each fed back as the next input.
 
@@ -424,6 +426,8 @@ class SequenceGenerator(nn.Module):
             eos_token: stop a sequence when it emits this token; it is kept, and the steps
                 after it are filled with it. Generation ends early once all have stopped.
             generator: random generator for reproducible sampling.
+            suppress_tokens: token ids never chosen (e.g. ``<pad>`` and ``<unk>``, as Hugging
+                Face's ``suppress_tokens``); softmax only.
 
         Returns:
             The generated outputs only (not the prime): token ids ``(B, N)`` long, or frames
@@ -433,6 +437,7 @@ class SequenceGenerator(nn.Module):
             condition, max_length, batch_size, start_token, prime, temperature, top_k, eos_token
         )
         top_k = top_k or None  # 0: no top-k filtering
+        banned = self._suppressed(suppress_tokens)
         features = self._condition_features(condition, batch, needed=True)
         first = []
         if self.output == "bernoulli":
@@ -448,6 +453,8 @@ class SequenceGenerator(nn.Module):
         outputs = []
         finished = torch.zeros(batch, dtype=torch.bool, device=logits.device)  # (B,)
         for step in range(max_length):
+            if banned is not None:
+                logits = logits.index_fill(1, banned.to(logits.device), float("-inf"))
             chosen = self._choose(logits, temperature, top_k, greedy, generator)  # (B,) / (B, P)
             if eos_token is not None:
                 chosen = chosen.masked_fill(finished, eos_token)
@@ -458,6 +465,21 @@ class SequenceGenerator(nn.Module):
             hidden, state = self._hidden(chosen.unsqueeze(1), features, None, state)  # (B, 1, H)
             logits = self._logits(hidden[:, 0])  # (B, V)
         return torch.stack(outputs, dim=1)  # (B, N) or (B, N, P)
+
+    def _suppressed(self, tokens: Sequence[int] | None) -> Tensor | None:
+        """``suppress_tokens`` checked, as a tensor of ids (``None`` for none)."""
+        if tokens is None or len(tokens) == 0:
+            return None
+        if self.output == "bernoulli":
+            raise ValueError("suppress_tokens applies to output='softmax', not 'bernoulli'")
+        ids = sorted(set(tokens))
+        if not all(isinstance(t, numbers.Integral) and 0 <= t < self.num_outputs for t in ids):
+            raise ValueError(
+                f"suppress_tokens must be token ids in [0, {self.num_outputs}), got {tokens!r}"
+            )
+        if len(ids) == self.num_outputs:
+            raise ValueError("suppress_tokens leaves no token to choose")
+        return torch.tensor(ids, dtype=torch.long)
 
     def _choose(
         self,

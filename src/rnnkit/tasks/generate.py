@@ -830,6 +830,8 @@ def generate_text(
         temperature=temperature,
         top_k=top_k,
         generator=generator,
+        # <pad> and <unk> are no text to print (a flat distribution would pick them)
+        suppress_tokens=range(len(vocab.specials)),
     )
     return [
         shown + _continuation(vocab.decode(row, strip_specials=False), unit, shown)
