@@ -77,6 +77,13 @@ def test_slice_train_metrics_plot_evaluate_predict_resume(tmp_path, pairs, capsy
     assert len(hypotheses) == 30
     oracle = BLEU(tokenize="none").corpus_score(hypotheses, [references]).score
     assert math.isclose(oracle, metrics["test_bleu_beam"], rel_tol=1e-9)
+    # a blank line is answered by a blank line: the answers stay line for line
+    gappy = tmp_path / "gappy.de"
+    lines = source.read_text().splitlines()[:3]
+    gappy.write_text(f"{lines[0]}\n\n{lines[1]}\n  \n{lines[2]}\n")
+    status, printed, err = run(capsys, "predict", out, "--input", gappy)
+    assert status == 0, err
+    assert printed.split("\n") == [*hypotheses[:1], "", hypotheses[1], "", hypotheses[2], ""]
 
     # evaluate: the test split by default, or a source file with its .en twin
     status, printed, err = run(capsys, "evaluate", out)

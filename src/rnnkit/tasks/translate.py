@@ -72,7 +72,7 @@ from rnnkit.data.batches import holdout
 from rnnkit.data.bucketing import BucketBatchSampler, pooled_batches
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.parallel import SentencePair, find_pair_files, read_pair_file, read_parallel
-from rnnkit.data.readers import read_text_lines
+from rnnkit.data.readers import iter_lines
 from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
@@ -596,9 +596,14 @@ class TranslateTask(Task):
     ) -> list[str]:
         """The beam-search translation of each line (one source sentence) of ``input_path``;
         for a run trained on a pair file, a line with tabs is read as a pair too (its
-        ``--src-column``)."""
+        ``--src-column``). A blank line is answered by a blank line, so that the answers stay
+        line for line with the input."""
         vocabs = _vocabs(artifacts)
-        lines = read_text_lines(input_path)
+        lines = [line.strip() for _, line in iter_lines(Path(input_path))]
+        if not any(lines):
+            raise ValueError(f"{input_path}: no sentences (the file is empty)")
+        blank = [i for i, line in enumerate(lines) if not line]
+        lines = [line for line in lines if line]
         if config["train"] is not None:
             lines = [
                 line.split("\t")[config["src_column"]] if "\t" in line else line for line in lines
@@ -611,7 +616,10 @@ class TranslateTask(Task):
         ids = translate_ids(
             model, tokens, vocabs["src"].pad_index, config["beam_size"], config["length_penalty"]
         )
-        return [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
+        answers = [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
+        for index in blank:
+            answers.insert(index, "")
+        return answers
 
 
 def _refuse_beside(config: Mapping[str, Any], names: Sequence[str], owner: str) -> None:
