@@ -259,3 +259,15 @@ def test_a_file_of_tab_separated_pairs_trains_evaluates_and_predicts(tmp_path, p
     ):
         status, _, err = run(capsys, *base, *extra)
         assert status == 2 and message in err and not (tmp_path / "x").exists(), err
+
+
+def test_a_pair_dir_without_validation_files_holds_pairs_out_of_train(tmp_path, pairs):
+    folder = tmp_path / "only_train"
+    folder.mkdir()
+    for lang in ("de", "en"):
+        name = f"train.lc.norm.tok.{lang}"
+        (folder / name).write_text((pairs / name).read_text())
+    config = make_config(TASK, {"pair_dir": str(folder), "src_lang": "de", "tgt_lang": "en",
+                                "valid_fraction": 0.1})  # fmt: skip
+    prepared = TASK.prepare(config, None)
+    assert (len(prepared.train), len(prepared.valid)) == (270, 30) and prepared.test is None

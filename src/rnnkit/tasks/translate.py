@@ -133,7 +133,8 @@ def split_files(config: Mapping[str, Any], split: str) -> tuple[str, ...] | None
     if config["pair_dir"] is not None:
         name = config[f"{split}_split"]
         directory = Path(config["pair_dir"])
-        if split == "test" and not any(p.name.startswith(f"{name}.") for p in directory.iterdir()):
+        # no test files: no test; no validation files: pairs held out of train
+        if split != "train" and not any(p.name.startswith(f"{name}.") for p in directory.iterdir()):
             return None
         try:
             src, tgt = find_pair_files(directory, name, config["src_lang"], config["tgt_lang"])
