@@ -193,9 +193,14 @@ def test_piano_roll_errors_name_file_split_and_index(tmp_path):
     gap = {**good, "train_2": np.zeros((3, 4))}
     with pytest.raises(ValueError, match=r"gap\.npz: train_1 is missing"):
         read_piano_rolls(_write_npz(tmp_path / "gap.npz", **gap))
-    no_test = {k: v for k, v in good.items() if k != "test_0"}
-    with pytest.raises(ValueError, match=r"no_test\.npz: no test_<i> arrays"):
-        read_piano_rolls(_write_npz(tmp_path / "no_test.npz", **no_test))
+    only_train = {"train_0": np.zeros((3, 4))}  # the caller holds pieces out of train
+    rolls = read_piano_rolls(_write_npz(tmp_path / "only_train.npz", **only_train))
+    assert (len(rolls["train"]), rolls["valid"], rolls["test"]) == (1, [], [])
+    with pytest.raises(ValueError, match=r"no_train\.npz: no train_<i> arrays"):
+        read_piano_rolls(_write_npz(tmp_path / "no_train.npz", valid_0=np.zeros((3, 4))))
+    transposed = {"train_0": np.zeros((88, 40)), "train_1": np.zeros((88, 30))}
+    with pytest.raises(ValueError, match=r"has 30 pitches.*\(transposed\? rolls are \(T, P\)"):
+        read_piano_rolls(_write_npz(tmp_path / "transposed.npz", **transposed))
     pickled = {**good, "train_0": np.array([np.zeros((2, 4))] * 2 + [None], dtype=object)}
     with pytest.raises(ValueError, match=r"pickled\.npz: train_0"):
         read_piano_rolls(_write_npz(tmp_path / "pickled.npz", **pickled))

@@ -268,6 +268,19 @@ def test_a_folder_of_midi_files_trains_with_held_out_pieces(tmp_path, capsys, da
     assert mido.MidiFile(tmp_path / "new.mid").ticks_per_beat == 2 * 480
 
 
+def test_an_npz_of_training_pieces_only_holds_pieces_out(tmp_path, capsys, data_dir):
+    rolls = read_piano_rolls(data_dir / "jsb_chorales/JSB_Chorales.mat")["train"][:10]
+    path = tmp_path / "only_train.npz"
+    np.savez(path, **{f"train_{i}": roll.astype(np.uint8) for i, roll in enumerate(rolls)})
+    status, log, err = run(capsys, "train", "generate", "--train", path, "--test-fraction",
+                           "0.2", "--out", tmp_path / "run", *TINY)  # fmt: skip
+    assert status == 0, err
+    assert "train: 7 pieces" in log and "valid: 1 pieces" in log and "test: 2 pieces" in log
+    assert metrics(tmp_path / "run")["test_steps"] > 0
+    status, printed, err = run(capsys, "evaluate", tmp_path / "run", "--data", path)
+    assert status == 0 and json.loads(printed)["examples"] == 10, err
+
+
 # ---------------------------------------------------------------------- images
 def test_conditional_digits_pipeline_grid_and_judge(tmp_path, capsys, digits):
     judge = tmp_path / "judge"

@@ -8,7 +8,9 @@ Two file formats, both with a train, a valid and a test split:
 * ``.npz`` — plain NumPy arrays, no pickles: ``train_0, train_1, …``, ``valid_0, …`` and
   ``test_0, …``, each a ``(T, P)`` array of 0/1 (any integer, bool or float type), numbered
   from 0 without gaps; the number is the piece's order. Write one with
-  ``np.savez(path, **{f"train_{i}": roll for i, roll in enumerate(train)}, ...)``.
+  ``np.savez(path, **{f"train_{i}": roll for i, roll in enumerate(train)}, ...)``. The
+  ``valid`` and ``test`` arrays may be left out (their lists are then empty: the caller
+  holds pieces out of train).
 
 Every roll must be two-dimensional with ``T >= 1`` steps, hold 0 and 1 only, and all rolls of
 a file share ``P``. Problems are a ``ValueError`` naming the file, the split and the index.
@@ -39,8 +41,9 @@ def read_piano_rolls(path: str | os.PathLike[str]) -> dict[str, list[np.ndarray]
         order.
 
     Raises:
-        ValueError: a missing or unreadable file, an unknown suffix, a missing split, a roll
-            that is not ``(T, P)`` or has values other than 0 and 1, or two widths ``P``.
+        ValueError: a missing or unreadable file, an unknown suffix, a missing split (an
+            ``.npz`` needs only ``train``), a roll that is not ``(T, P)`` or has values other
+            than 0 and 1, or two widths ``P``.
     """
     path = Path(path)
     if not path.is_file():
@@ -53,17 +56,24 @@ def read_piano_rolls(path: str | os.PathLike[str]) -> dict[str, list[np.ndarray]
     else:
         raise ValueError(f"{path}: unknown piano-roll format {suffix!r}, expected .mat or .npz")
     rolls: dict[str, list[np.ndarray]] = {}
-    width: tuple[str, int, int] | None = None  # the first roll's split, index and P
+    width: tuple[str, int, int, int] | None = None  # the first roll's split, index, P and T
     for split in SPLITS:
         rolls[split] = []
         for index, roll in enumerate(raw[split]):
             checked = _checked_roll(roll, path, split, index)
             if width is None:
-                width = (split, index, checked.shape[1])
+                width = (split, index, checked.shape[1], checked.shape[0])
             elif checked.shape[1] != width[2]:
+                # pieces of different widths but the same length: their rows are the pitches
+                transposed = (
+                    " (transposed? rolls are (T, P): time steps down, pitches across)"
+                    if checked.shape[0] == width[3]
+                    else ""
+                )
                 raise ValueError(
                     f"{path}: {split}[{index}] has {checked.shape[1]} pitches, but "
                     f"{width[0]}[{width[1]}] has {width[2]}; all rolls must share P"
+                    f"{transposed}"
                 )
             rolls[split].append(checked)
     return rolls
@@ -107,8 +117,8 @@ def _read_npz(path: Path) -> dict[str, list[object]]:
                 raise ValueError(f"{path}: {key}: {err}") from None
     raw: dict[str, list[object]] = {}
     for split, arrays in numbered.items():
-        if not arrays:
-            raise ValueError(f"{path}: no {split}_<i> arrays; a file needs train, valid and test")
+        if not arrays and split == "train":
+            raise ValueError(f"{path}: no train_<i> arrays (the training pieces)")
         missing = sorted(set(range(len(arrays))) - set(arrays))
         if missing:
             raise ValueError(

@@ -21,7 +21,8 @@ Formats (``--format``, by default told from the ``--train`` file name):
   for words, ``ppl`` (perplexity).
 - ``pianoroll``: a ``.mat`` file (``traindata``/``validdata``/``testdata``, as the
   Boulanger-Lewandowski files) or an ``.npz`` of ``train_<i>``/``valid_<i>``/``test_<i>``
-  (T, P) 0/1 arrays; or MIDI files, a folder of ``.mid``/``.midi`` files (any depth) or
+  (T, P) 0/1 arrays (``valid_<i>``/``test_<i>`` may be left out: pieces are then held out
+  of train as below); or MIDI files, a folder of ``.mid``/``.midi`` files (any depth) or
   one file, each a piece, quantised by the beat into ``--steps-per-beat`` steps a quarter
   note over the 88 piano keys from ``--lowest-pitch`` (percussion and notes outside them
   left out, as the log says; ``rnnkit.data.midi``); ``--valid``/``--test`` folders, or
@@ -186,8 +187,9 @@ def _read_rolls(config: Mapping[str, Any]) -> tuple[dict[str, Frames | None], st
     train = config["train"]
     if _is_roll_file(train):
         rolls = read_piano_rolls(train)
-        frames = {split: _frames(pieces, f"{train} ({split})") for split, pieces in rolls.items()}
-        return frames, None
+        # an .npz of train_<i> only (or without test_<i>): pieces held out as of MIDI files
+        given = {name: rolls[name] for name in ("valid", "test") if rolls[name]}
+        return _held_out(config, rolls["train"], given, "pieces"), None
     from rnnkit.data.midi import MidiReport, read_midi_folder
 
     read = functools.partial(
@@ -197,21 +199,34 @@ def _read_rolls(config: Mapping[str, Any]) -> tuple[dict[str, Frames | None], st
     report = MidiReport()
     rolls, _, found = read(train)
     report.add(found)
-    splits: dict[str, Frames | None] = {"test": None}
-    # pieces held out of --train, seeded: the test ones first, then validation from the rest
-    for name in ("test", "valid"):
+    given = {}
+    for name in ("valid", "test"):
         if config[name] is not None:
-            pieces, _, found = read(config[name])
+            given[name], _, found = read(config[name])
             report.add(found)
-            splits[name] = _frames(pieces, config[name])
+    return _held_out(config, rolls, given, "MIDI pieces"), report.describe()
+
+
+def _held_out(
+    config: Mapping[str, Any], rolls: list[np.ndarray], given: Mapping[str, Any], what: str
+) -> dict[str, Frames | None]:
+    """The train, valid and test pieces: those ``given`` for a split (from its file or its
+    own arrays), else seeded ``--test-fraction`` and ``--valid-fraction`` pieces of ``rolls``
+    (the test ones first, then validation from the rest; no test at a fraction of 0)."""
+    train = config["train"]
+    splits: dict[str, Frames | None] = {"test": None}
+    for name in ("test", "valid"):
+        if name in given:
+            source = config[name] or f"{train} ({name})"
+            splits[name] = _frames(given[name], source)
         elif config[f"{name}_fraction"] > 0:
             kept, held = holdout(
-                len(rolls), config[f"{name}_fraction"], config["seed"], train, "MIDI pieces"
+                len(rolls), config[f"{name}_fraction"], config["seed"], train, what
             )
             splits[name] = _frames([rolls[i] for i in held], f"{train} (held out, {name})")
             rolls = [rolls[i] for i in kept]
     splits["train"] = _frames(rolls, train)
-    return {name: splits[name] for name in ("train", "valid", "test")}, report.describe()
+    return {name: splits[name] for name in ("train", "valid", "test")}
 
 
 def _read_images(path: str, labels_path: str, binarize: bool) -> tuple[list[np.ndarray], list[str]]:
@@ -586,7 +601,9 @@ class GenerateTask(Task):
             if _is_roll_file(data):
                 from rnnkit.data.piano_roll import read_piano_rolls
 
-                examples = _frames(read_piano_rolls(data)["test"], f"{data} (test)")
+                rolls = read_piano_rolls(data)  # its test pieces, or else all it has
+                split = "test" if rolls["test"] else "train"
+                examples = _frames(rolls[split], f"{data} ({split})")
             else:  # MIDI files: every piece
                 from rnnkit.data.midi import read_midi_folder
 
