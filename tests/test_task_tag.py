@@ -335,6 +335,19 @@ def test_bad_conll_column_count(tmp_path, capsys):
     bad_case(tmp_path, capsys, argv, f"{test_file}:2: tag 'VBZ'")
 
 
+def test_one_tag_in_training_is_refused_and_unseen_tags_are_counted(tmp_path, capsys):
+    path = tmp_path / "train.txt"
+    path.write_text("EU XX B-ORG\nrejects XX O\n\nPeter XX B-PER\n")
+    bad_case(tmp_path, capsys, ["--train", path, "--tag-column", "1"],
+             "every token has the tag 'XX': nothing to learn (is --tag-column 1")  # fmt: skip
+    valid = tmp_path / "valid.txt"
+    valid.write_text("EU XX B-LOC\nrejects XX O\n\nPeter XX B-LOC\nruns XX B-MISC\n")
+    options = [*TINY, "--epochs", "1", "--out", tmp_path / "run"]
+    status, printed, err = run(capsys, "train", "tag", "--train", path, "--valid", valid, *options)
+    assert status == 0, err
+    assert "3 tokens with a tag training never saw (first: 'B-LOC'), scored as misses" in printed
+
+
 def test_parts_of_speech_from_conllu_train_with_token_accuracy(tmp_path, capsys):
     rows = [("the", "DET"), ("dog", "NOUN"), ("runs", "VERB"), ("a", "DET"), ("cat", "NOUN"),
             ("sees", "VERB")]  # fmt: skip
@@ -464,3 +477,9 @@ def test_predict_on_a_conll_file_answers_in_conll(tmp_path, capsys):
     status, printed_tokens, err = run(capsys, "predict", out, "--input", tokens_only)
     assert status == 0, err
     assert printed_tokens.strip("\n").split("\n\n") == printed.strip("\n").split("\n\n")[:3]
+    # CoNLL-2003's document line tells a file of one sentence (no blank line) as CoNLL too
+    one = tmp_path / "one.txt"
+    one.write_text("-DOCSTART- -X- -X- O\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n")
+    status, printed_one, err = run(capsys, "predict", out, "--input", one)
+    assert status == 0, err
+    assert [line.split("\t")[0] for line in printed_one.split("\n") if line] == ["EU", "rejects"]

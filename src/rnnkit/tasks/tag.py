@@ -197,7 +197,8 @@ def _looks_like_conll(path: Path) -> bool:
     lines = [line.strip() for _, line in iter_lines(path)]
     while lines and not lines[-1]:
         lines.pop()
-    return "" in lines
+    # CoNLL-2003's files open with a document line
+    return "" in lines or bool(lines and lines[0].startswith("-DOCSTART-"))
 
 
 def as_iob2(sentences: list[TaggedSentence] | None) -> tuple[list[TaggedSentence] | None, int]:
@@ -557,6 +558,14 @@ class TagTask(Task):
             if examples is not None
         }
         labels = artifacts["labels"]
+        known = set(labels["tags"])
+        for name, split in (("valid", valid), ("test", test)):
+            unseen = [t for s in split or () for t in s.tags if t not in known]
+            if unseen:  # scored as misses, trained as O (encode)
+                info[name] += (
+                    f"; {len(unseen)} tokens with a tag training never saw (first: "
+                    f"{unseen[0]!r}), scored as misses"
+                )
         info["tags"] = f"{len(labels['tags'])} tags, scheme {labels['scheme']}" + (
             f"; {len(labels['intents'])} sentence labels" if labels["intents"] else ""
         )
@@ -583,6 +592,11 @@ class TagTask(Task):
                 "(the CRF's allowed transitions follow the scheme)"
             )
         tags = sorted({tag for seq in all_tags for tag in seq})
+        if len(tags) < 2:
+            raise ValueError(
+                f"{where}: every token has the tag {tags[0]!r}: nothing to learn (is "
+                f"{option_name('tag_column')} {config['tag_column']} the column of the tags?)"
+            )
         labelled = all(s.label is not None for s in train)
         intents = sorted({str(s.label) for s in train}) if labelled else None
         try:
