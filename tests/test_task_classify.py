@@ -659,7 +659,11 @@ def test_audio_folder_labels_from_names_test_by_pattern(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fsdd_slice: Path
 ) -> None:
     args = ["--train", str(fsdd_slice), "--label-pattern", r"^(\d+)_"]
+    capsys.readouterr()
     run = train(tmp_path, *args, "--test-pattern", r"_[23]\.wav$")
+    log = capsys.readouterr().out
+    assert "(format audio, told from the folder)" in log
+    assert "each file resampled to 8 kHz mono, then mfcc frames" in log
     assert json.loads((run / "labels.json").read_text()) == [str(d) for d in range(10)]
     assert len(json.loads((run / "scaler.json").read_text())["mean"]) == 60  # MFCC + deltas
     metrics = metrics_of(run)

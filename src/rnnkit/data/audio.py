@@ -17,7 +17,9 @@ import numpy as np
 
 from rnnkit.data.sequences import SequenceSet
 
-__all__ = ["FEATURES", "audio_features", "read_audio_folder"]
+__all__ = ["FEATURES", "SAMPLE_RATE", "audio_features", "read_audio_folder"]
+
+SAMPLE_RATE = 8000  # Hz every file is resampled to: FSDD's rate, and telephone speech's
 
 FEATURES = ("mfcc", "logmel")
 _DELTA_WIDTH = 9  # frames; librosa's default window for the delta regression
@@ -46,7 +48,7 @@ def _check_options(
 def audio_features(
     path: str | os.PathLike[str],
     features: str = "mfcc",
-    sample_rate: int = 8000,
+    sample_rate: int = SAMPLE_RATE,
     n_mfcc: int = 20,
     n_mels: int = 40,
     frame_ms: float = 25,
@@ -69,9 +71,12 @@ def audio_features(
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
     try:
-        y, sr = librosa.load(path, sr=sample_rate, mono=True)
+        with warnings.catch_warnings():  # librosa warns before it falls back, then fails
+            warnings.simplefilter("ignore")
+            y, sr = librosa.load(path, sr=sample_rate, mono=True)
     except Exception as err:  # soundfile / audioread raise many unrelated types
-        raise ValueError(f"{path}: cannot read audio: {err}") from None
+        reason = str(err).strip() or type(err).__name__  # some say nothing
+        raise ValueError(f"{path}: cannot read audio: {reason}") from None
     if y.size == 0:
         raise ValueError(f"{path}: no audio samples")
     n_fft = max(1, round(sr * frame_ms / 1000))

@@ -792,10 +792,18 @@ class ClassifyTask(Task):
         warnings = list(dict.fromkeys(w for w in warnings if w))  # a held-out valid repeats train
         if warnings:
             info["warning"] = "; ".join(warnings)
+        if _format_of(config) == "audio":  # what every file became, whatever its rate
+            from rnnkit.data.audio import SAMPLE_RATE
+
+            info["audio"] = (
+                f"each file resampled to {SAMPLE_RATE / 1000:g} kHz mono, then "
+                f"{config['audio_features']} frames"
+            )
         chosen = {}
         if config["format"] == "auto" and "train_format" not in config:
             chosen["train_format"] = _format_of(config)
-            info["train"] += f" (format {chosen['train_format']}, told from the file)"
+            told = "folder" if Path(config["train"]).is_dir() else "file"
+            info["train"] += f" (format {chosen['train_format']}, told from the {told})"
         return Prepared(*encoded, artifacts=artifacts, info=info, initial=initial, chosen=chosen)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
