@@ -171,18 +171,31 @@ ROWS = [
 def test_plot_curves(tmp_path):
     path = plot_curves(ROWS, tmp_path / "plots" / "curves.png")
     assert path == tmp_path / "plots" / "curves.png"
-    check_png(path, (7, 4.5))
+    check_png(path, (7, 5))
 
 
 def test_plot_curves_from_a_log_of_strings_matches_the_numbers(tmp_path):
     as_strings = [{k: str(v) for k, v in row.items()} for row in ROWS]
-    a = check_png(plot_curves(ROWS, tmp_path / "a.png"), (7, 4.5))
-    b = check_png(plot_curves(as_strings, tmp_path / "b.png"), (7, 4.5))
+    a = check_png(plot_curves(ROWS, tmp_path / "a.png"), (7, 5))
+    b = check_png(plot_curves(as_strings, tmp_path / "b.png"), (7, 5))
     np.testing.assert_array_equal(a, b)
-    c = check_png(plot_curves(ROWS, tmp_path / "c.png", metrics=[]), (7, 4.5))
+    c = check_png(plot_curves(ROWS, tmp_path / "c.png", metrics=[]), (7, 5))
     assert not np.array_equal(a, c)  # without the metric axis the picture differs
     with pytest.raises(ValueError):
         plot_curves([], tmp_path / "d.png")
+
+
+def test_the_kept_epoch_is_marked_and_long_runs_lose_their_markers(tmp_path, monkeypatch):
+    import rnnkit.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig) or path)
+    plot_curves(ROWS, tmp_path / "short.png", kept_epoch=7)
+    long_rows = [{**ROWS[0], "epoch": e} for e in range(1, 201)]
+    plot_curves(long_rows, tmp_path / "long.png")
+    short, long = (fig.axes[0] for fig in figures)
+    assert [t.get_text() for t in short.get_legend().get_texts()][-1] == "kept epoch 7"
+    assert short.lines[0].get_marker() == "o" and long.lines[0].get_marker() in (None, "None")
 
 
 def test_metrics_of_very_different_sizes_share_a_logarithmic_axis(tmp_path, monkeypatch):

@@ -83,10 +83,14 @@ def _series(rows: Sequence[Mapping[str, object]], key: str) -> tuple[list[float]
     return xs, ys
 
 
+MARKED_EPOCHS = 60  # curves of up to this many epochs mark each one
+
+
 def plot_curves(
     rows: Sequence[Mapping[str, object]],
     path: PathLike,
     metrics: Sequence[str] | None = None,
+    kept_epoch: int | None = None,
 ) -> Path:
     """Loss and metric curves against the epoch.
 
@@ -94,7 +98,9 @@ def plot_curves(
     parsed). Keys containing ``"loss"`` (``train_loss``, ``valid_loss`` …) are drawn on the left
     axis; the ``metrics`` (default: every other numeric key but ``epoch``, ``lr`` and the
     timings of :data:`NOT_METRICS`) dashed on a right axis, logarithmic where they span more
-    than a factor of 100.
+    than a factor of 100. ``kept_epoch`` (the one whose weights a run kept) is marked by a
+    vertical line. Each epoch gets a marker up to :data:`MARKED_EPOCHS` epochs; the legend
+    sits below the axes, where it hides no curve.
     """
     if not rows:
         raise ValueError("plot_curves needs at least one row")
@@ -102,11 +108,13 @@ def plot_curves(
     losses = [k for k in keys if "loss" in k]
     if metrics is None:
         metrics = [k for k in keys if k not in losses and k not in NOT_METRICS]
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 5))
     ax = fig.add_subplot()
     lines = []
+    marked = len(rows) <= MARKED_EPOCHS  # thousands of markers are a smear
     for key in losses:
-        lines += ax.plot(*_series(rows, key), marker="o", markersize=3, label=key)
+        lines += ax.plot(*_series(rows, key), marker="o" if marked else None, markersize=3,
+                         label=key)  # fmt: skip
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
@@ -115,15 +123,21 @@ def plot_curves(
         right = ax.twinx()
         colors = ["tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive"]
         for i, key in enumerate(metrics):
-            lines += right.plot(*_series(rows, key), linestyle="--", marker="s", markersize=3,
+            lines += right.plot(*_series(rows, key), linestyle="--",
+                                marker="s" if marked else None, markersize=3,
                                 color=colors[i % len(colors)], label=key)  # fmt: skip
         right.set_ylabel(", ".join(metrics) if len(metrics) <= 2 else "metrics")
         values = [v for key in metrics for v in _series(rows, key)[1]]
         if values and min(values) > 0 and max(values) > 100 * min(values):
             right.set_yscale("log")  # e.g. errors in standardised and in original units
         title += ", metrics (right axis, dashed)"
-    if lines:
-        ax.legend(lines, [line.get_label() for line in lines], loc="best", fontsize="small")
+    if kept_epoch is not None:
+        lines.append(ax.axvline(kept_epoch, color="gray", linestyle=":", linewidth=1.5,
+                                label=f"kept epoch {kept_epoch}"))  # fmt: skip
+    if lines:  # below the axes: inside, at an accuracy of 1.0, it hid the curves
+        ax.legend(lines, [line.get_label() for line in lines], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.13), ncol=min(len(lines), 4), fontsize="small",
+                  frameon=False)  # fmt: skip
     ax.set_title(title, fontsize="medium")
     fig.tight_layout()
     return save_figure(fig, path)

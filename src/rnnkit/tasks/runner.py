@@ -459,7 +459,7 @@ def train(
     }
     metrics.update(task.final_metrics(model, prepared, config, log))
     run.write_metrics(metrics)
-    _write_plots(task, run, trainer.history.rows, model, prepared, config, log)
+    _write_plots(task, run, trainer.history.rows, model, prepared, config, log, kept)
     distributed.barrier(context)
     distributed.cleanup(context)
     shown = "  ".join(
@@ -498,14 +498,15 @@ def _write_plots(
     prepared: Prepared,
     config: Mapping[str, Any],
     log: Log,
+    kept: int | None = None,
 ) -> None:
-    """``RUN_DIR/plots/``: the training curves and the task's own pictures. The weights and
-    metrics are saved before this, so a picture that cannot be drawn costs one warning line,
-    not the run."""
+    """``RUN_DIR/plots/``: the training curves (``kept``: the epoch whose weights were kept,
+    marked) and the task's own pictures. The weights and metrics are saved before this, so a
+    picture that cannot be drawn costs one warning line, not the run."""
     plots_dir = run.path / "plots"
     model = model.cpu().eval()
     try:
-        plot_curves(rows, plots_dir / "curves.png")
+        plot_curves(rows, plots_dir / "curves.png", kept_epoch=kept)
         with torch.no_grad():
             task.write_plots(plots_dir, rows, model, prepared, config)
     except (ValueError, OSError, RuntimeError) as err:
