@@ -34,7 +34,7 @@ def keeps_plots() -> None:
 def no_plots(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Drawing the pictures takes most of a tiny run's time; one test keeps them."""
     if "keeps_plots" not in request.fixturenames:
-        monkeypatch.setattr(runner, "plot_curves", lambda rows, path: path)
+        monkeypatch.setattr(runner, "plot_curves", lambda rows, path, **_: path)
         monkeypatch.setattr(ClassifyTask, "write_plots", lambda *args: [])
 
 
@@ -594,6 +594,47 @@ def test_npz_layouts(tmp_path: Path, capsys: pytest.CaptureFixture[str], layout:
     del arrays["y"]
     np.savez(unlabelled, **arrays)
     assert predict(run, unlabelled, capsys) == predict(run, paths["test"], capsys)
+
+
+def test_series_of_very_different_sizes_are_zscored_one_by_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Shapes that tell the class, at sizes from 1e-3 to 1e3 (as UCR's PLAID): standardised
+    together, the small ones are flat; --series-norm auto z-scores each one."""
+    rng = np.random.default_rng(0)
+    steps = np.linspace(0, 1, 12)
+    paths = {}
+    for split, count in (("train", 60), ("test", 20)):
+        y = rng.integers(0, 2, count)
+        seqs = [((np.sin(6 * steps) if label else steps) + 0.05 * rng.normal(size=12))
+                * 10.0 ** rng.uniform(-3, 3) for label in y]  # fmt: skip
+        paths[split] = tmp_path / f"{split}.npz"
+        np.savez(paths[split], y=y, **{f"X_{i}": x[:, None].astype(np.float32)
+                                      for i, x in enumerate(seqs)})  # fmt: skip
+    capsys.readouterr()
+    run = train(tmp_path, "--train", str(paths["train"]), "--test", str(paths["test"]))
+    assert "--series-norm zscore: the training series' sizes differ" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["series_norm"] == "zscore"
+    scaler = json.loads((run / "scaler.json").read_text())  # of the z-scored series
+    assert scaler["mean"][0] == pytest.approx(0, abs=1e-6)
+    assert scaler["std"][0] == pytest.approx(1, abs=1e-6)
+    metrics = metrics_of(run)
+    truth = [str(v) for v in np.load(paths["test"])["y"]]
+    assert accuracy(predict(run, paths["test"], capsys), truth) == pytest.approx(
+        metrics["test_accuracy"]
+    )
+    # the same shapes at one size: left as they are
+    arrays = dict(np.load(paths["test"]))
+    even = tmp_path / "even.npz"
+    np.savez(even, **{k: v / np.sqrt(np.mean(v**2)) if k != "y" else v
+                      for k, v in arrays.items()})  # fmt: skip
+    again = train(tmp_path, "--train", str(even), name="even")
+    assert json.loads((again / "config.json").read_text())["series_norm"] == "none"
+    capsys.readouterr()
+    texts = reviews_file(tmp_path)
+    assert run_cli(["train", "classify", "--train", str(texts), "--series-norm", "zscore",
+                    "--out", str(tmp_path / "never")]) == 2  # fmt: skip
+    assert "--series-norm zscore: texts are not series" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------- IDX images
