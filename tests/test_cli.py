@@ -550,3 +550,21 @@ def test_a_handful_of_validation_examples_is_warned_about(
     assert main([*argv, "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "warning: only 2 validation examples choose the kept epoch and when to stop" in out
+
+
+def test_a_run_that_stopped_early_is_not_resumed(
+    toy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its patience is spent: resumed, it would train one epoch and stop again."""
+    run_dir = tmp_path / "run"
+    argv = ["train", "classify", "--train", str(toy["train"]), "--valid", str(toy["valid"])]
+    options = [*TINY, "--epochs", "60", "--patience", "1", "--lr", "0.05"]
+    assert main([*argv, *options, "--out", str(run_dir)]) == 0
+    metrics = RunDir.open(run_dir).read_json("metrics.json")
+    assert metrics["epochs"] < 60  # it did stop early
+    capsys.readouterr()
+    assert main(["train", "classify", "--resume", str(run_dir), "--epochs", "80"]) == 2
+    err = capsys.readouterr().err
+    assert f"early stopping ended it at epoch {metrics['epochs']}" in err
+    assert "train a new run with a longer --patience" in err
+    assert RunDir.open(run_dir).read_json("metrics.json") == metrics  # untouched

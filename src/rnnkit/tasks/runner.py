@@ -395,6 +395,14 @@ def train(
                 f"{run.path}: already trained {trainer.epoch} epochs; "
                 f"give {option_name('epochs')} above {trainer.epoch} to continue"
             )
+        history = trainer.history
+        if history.stopped_early and _finished(run, trainer.epoch):
+            # its patience is spent: resumed, it would stop again after one more epoch
+            raise ValueError(
+                f"{run.path}: early stopping ended it at epoch {trainer.epoch} (no better "
+                f"{trainer.config.monitor} after epoch {history.best_epoch}); nothing to "
+                f"resume: train a new run with a longer {option_name('patience')} to go on"
+            )
         if context.is_main:
             run.write_config(config)
             # A kill between checkpoints/last and its log.csv row leaves the log a row short:
