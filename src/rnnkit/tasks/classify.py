@@ -32,10 +32,11 @@ Texts get a vocabulary built from the training examples only (tokens seen ``--mi
 times; others read as ``<unk>``). Numeric features are standardised with the mean and
 standard deviation of the training frames (``--normalize``); where the training series'
 sizes differ more than a hundredfold (UCR's PLAID: 1e5), each series is first z-scored on
-its own (``--series-norm auto``, the log says so; PLAID's test accuracy 30 % → 80 %). The label map holds the labels
-of the training split, sorted (integers by value); a validation or test example whose label
-training never saw (ATIS has a few) counts as a wrong prediction and adds no loss, and the log
-says how many there are (a file with no training label at all is refused). Without
+its own (``--series-norm auto``, the log says so; PLAID's test accuracy 30 % → 80 %). The
+label map holds the labels of the training split, sorted (integers by value); a validation or
+test example whose label training never saw (ATIS has a few) counts as a wrong prediction and
+adds no loss, and the log says how many there are (a file with no training label at all is
+refused). Without
 ``--valid`` a seeded ``--valid-fraction`` of the training examples is held out (the same
 split every time: ``evaluate`` and ``--resume`` rebuild it from ``config.json``).
 
