@@ -84,6 +84,8 @@ from rnnkit.train import evaluating
 
 __all__ = ["TASK", "Batches", "Corpus", "TranslateTask", "build_model", "tokenize"]
 
+DEFAULT_VALID_SPLIT = "valid"  # --valid-split when not given
+
 TOKENIZERS = ("space", "punct")
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 SIDES = ("src", "tgt")
@@ -133,8 +135,10 @@ def split_files(config: Mapping[str, Any], split: str) -> tuple[str, ...] | None
     if config["pair_dir"] is not None:
         name = config[f"{split}_split"]
         directory = Path(config["pair_dir"])
-        # no test files: no test; no validation files: pairs held out of train
-        if split != "train" and not any(p.name.startswith(f"{name}.") for p in directory.iterdir()):
+        # no test files: no test; no files of the default validation name: pairs held out
+        # of train (a name given, e.g. --valid-split dev, must be there)
+        optional = split == "test" or (split == "valid" and name == DEFAULT_VALID_SPLIT)
+        if optional and not any(p.name.startswith(f"{name}.") for p in directory.iterdir()):
             return None
         try:
             src, tgt = find_pair_files(directory, name, config["src_lang"], config["tgt_lang"])
@@ -377,7 +381,13 @@ class TranslateTask(Task):
         Option("src_lang", "src", "text", "source file suffix in --pair-dir", "data"),
         Option("tgt_lang", "tgt", "text", "target file suffix in --pair-dir", "data"),
         Option("train_split", "train", "text", "training split name in --pair-dir", "data"),
-        Option("valid_split", "valid", "text", "validation split name in --pair-dir", "data"),
+        Option(
+            "valid_split",
+            DEFAULT_VALID_SPLIT,
+            "text",
+            "validation split name in --pair-dir (none of that name: --valid-fraction held out)",
+            "data",
+        ),
         Option(
             "valid_fraction",
             0.1,
