@@ -97,3 +97,20 @@ def test_folders_without_music_and_unreadable_files_are_named(tmp_path):
     apart = write_midi(tmp_path / "apart.midi", [[on(0, 60), off(96, 60)]] * 2, kind=2)
     with pytest.raises(ValueError, match="type-2 MIDI file"):
         read_midi_roll(apart)
+    # an empty file, and a key signature of 20 sharps (mido's KeySignatureError): one line
+    # with a reason, no traceback
+    (tmp_path / "zero.mid").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"zero\.mid: not a readable MIDI file \(\w"):
+        read_midi_roll(tmp_path / "zero.mid")
+    track = bytes([0x00, 0xFF, 0x59, 0x02, 20, 0x00, 0x00, 0x90, 60, 64, 0x60, 0x80, 60, 0,
+                   0x00, 0xFF, 0x2F, 0x00])  # fmt: skip
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96])
+    (tmp_path / "key.mid").write_bytes(header + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    with pytest.raises(ValueError, match=r"key\.mid: not a readable MIDI file \(\w"):
+        read_midi_roll(tmp_path / "key.mid")
+    # timed in SMPTE frames (division 0xE728): no beats to read it by
+    smpte = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0xE7, 0x28])
+    (tmp_path / "smpte.mid").write_bytes(smpte + b"MTrk" + len(track[6:]).to_bytes(4, "big")
+                                         + track[6:])  # fmt: skip
+    with pytest.raises(ValueError, match=r"smpte\.mid: timed in SMPTE frames, not beats"):
+        read_midi_roll(tmp_path / "smpte.mid")

@@ -147,8 +147,9 @@ def midi_to_piano_roll(
         midi = mido.MidiFile(path)
     except FileNotFoundError:
         raise ValueError(f"{path}: file not found") from None
-    except (OSError, EOFError, ValueError, KeyError) as err:
-        raise ValueError(f"{path}: not a readable MIDI file ({err})") from None
+    except Exception as err:  # mido raises many kinds (KeySignatureError, EOFError, ...)
+        reason = str(err).strip() or type(err).__name__
+        raise ValueError(f"{path}: not a readable MIDI file ({reason})") from None
     notes: list[tuple[int, float, float]] = []  # (column, start, end) in seconds
     sounding: dict[tuple[int, int], float] = {}  # (channel, note) -> start
     now = 0.0

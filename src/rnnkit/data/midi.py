@@ -12,7 +12,8 @@ piano rolls. :func:`read_midi_folder` reads such a folder (or one file) into the
 * all channels and tracks are merged, except General MIDI's percussion channel (10), whose
   "notes" are drums rather than pitches; notes outside the roll's pitches are left out. Both
   are counted in the returned :class:`MidiReport` so the log can say what was dropped;
-* the roll ends with the last note (trailing silence and end-of-track padding dropped).
+* the roll ends with the last note (trailing silence and end-of-track padding dropped);
+* a file timed in SMPTE frames rather than beats is refused, as is one mido cannot read.
 
 The sustain pedal is not applied (a note ends at its note-off), as in the Boulanger-Lewandowski
 piano rolls.
@@ -90,10 +91,13 @@ def read_midi_roll(
         raise ValueError(f"steps_per_beat must be >= 1, got {steps_per_beat!r}")
     try:
         midi = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as err:
-        raise ValueError(f"{path}: not a readable MIDI file ({err})") from None
+    except Exception as err:  # mido raises many kinds (KeySignatureError, EOFError, ...)
+        reason = str(err).strip() or type(err).__name__
+        raise ValueError(f"{path}: not a readable MIDI file ({reason})") from None
     if midi.type == 2:
         raise ValueError(f"{path}: a type-2 MIDI file (independent tracks) cannot be one piece")
+    if midi.ticks_per_beat <= 0:  # the header's division counts SMPTE frames, not beats
+        raise ValueError(f"{path}: timed in SMPTE frames, not beats: cannot be read by the beat")
     step_ticks = midi.ticks_per_beat / steps_per_beat
     report = MidiReport(files=1)
     notes: list[tuple[int, int, int]] = []  # (column, start tick, end tick)

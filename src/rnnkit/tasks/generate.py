@@ -211,22 +211,41 @@ def _held_out(
     config: Mapping[str, Any], rolls: list[np.ndarray], given: Mapping[str, Any], what: str
 ) -> dict[str, Frames | None]:
     """The train, valid and test pieces: those ``given`` for a split (from its file or its
-    own arrays), else seeded ``--test-fraction`` and ``--valid-fraction`` pieces of ``rolls``
-    (the test ones first, then validation from the rest; no test at a fraction of 0)."""
+    own arrays), else seeded pieces of ``rolls``: ``--valid-fraction`` and ``--test-fraction``
+    of them each (at least one; no test at a fraction of 0), the same for the same seed."""
     train = config["train"]
-    splits: dict[str, Frames | None] = {"test": None}
+    count = len(rolls)
+    sizes = {
+        name: max(1, round(count * config[f"{name}_fraction"]))
+        for name in ("test", "valid")
+        if name not in given and config[f"{name}_fraction"] > 0
+    }
+    if count - sum(sizes.values()) < 1:
+        raise ValueError(
+            f"{train}: {count} {what} cannot be split into train, "
+            f"{' and '.join(sizes)}; give more, smaller fractions, or --valid/--test"
+        )
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(config["seed"]))
+    order, splits = order.tolist(), {}
     for name in ("test", "valid"):
         if name in given:
-            source = config[name] or f"{train} ({name})"
-            splits[name] = _frames(given[name], source)
-        elif config[f"{name}_fraction"] > 0:
-            kept, held = holdout(
-                len(rolls), config[f"{name}_fraction"], config["seed"], train, what
-            )
+            splits[name] = _frames(given[name], config[name] or f"{train} ({name})")
+        elif name in sizes:
+            held, order = sorted(order[: sizes[name]]), order[sizes[name] :]
             splits[name] = _frames([rolls[i] for i in held], f"{train} (held out, {name})")
-            rolls = [rolls[i] for i in kept]
-    splits["train"] = _frames(rolls, train)
+        else:
+            splits[name] = None
+    splits["train"] = _frames([rolls[i] for i in sorted(order)], train)
     return {name: splits[name] for name in ("train", "valid", "test")}
+
+
+def _check_shares(config: Mapping[str, Any], where: str) -> None:
+    """The shares of --train held out for validation and test leave some to train on."""
+    share = config["valid_fraction"] * (config["valid"] is None) + config["test_fraction"] * (
+        config["test"] is None
+    )
+    if share >= 1:
+        raise ValueError(f"{where}: --valid-fraction plus --test-fraction must be < 1")
 
 
 def _read_images(path: str, labels_path: str, binarize: bool) -> tuple[list[np.ndarray], list[str]]:
@@ -347,11 +366,7 @@ class GenerateTask(Task):
         kind = _format_of(config)
         if kind == "text":
             check_holdout(config, where)
-            share = config["valid_fraction"] * (config["valid"] is None) + config[
-                "test_fraction"
-            ] * (config["test"] is None)
-            if share >= 1:
-                raise ValueError(f"{where}: --valid-fraction plus --test-fraction must be < 1")
+            _check_shares(config, where)
         if kind == "pianoroll" and _is_roll_file(config["train"]):
             for name in ("valid", "test"):
                 if config[name] is not None:
@@ -361,6 +376,7 @@ class GenerateTask(Task):
                     )
         elif kind == "pianoroll":  # MIDI files
             check_holdout(config, where)
+            _check_shares(config, where)
             if config["lowest_pitch"] + MIDI_PITCHES - 1 > 127:
                 raise ValueError(
                     f"--lowest-pitch {config['lowest_pitch']}: a roll read from MIDI spans "
