@@ -113,6 +113,15 @@ def test_a_series_table_with_a_header_as_pandas_writes_it(tmp_path):
         unlabelled = read_rows(path, labelled=False)
         assert unlabelled.labels == [""]
         np.testing.assert_array_equal(unlabelled.features[0], data.features[0])
+    # pandas' tab-separated copy keeps the index's empty name (a leading tab); a first column
+    # named id is an index too; another column of words is named in the error
+    path.write_text("\tt0\tt1\tt2\tlabel\n0\t-0.64\t-0.65\t0.15\t2\n")
+    assert looks_like_rows(path) and read_rows(path).features[0].shape == (3, 1)
+    path.write_text("id,t0,t1,t2,label\n7,-0.64,-0.65,0.15,2\n")
+    np.testing.assert_array_equal(read_rows(path).features[0], data.features[0])
+    path.write_text("name,t0,t1,t2,label\ns0,-0.64,-0.65,0.15,2\n")
+    with pytest.raises(ValueError, match=r"csv:2: column 'name': 's0' is not a number"):
+        read_rows(path)
     # a label column of another name is named; without one training cannot read the table
     path.write_text("species,t0,t1,t2\nfrog,0.5,0.25,0.75\n")
     assert not looks_like_rows(path) and looks_like_rows(path, "species")

@@ -532,6 +532,11 @@ def test_ucr_rows_are_read_as_series_train_evaluate_predict(
     unlabelled.write_text(f"{steps}\n" + "".join(f"{','.join(row[1:])}\n" for row in rows))
     assert predict(run, labelled, capsys) == predict(run, unlabelled, capsys) == predicted
     assert evaluate(run, capsys, str(labelled))["accuracy"] == result["accuracy"]
+    # a label column of its own name is found by --label-column, without --format
+    named = tmp_path / "named.csv"
+    named.write_text(labelled.read_text().replace(",label\n", ",species\n", 1))
+    again = train(tmp_path, "--train", str(named), "--label-column", "species", name="named")
+    assert json.loads((again / "config.json").read_text())["train_format"] == "rows"
 
 
 def test_texts_whose_every_token_is_a_number_get_a_warning(

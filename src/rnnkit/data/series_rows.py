@@ -15,7 +15,8 @@ whole number in float form (``1.0000000e+00``) reads as ``1``.
 The same table as pandas writes it (``df.to_csv()``) has a header row naming the columns
 (``t0,t1,...,label``): the label is then the column named ``label`` (``label_column``; or,
 that not there, one named ``class``, ``target`` or ``y``) wherever it stands, every other
-column is a time step, and an unnamed first column (pandas' index) is left out.
+column is a time step, and a first column unnamed (pandas' index) or named ``index``, ``id``
+or ``idx`` is left out.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ _MISSING = frozenset({"nan", "?", ""})
 
 
 def _fields(line: str) -> list[str]:
-    line = line.strip()
+    line = line.strip("\r\n ")  # not tabs: a leading one opens an empty first field
     if "\t" in line:
         return [field.strip() for field in line.split("\t")]
     if "," in line:
@@ -129,7 +130,8 @@ def read_rows(
     path = Path(path)
     features: list[np.ndarray] = []
     labels: list[str] = []
-    layout: tuple[int | None, set[int]] | None = None  # a header's label column, left out
+    # a header's label column, the columns left out, and the names
+    layout: tuple[int | None, set[int], list[str]] | None = None
     for number, raw in enumerate(raw_lines(path), start=1):
         line = decode_line(raw, path, number)
         if not line.strip():
@@ -139,9 +141,18 @@ def read_rows(
             layout = _header_layout(path, fields, label_column, labelled)
             continue
         if layout is not None:
-            index, dropped = layout
+            index, dropped, names = layout
             label = fields[index] if index is not None and index < len(fields) else ""
-            cells = [field for i, field in enumerate(fields) if i not in dropped]
+            kept = [i for i in range(len(fields)) if i not in dropped]
+            cells = [fields[i] for i in kept]
+            for i in kept:
+                if fields[i] and not is_number(fields[i]):
+                    column = names[i] if i < len(names) else f"number {i + 1}"
+                    raise ValueError(
+                        f"{path}:{number}: column {column!r}: {fields[i]!r} is not a number "
+                        "(every column but the label is a time step: leave out other ones, "
+                        "such as identifiers)"
+                    )
         else:
             label, *cells = fields
         while cells and cells[-1].lower() in _MISSING:
@@ -169,11 +180,14 @@ def read_rows(
     return SequenceSet(features, labels, str(path)).check()
 
 
+_INDEX_NAMES = ("", "unnamed: 0", "index", "id", "idx")  # a first column that numbers rows
+
+
 def _header_layout(
     path: Path, header: list[str], label_column: str | None, labelled: bool
-) -> tuple[int | None, set[int]]:
-    """A header row's label column and the columns that are not time steps (it, and an
-    unnamed first column: pandas' index)."""
+) -> tuple[int | None, set[int], list[str]]:
+    """A header row's label column, the columns that are not time steps (it, and a first
+    column named as pandas or people name an index: unnamed, index, id), and the names."""
     index = _label_index(header, label_column)
     if index is None and labelled:
         wanted = label_column or "label"
@@ -183,6 +197,6 @@ def _header_layout(
             "column with --label-column"
         )
     dropped = {index} if index is not None else set()
-    if header and not header[0].strip():
+    if header and header[0].strip().lower() in _INDEX_NAMES:
         dropped.add(0)
-    return index, dropped
+    return index, dropped, header

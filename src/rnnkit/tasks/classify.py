@@ -167,9 +167,10 @@ def tokenize(text: str, tokens: str) -> list[str]:
     )
 
 
-def detect_format(path: str) -> str:
-    """The format a data path's name suggests, or its first line for a series a line
-    (``rows``; ``text`` when nothing else fits)."""
+def detect_format(path: str, label_column: str | None = None) -> str:
+    """The format a data path's name suggests, or its first lines for a series a line
+    (``rows``, with a header naming ``label_column`` or a usual label name; ``text`` when
+    nothing else fits)."""
     name = Path(path).name.lower().removesuffix(".gz")
     if Path(path).is_dir():
         return "audio"
@@ -179,7 +180,7 @@ def detect_format(path: str) -> str:
         return "npz"
     if "-ubyte" in name or name.endswith((".idx", ".idx1", ".idx3")):
         return "idx"
-    if looks_like_rows(path):  # UCR's GunPoint_TRAIN.tsv, ..._TRAIN.txt, ..._TRAIN
+    if looks_like_rows(path, label_column):  # UCR's GunPoint_TRAIN.tsv, ..._TRAIN.txt, ...
         return "rows"
     if name.endswith((".csv", ".tsv")):
         return "table"
@@ -278,7 +279,9 @@ def _refuse_arff(path: str) -> None:
 def _read_path(config: Mapping[str, Any], path: str, labels_path: str | None) -> RawSplit:
     """One split's file in the run's format."""
     _refuse_arff(path)
-    kind = config["format"] if config["format"] != "auto" else detect_format(path)
+    kind = config["format"]
+    if kind == "auto":
+        kind = detect_format(path, config["label_column"])
     if kind == "text":
         return _from_lines(read_labeled_lines(path), path)
     if kind == "table":
@@ -332,7 +335,7 @@ def _format_of(config: Mapping[str, Any]) -> str:
     file), or, before that, from the file."""
     if config["format"] != "auto":
         return config["format"]
-    return config.get("train_format") or detect_format(config["train"])
+    return config.get("train_format") or detect_format(config["train"], config["label_column"])
 
 
 def read_splits(config: Mapping[str, Any]) -> tuple[RawSplit, RawSplit, RawSplit | None]:
@@ -404,7 +407,9 @@ def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text:
         return RawSplit([filler] * len(texts), texts, None, str(path))
     # a numeric run reads series from any numeric format, told from the input itself
     _refuse_arff(path)
-    given = config["format"] if config["format"] != "auto" else detect_format(path)
+    given = config["format"]
+    if given == "auto":
+        given = detect_format(path, config["label_column"])
     if given in ("text", "table") and looks_like_rows(path, config["label_column"], labelled=False):
         given = "rows"  # a header of step names over series, without a label column
     if kind == "audio":  # a file or a folder
