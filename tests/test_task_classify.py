@@ -128,6 +128,9 @@ def test_text_lines_with_char_tokens_train_evaluate_predict(
         (run / "checkpoints" / f"{name}.safetensors").unlink()
     assert run_cli(["evaluate", str(run)]) == 2
     assert "model.safetensors: file not found" in capsys.readouterr().err
+    (run / "metrics.json").unlink()  # as a run killed in its first epoch leaves it
+    assert run_cli(["evaluate", str(run)]) == 2
+    assert "training has not finished an epoch yet" in capsys.readouterr().err
 
 
 def test_numbers_in_a_label_column_are_labels_in_numeric_order() -> None:

@@ -166,7 +166,7 @@ def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_takes() -> None
 
     said: list[str] = []
     progress = ProgressCallback(10, "examples", (), said.append)
-    trainer = SimpleNamespace(config=SimpleNamespace(epochs=1000))
+    trainer = SimpleNamespace(config=SimpleNamespace(epochs=1000, early_stopping_patience=5))
     row = {"epoch": 1, "train_loss": 1.0, "valid_loss": 1.0, "time": 1.02}
     progress.on_epoch_end(trainer, row)
     assert said[-1] == (
@@ -178,3 +178,7 @@ def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_takes() -> None
     quick = ProgressCallback(10, "examples", (), said.append)
     quick.on_epoch_end(SimpleNamespace(config=SimpleNamespace(epochs=30)), row)
     assert len(said) == 4  # 29 s left: nothing to say
+    endless = ProgressCallback(10, "examples", (), said.append)  # --patience off
+    config = SimpleNamespace(epochs=1000, early_stopping_patience=None)
+    endless.on_epoch_end(SimpleNamespace(config=config), row)
+    assert said[-1].endswith("at this pace (--epochs to change)")

@@ -842,7 +842,11 @@ def generate_text(
         tokens = tokenize_stream(prime, unit)
         unknown = list(dict.fromkeys(t for t in tokens if t not in vocab))
         if unknown and unit == "char":
-            raise ValueError(f"--prime: {unknown[0]!r} never occurs in the training text")
+            rare = f" (or fewer than --min-freq {config['min_freq']} times)"
+            raise ValueError(
+                f"--prime: {unknown[0]!r} is not in the run's vocabulary: it never occurs in "
+                f"the training text{rare if config['min_freq'] > 1 else ''}"
+            )
         if unknown:  # as rare training words did, they read as <unk>: said, not refused
             shown_words = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
             print(

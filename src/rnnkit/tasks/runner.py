@@ -218,9 +218,14 @@ class ProgressCallback(Callback):
             left = trainer.config.epochs - int(row["epoch"])
             seconds = left * float(row.get("time") or 0.0)
             if seconds > self.LONG_SECONDS:
+                sooner = (
+                    "early stopping may end them sooner; "
+                    if trainer.config.early_stopping_patience is not None
+                    else ""
+                )
                 self.log(
                     f"the {left} epochs left take up to {_duration(seconds)} at this pace "
-                    f"(early stopping may end them sooner; {option_name('epochs')} to change)"
+                    f"({sooner}{option_name('epochs')} to change)"
                 )
 
 
@@ -562,6 +567,13 @@ def _load_final_or_checkpoint(run: RunDir, model: nn.Module) -> None:
                     file=sys.stderr,
                 )
                 return
+        checkpoints = run.checkpoint_path("last").parent
+        unfinished = not run.metrics_path.is_file()  # (a finished run's files deleted: below)
+        if unfinished and not (checkpoints.is_dir() and any(checkpoints.glob("*.safetensors"))):
+            raise RunDirError(
+                f"{run.path}: training has not finished an epoch yet (no "
+                f"{run.weights_path.name}, no checkpoint): nothing to load"
+            )
     run.load_weights(model)  # or says that the file is missing
 
 

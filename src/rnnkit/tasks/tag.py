@@ -593,9 +593,11 @@ class TagTask(Task):
             )
         tags = sorted({tag for seq in all_tags for tag in seq})
         if len(tags) < 2:
+            column = config["tag_column"]
+            which = "the last column" if column is None else f"{option_name('tag_column')} {column}"
             raise ValueError(
-                f"{where}: every token has the tag {tags[0]!r}: nothing to learn (is "
-                f"{option_name('tag_column')} {config['tag_column']} the column of the tags?)"
+                f"{where}: every token has the tag {tags[0]!r}: nothing to learn (is {which} "
+                f"the column of the tags? {option_name('tag_column')} names another)"
             )
         labelled = all(s.label is not None for s in train)
         intents = sorted({str(s.label) for s in train}) if labelled else None
