@@ -381,7 +381,10 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys, shakespeare, chorales
     run(capsys, "train", "generate", "--train", chorales, "--out", music_run, *TINY)
     cases = [
         ([text_run, "--condition", "3"], "--condition: a text run has no classes"),
-        ([text_run, "--prime", "ROMEO: ✓"], "--prime: '✓' is not in the run's vocabulary: it never occurs in the training text"),
+        (
+            [text_run, "--prime", "ROMEO: ✓"],
+            "--prime: '✓' is not in the run's vocabulary: it never occurs in the training text",
+        ),
         ([music_run], "--output is required"),
         ([music_run, "--prime", "C", "--output", tmp_path / "x"], "--prime applies to text"),
         ([music_run, "--top-k", "3", "--output", tmp_path / "x"], "--top-k applies to text"),
