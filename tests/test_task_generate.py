@@ -258,6 +258,22 @@ def test_a_folder_of_midi_files_trains_with_held_out_pieces(tmp_path, capsys, da
         logits = loaded.model(shift_right(frames))[0]
     nll = F.binary_cross_entropy_with_logits(logits, frames, reduction="sum") / len(rolls[3])
     assert json.loads(printed)["nll"] == pytest.approx(float(nll), rel=1e-5)
+    # a folder with a drums-only file: scored without it, and stderr says what was left out
+    mixed = tmp_path / "mixed"
+    piano_roll_to_midi(rolls[3], mixed / "piece.mid", steps_per_beat=2)
+    drums = mido.MidiFile(type=0)
+    drums.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("note_on", channel=9, note=36),
+                mido.Message("note_off", channel=9, note=36, time=96),
+            ]
+        )
+    )
+    drums.save(mixed / "drums.mid")  # fmt: skip
+    status, printed, err = run(capsys, "evaluate", out, "--data", mixed)
+    assert status == 0 and json.loads(printed)["examples"] == 1
+    assert "left out 1 percussion notes (channel 10); 1 files without pitched notes" in err
     # the generated piece is written with the run's steps a beat: it reads back step for step
     status, _, err = run(capsys, "generate", out, "--length", "12", "--output", tmp_path / "new")
     assert status == 0, err

@@ -158,7 +158,8 @@ def read_rows(
         while cells and cells[-1].lower() in _MISSING:
             cells.pop()  # padding to the longest series (and a delimiter closing the line)
         if not cells:
-            raise ValueError(f"{path}:{number}: no values after the label {label!r}")
+            where = f"after the label {label!r}" if label else "in this row"
+            raise ValueError(f"{path}:{number}: no values {where}")
         values = []
         for step, cell in enumerate(cells, start=1):
             try:

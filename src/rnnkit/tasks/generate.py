@@ -623,9 +623,11 @@ class GenerateTask(Task):
             else:  # MIDI files: every piece
                 from rnnkit.data.midi import read_midi_folder
 
-                rolls, _, _ = read_midi_folder(
+                rolls, _, report = read_midi_folder(
                     data, config["steps_per_beat"], config["lowest_pitch"], MIDI_PITCHES
                 )
+                if report.describe() is not None:  # as training's log says it
+                    print(f"rnnkit: note: {data}: {report.describe()}", file=sys.stderr)
                 examples = _frames(rolls, data)
             rolls = examples.frames
             if rolls[0].shape[1] != artifacts["roll"]["pitches"]:
