@@ -69,10 +69,11 @@ the rest trains. ``--word-dropout P`` reads each training token as ``<unk>`` wit
 probability ``P`` (texts only), a regulariser for small text sets.
 
 ``rnnkit predict`` takes one text a line (a table run: a CSV/TSV whose text column is read,
-a label column is not needed), a ``.ts``/``.npz``/``rows`` file (its labels are ignored; a
-``rows`` line keeps its first field, whatever it holds: without it the first value would be
-taken for the label), IDX images without labels, or an audio file or folder (one line per
-file, in name order).
+a label column is not needed), series in any numeric format, labelled or not (a ``.ts``
+of ``@classLabel false``, an ``.npz`` of ``X`` alone, a rows table without its label column;
+a headerless ``rows`` line keeps its first field, whatever it holds: without it the first
+value would be taken for the label), IDX images without labels, or an audio file or folder
+(a folder: ``file<TAB>label`` lines, in name order).
 """
 
 from __future__ import annotations
