@@ -541,6 +541,7 @@ class ForecastTask(Task):
             )
         if config["split"] != "informer":
             split_bounds(10**9, config["split"])  # the spelling; the sizes are checked later
+
         if config["refit"] and config["schedule"] == "plateau":
             # the refit trains without validation, which a plateau schedule watches
             raise ValueError(
@@ -599,8 +600,19 @@ class ForecastTask(Task):
             info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
         if config["target"] is None and config["features"] == "target":
             info["target"] = f"{scaler['targets'][0]!r} (by default the last value column)"
-        if table.time_gaps:
-            info["warning"] = f"{table.source}: {table.time_gaps}"
+        warnings = [f"{table.source}: {table.time_gaps}"] if table.time_gaps else []
+        if config["features"] == "all" and config["target"] is not None:
+            warnings.append(
+                f"{option_name('target')} {config['target']} is not used with "
+                f"{option_name('features')} all: every column is forecast from every column"
+            )
+        if bounds[-1][1] < len(table):  # e.g. --split 70,10,20 meant as percentages
+            warnings.append(
+                f"{option_name('split')} {config['split']} leaves rows {bounds[-1][1]}-"
+                f"{len(table) - 1} of {table.source} in no part"
+            )
+        if warnings:
+            info["warning"] = "; ".join(warnings)
         return Prepared(*splits, artifacts=dict(artifacts), info=info, chosen=chosen)
 
     def build_model(self, config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> nn.Module:
@@ -783,7 +795,8 @@ class ForecastTask(Task):
         with evaluating(model):
             forecast = model(torch.tensor(x[None], dtype=torch.float32))[0]
         original = to_original(forecast, **_decoding(scaler)).numpy()  # (H, F)
-        return [",".join(f"{v:.6g}" for v in row) for row in original]
+        # float32's precision (9 digits): 6 turned 3714412.5 into 3.71441e+06
+        return [",".join(f"{v:.9g}" for v in row) for row in original]
 
     def example_inputs(
         self, model: nn.Module, config: Mapping[str, Any], artifacts: Mapping[str, Any]
@@ -868,7 +881,7 @@ RECIPES = {
     ),
     "etth1-multi": Recipe(
         "etth1-multi",
-        {**_ETT, "features": "all", "model": "direct", "residual": "last"},
+        {**_ETT, "target": None, "features": "all", "model": "direct", "residual": "last"},
         {"series": "ett/ETTh1.csv"},
         "Informer (AAAI 2021) Table 2, ETTh1 multivariate: LSTMa MSE "
         + "/".join(map(str, LSTMA_MULTI))
