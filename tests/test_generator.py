@@ -376,8 +376,10 @@ def test_suppressed_tokens_are_never_chosen_even_from_a_flat_distribution():
     assert {0, 1} <= set(free.unique().tolist())  # a flat distribution picks them
     kept = model.generate(classes, temperature=1e3, suppress_tokens=range(2), **common)
     assert not ({0, 1} & set(kept.unique().tolist()))
-    greedy = model.generate(classes, greedy=True, suppress_tokens=[int(free[0, 0])], **common)
-    assert int(free[0, 0]) not in greedy.tolist()
+    first = int(free[0, 0])
+    for banned in ([first], torch.tensor([first]), first):  # a list, a tensor, one id
+        greedy = model.generate(classes, greedy=True, suppress_tokens=banned, **common)
+        assert first not in greedy.tolist()
     for bad, message in (([VOCAB], r"token ids in \[0, 13\)"), (range(VOCAB), "no token")):
         with pytest.raises(ValueError, match=message):
             model.generate(classes, suppress_tokens=bad, **common)

@@ -114,3 +114,8 @@ def test_folders_without_music_and_unreadable_files_are_named(tmp_path):
                                          + track[6:])  # fmt: skip
     with pytest.raises(ValueError, match=r"smpte\.mid: timed in SMPTE frames, not beats"):
         read_midi_roll(tmp_path / "smpte.mid")
+    for options, message in (({"steps_per_beat": 2.5}, "an integer >= 1"),
+                             ({"lowest_pitch": 100}, "leaves MIDI's 0-127"),
+                             ({"pitches": 0}, "leaves MIDI's 0-127")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            read_midi_roll(drums, **options)

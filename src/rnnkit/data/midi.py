@@ -87,8 +87,10 @@ def read_midi_roll(
     import mido  # only MIDI input needs it
 
     path = Path(path)
-    if steps_per_beat < 1:
-        raise ValueError(f"steps_per_beat must be >= 1, got {steps_per_beat!r}")
+    if not isinstance(steps_per_beat, int) or steps_per_beat < 1:
+        raise ValueError(f"steps_per_beat must be an integer >= 1, got {steps_per_beat!r}")
+    if not (0 <= lowest_pitch and 1 <= pitches and lowest_pitch + pitches - 1 <= 127):
+        raise ValueError(f"lowest_pitch={lowest_pitch} with {pitches} pitches leaves MIDI's 0-127")
     try:
         midi = mido.MidiFile(path)
     except Exception as err:  # mido raises many kinds (KeySignatureError, EOFError, ...)

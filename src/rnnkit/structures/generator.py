@@ -402,7 +402,7 @@ class SequenceGenerator(nn.Module):
         greedy: bool = False,
         eos_token: int | None = None,
         generator: torch.Generator | None = None,
-        suppress_tokens: Sequence[int] | None = None,
+        suppress_tokens: Sequence[int] | Tensor | int | None = None,
     ) -> Tensor:
         """Generate up to ``max_length`` outputs, each fed back as the next input.
 
@@ -466,9 +466,15 @@ class SequenceGenerator(nn.Module):
             logits = self._logits(hidden[:, 0])  # (B, V)
         return torch.stack(outputs, dim=1)  # (B, N) or (B, N, P)
 
-    def _suppressed(self, tokens: Sequence[int] | None) -> Tensor | None:
+    def _suppressed(self, tokens: Sequence[int] | Tensor | int | None) -> Tensor | None:
         """``suppress_tokens`` checked, as a tensor of ids (``None`` for none)."""
-        if tokens is None or len(tokens) == 0:
+        if tokens is None:
+            return None
+        if isinstance(tokens, Tensor):  # ids in a tensor, as a tokenizer gives them
+            tokens = tokens.flatten().tolist()
+        elif isinstance(tokens, numbers.Integral):  # one id
+            tokens = [tokens]
+        if len(tokens) == 0:
             return None
         if self.output == "bernoulli":
             raise ValueError("suppress_tokens applies to output='softmax', not 'bernoulli'")
