@@ -98,11 +98,18 @@ def test_read_errors_name_file_and_line(tmp_path, text, message):
         read_series_csv(write(tmp_path, text))
 
 
-def test_a_date_column_elsewhere_is_named_in_the_error(tmp_path):
+def test_a_column_named_like_a_date_is_the_date_wherever_it_stands(tmp_path):
     path = write(tmp_path, "value,date\n1.5,2000-01-01\n2.5,2000-01-02\n")
-    with pytest.raises(ValueError, match=r"got '2000-01-01' \(.*--date-column 'date'\)"):
-        read_series_csv(path)
+    assert read_series_csv(path).columns == ["value"]
     assert read_series_csv(path, date_column="date").columns == ["value"]
+    # so the time order is checked: newest first, or series stacked in long format beside an
+    # id column, are refused rather than read as one series
+    path = write(tmp_path, "value,date\n2.5,2000-01-02\n1.5,2000-01-01\n")
+    with pytest.raises(ValueError, match="the file runs newest first"):
+        read_series_csv(path)
+    long = "id,date,value\nA,2000-01-01,1\nA,2000-01-02,2\nB,2000-01-01,3\nB,2000-01-02,4\n"
+    with pytest.raises(ValueError, match=r"s\.csv:4: .*several series stacked in one file"):
+        read_series_csv(write(tmp_path, long), allow_empty=True)  # as forecast reads it
 
 
 @pytest.mark.parametrize(
@@ -191,8 +198,8 @@ def test_gaps_and_repeats_of_a_year_and_quarter_index_are_noticed(tmp_path):
 def test_the_default_target_passes_over_columns_named_like_time(tmp_path):
     """Longley ends its rows with YEAR, copper with TIME: counters, not the series."""
     text = "Obs,TOTEMP,POP,YEAR\n1,60323,107608,1947\n2,61122,108632,1948\n"
-    table = read_series_csv(write(tmp_path, text))
-    assert table.last_column == "POP" and "YEAR" in table.columns
+    table = read_series_csv(write(tmp_path, text))  # YEAR is the time index: not a value
+    assert table.last_column == "POP" and table.columns == ["Obs", "TOTEMP", "POP"]
     only = read_series_csv(write(tmp_path, "week,time\n1,1\n2,2\n"), date_column=None)
     assert only.last_column == "time"  # nothing else to forecast
 

@@ -121,15 +121,25 @@ def _date_indices(header: list[str], first_row: list[str], date_column: str | No
         return []
     if date_column != "auto":
         return [header.index(date_column)]
-    first = first_row[0].strip() if first_row else ""
-    # an unnamed first column is the index pandas writes with ``to_csv()``
-    is_date = header[0].lower() in DATE_NAMES or header[0] == "" or not is_number(first)
-    if not is_date or len(header) < 2:
+    if len(header) < 2:
         return []
-    found = [0]
+    first = first_row[0].strip() if first_row else ""
+    named = [i for i, name in enumerate(header) if name.lower() in DATE_NAMES]
+    # an unnamed first column is the index pandas writes with ``to_csv()``
+    if header[0].lower() in DATE_NAMES or header[0] == "":
+        start = 0
+    elif named:  # a column named like a date, wherever it stands (an id column before it)
+        start = named[0]
+    elif not is_number(first):
+        start = 0
+    else:
+        return []
+    found = [start]
     # a time index split over several columns (``year,quarter,...``): not values either
-    while len(found) < len(header) - 1 and header[len(found)].lower() in DATE_NAMES:
-        found.append(len(found))
+    while found[-1] + 1 < len(header) and header[found[-1] + 1].lower() in DATE_NAMES:
+        found.append(found[-1] + 1)
+    if len(found) == len(header):  # every column a time: the last is the values
+        found.pop()
     return found
 
 
@@ -278,8 +288,10 @@ def read_series_csv(
 
     ``date_column``: ``"auto"`` takes the first column as the date column if its first value
     does not parse as a number, its header is a time name (``date``, ``Month``, ``YEAR``, …,
-    see :data:`DATE_NAMES`) or it has no name (the index pandas writes), and the columns right
-    after it named like time too (``year,quarter``: their cells are joined into one date); a
+    see :data:`DATE_NAMES`) or it has no name (the index pandas writes); else, if a column
+    elsewhere has a time name, that one (an identifier or value column may come first); and
+    the columns right after it named like time too (``year,quarter``: their cells are joined
+    into one date); a
     column name forces that column; ``None`` means every column is numeric. When the dates are
     numbers, ISO 8601 dates or dates as spreadsheets write them (``31/12/2016 23:00``,
     ``12/31/2016``, ``31.12.2016``: see :data:`_DATE_FORMATS`), they must not go back in time

@@ -6,12 +6,12 @@
     rnnkit train forecast --series Airline.csv --split 120,12,12 --horizon 12 --season 12 ...
     rnnkit train forecast --recipe etth1-uni --horizon 48 --data-dir ../shared/data --out runs/e
 
-Data: a CSV file with a header row, an optional date column (``--date-column``, by default
-told from the first column: not numeric, named like a date, or unnamed as pandas writes its
-index; ``year,quarter`` columns together) and numbers everywhere else: no empty cells in the
-columns a run uses (fill gaps first; other columns may have them, and text), rows oldest first
-(numeric, ISO and day- or month-first dates such as ``31/12/2016 23:00`` are checked); a
-header without a comma may use tabs or ``;`` (then with decimal commas) instead. ``--target
+Data: a CSV file with a header row, an optional date column (``--date-column``, by default told
+from the first column: not numeric, named like a date, or unnamed as pandas writes its index;
+else a column named like a date wherever it stands; ``year,quarter`` columns together) and
+numbers everywhere else: no empty cells in the columns a run uses (fill gaps first; other
+columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first
+dates such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;`` (then with decimal commas) instead. ``--target
 COL`` is forecast from its own past (univariate; default: the last column); ``--features
 all`` forecasts every column from every column (multivariate). ``--split`` cuts the rows
 into train, validation and test parts in time order, by counts (``8640,2880,2880``),
@@ -398,7 +398,7 @@ class ForecastTask(Task):
             "auto",
             "text",
             "the date column's name, 'none', or 'auto' (the first column if it is not numeric, "
-            "is named like date/Month/YEAR or has no name)",
+            "is named like date/Month/YEAR or has no name; else one named so elsewhere)",
             "data",
         ),
         Option("target", None, "text", "the column to forecast; default: the last", "data", True),
