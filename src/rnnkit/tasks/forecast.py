@@ -10,17 +10,17 @@ Data: a CSV file with a header row, an optional date column (``--date-column``, 
 from the first column: not numeric, named like a date, or unnamed as pandas writes its index;
 else a column named like a date wherever it stands; ``year,quarter`` columns together) and
 numbers everywhere else: no empty cells in the columns a run uses (fill gaps first; other
-columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first
-dates such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;`` (then with decimal commas) instead. ``--target
-COL`` is forecast from its own past (univariate; default: the last column); ``--features
-all`` forecasts every column from every column (multivariate). ``--split`` cuts the rows
-into train, validation and test parts in time order, by counts (``8640,2880,2880``),
-fractions (``0.7,0.1,0.2``) or ``informer`` (the ETTh split). Each column is standardised
-with the mean and standard deviation of the TRAINING rows only; a split's windows may read
-up to ``--window`` rows of the split before it (the known past), as in Informer. Left out,
-``--horizon`` is 24 steps and ``--window`` 96, or less where the parts are short (the
-horizon at most half the validation or test part, the window a third of the training part,
-at least ``--season``): the log and ``config.json`` give the sizes chosen.
+columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first dates
+such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;`` (then
+with decimal commas) instead. ``--target COL`` is forecast from its own past (univariate;
+default: the last column); ``--features all`` forecasts every column from every column
+(multivariate). ``--split`` cuts the rows into train, validation and test parts in time order,
+by counts (``8640,2880,2880``), fractions (``0.7,0.1,0.2``) or ``informer`` (the ETTh split).
+Each column is standardised with the mean and standard deviation of the TRAINING rows only; a
+split's windows may read up to ``--window`` rows of the split before it (the known past), as in
+Informer. Left out, ``--horizon`` is 24 steps and ``--window`` 96, or less where the parts are
+short (the horizon at most half the validation or test part, the window a third of the training
+part, at least ``--season``): the log and ``config.json`` give the sizes chosen.
 
 Models (``--model``): ``direct`` (default for ``--horizon`` > 1) reads the window with a
 recurrent encoder and a multi-output linear head gives all ``H`` steps at once; ``seq2seq``
