@@ -284,6 +284,22 @@ def test_nan_in_x_is_refused():
         Classifier().fit(np.full((2, 3, 1), np.inf), [0, 1])
 
 
+def test_series_a_row_get_a_hint_to_add_the_feature_axis():
+    import pandas as pd
+
+    table = np.zeros((6, 5), dtype=np.float32)
+    y = [0, 1] * 3
+    with pytest.raises(
+        ValueError, match=r"shape \(6, 5\) \(one feature a step: X\[\.\.\., None\]\)"
+    ):
+        Classifier().fit(table, y)
+    with pytest.raises(ValueError, match=r"X\[0\] .* shape \(5,\) \(one feature a step"):
+        Classifier().fit(list(table), y)
+    frame = pd.DataFrame(table, columns=[f"t{i}" for i in range(5)])
+    with pytest.raises(ValueError, match=r"X is a DataFrame: .*X\.to_numpy\(\)\[\.\.\., None\]"):
+        Classifier().fit(frame, y)
+
+
 def test_bad_targets_are_refused():
     X = sequences(20, seed=11)
     with pytest.raises(ValueError, match="y must be 1-D"):

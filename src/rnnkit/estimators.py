@@ -87,12 +87,18 @@ def _check_sequences(X: Any, name: str = "X") -> tuple[Tensor, Tensor]:
             f"{name} must be a float array (N, T, F) or a list of (T_i, F) arrays, "
             f"got {type(X).__name__}"
         )
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a DataFrame: its rows, not names
+        raise ValueError(
+            f"{name} is a DataFrame: give its values as (N, T, F), e.g. "
+            f"{name}.to_numpy()[..., None] for one series a row"
+        )
     if isinstance(X, Tensor) or (isinstance(X, np.ndarray) and X.dtype != object):
         shape = tuple(X.shape)
         if len(shape) != 3:
+            hint = f" (one feature a step: {name}[..., None])" if len(shape) == 2 else ""
             raise ValueError(
                 f"{name} must be 3-D (N, T, F) or a list of (T_i, F) arrays, "
-                f"got an array of shape {shape}"
+                f"got an array of shape {shape}{hint}"
             )
         if isinstance(X, Tensor):
             padded = X.detach().to("cpu", torch.float32)
@@ -114,9 +120,10 @@ def _check_sequences(X: Any, name: str = "X") -> tuple[Tensor, Tensor]:
             else:
                 seq = torch.as_tensor(_as_float(item, f"{name}[{i}]"))
             if seq.dim() != 2:
+                hint = " (one feature a step: reshape(-1, 1))" if seq.dim() == 1 else ""
                 raise ValueError(
                     f"{name}[{i}] must be a 2-D (T, F) array of steps by features, "
-                    f"got shape {tuple(seq.shape)}"
+                    f"got shape {tuple(seq.shape)}{hint}"
                 )
             if seqs and seq.shape[1] != seqs[0].shape[1]:
                 raise ValueError(
