@@ -77,7 +77,9 @@ def _series_like(values: list[str]) -> bool:
 def _label_index(header: list[str], label_column: str | None) -> int | None:
     """Where the label column of ``header`` is: ``label_column``, else a usual name."""
     names = [name.strip().lower() for name in header]
-    for wanted in (label_column, *_LABEL_NAMES):
+    # a name of one's own is the only one looked for; "label" (the default) or none: usual ones
+    own = label_column is not None and label_column.strip().lower() not in _LABEL_NAMES
+    for wanted in (label_column,) if own else (label_column, *_LABEL_NAMES):
         if wanted is not None and wanted.strip().lower() in names:
             return names.index(wanted.strip().lower())
     return None
