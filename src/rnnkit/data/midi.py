@@ -12,6 +12,8 @@ piano rolls. :func:`read_midi_folder` reads such a folder (or one file) into the
 * all channels and tracks are merged, except General MIDI's percussion channel (10), whose
   "notes" are drums rather than pitches; notes outside the roll's pitches are left out. Both
   are counted in the returned :class:`MidiReport` so the log can say what was dropped;
+* a key struck again as its note ends (or within the same step) continues it: a roll cannot
+  tell the two apart (see :mod:`rnnkit.music`);
 * the roll ends with the last note (trailing silence and end-of-track padding dropped);
 * a file timed in SMPTE frames rather than beats is refused, as is one mido cannot read.
 
