@@ -170,6 +170,15 @@ def test_a_target_beside_features_all_and_rows_in_no_part_are_said(
     assert main([*argv, "--baselines", "none", "--out", str(tmp_path / "run")]) == 0
     log = capsys.readouterr().out
     assert "--target OT is not used with --features all" in log
+    # a constant column among all: said, as its error-free forecast flatters the metrics
+    frame = pd.read_csv(ett)
+    frame["flat"] = 1.0
+    flat = tmp_path / "flat.csv"
+    frame.to_csv(flat, index=False)
+    argv = ["train", "forecast", "--series", str(flat), "--features", "all", "--window", "12"]
+    argv += ["--horizon", "2", *TINY, "--baselines", "none", "--out", str(tmp_path / "flat")]
+    assert main(argv) == 0
+    assert "'flat' constant over the training rows" in capsys.readouterr().out
     assert "--split 300,100,100 leaves rows 500-599 of" in log and "in no part" in log
 
 

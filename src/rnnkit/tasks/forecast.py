@@ -560,6 +560,7 @@ class ForecastTask(Task):
         if chosen:
             config = {**config, **chosen}
             self.check(config, "options")  # --season against the window chosen
+        artifacts_built = artifacts is None
         if artifacts is None:
             inputs, targets = select_columns(table, config["target"], config["features"])
             used = sorted(set(inputs) | set(targets))
@@ -601,6 +602,16 @@ class ForecastTask(Task):
         if config["target"] is None and config["features"] == "target":
             info["target"] = f"{scaler['targets'][0]!r} (by default the last value column)"
         warnings = [f"{table.source}: {table.time_gaps}"] if table.time_gaps else []
+        if config["features"] == "all" and artifacts_built:
+            start, end = bounds[0]
+            flat = [c for c in scaler["columns"]
+                    if np.all(table.values[start:end, table.columns.index(c)]
+                              == table.values[start, table.columns.index(c)])]  # fmt: skip
+            if flat:  # scored with no error, they flatter the multivariate metrics
+                warnings.append(
+                    f"{', '.join(map(repr, flat))} constant over the training rows: forecast "
+                    "and scored as any column (drop it from the file to leave it out)"
+                )
         if config["features"] == "all" and config["target"] is not None:
             warnings.append(
                 f"{option_name('target')} {config['target']} is not used with "
