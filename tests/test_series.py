@@ -202,6 +202,9 @@ def test_the_default_target_passes_over_columns_named_like_time(tmp_path):
     assert table.last_column == "POP" and table.columns == ["Obs", "TOTEMP", "POP"]
     only = read_series_csv(write(tmp_path, "week,time\n1,1\n2,2\n"), date_column=None)
     assert only.last_column == "time"  # nothing else to forecast
+    # nor over a column of text after the readings (as forecast reads: text allowed, unused)
+    text = "date,co2,city\n2000-01-01,1.5,Oslo\n2000-01-02,2.5,Oslo\n"
+    assert read_series_csv(write(tmp_path, text), allow_empty=True).last_column == "co2"
 
 
 def test_missing_values_allowed_are_nan_until_a_used_column_has_one(tmp_path):

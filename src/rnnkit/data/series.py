@@ -390,13 +390,14 @@ def read_series_csv(
         raise ValueError(next(iter(text_columns.values())))
     return SeriesTable(
         values[:, kept], [header[numeric[c]] for c in kept], dates, str(path), lines,
-        text_columns, _default_target(header, numeric), time_gaps,
+        text_columns, _default_target(header, [numeric[c] for c in kept]), time_gaps,
     )  # fmt: skip
 
 
 def _default_target(header: list[str], numeric: list[int]) -> str:
-    """The last column besides the date, passing over columns named like time (Longley's
-    ``YEAR``, copper's ``TIME`` at the end of the row are counters, not the series)."""
+    """The last column of numbers besides the date, passing over columns named like time
+    (Longley's ``YEAR``, copper's ``TIME`` at the end of the row are counters, not the
+    series) and columns of text (a city's name after its readings)."""
     named = [i for i in numeric if header[i].lower() not in DATE_NAMES]
     return header[(named or numeric)[-1]]
 
