@@ -13,7 +13,7 @@ numbers everywhere else: no empty cells in the columns a run uses (fill gaps fir
 columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first dates
 such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;`` (then
 with decimal commas) instead. ``--target COL`` is forecast from its own past (univariate;
-default: the last column); ``--features all`` forecasts every column from every column
+default: the last column of numbers); ``--features all`` forecasts every column from every column
 (multivariate). ``--split`` cuts the rows into train, validation and test parts in time order,
 by counts (``8640,2880,2880``), fractions (``0.7,0.1,0.2``) or ``informer`` (the ETTh split).
 Each column is standardised with the mean and standard deviation of the TRAINING rows only; a
@@ -401,7 +401,14 @@ class ForecastTask(Task):
             "is named like date/Month/YEAR or has no name; else one named so elsewhere)",
             "data",
         ),
-        Option("target", None, "text", "the column to forecast; default: the last", "data", True),
+        Option(
+            "target",
+            None,
+            "text",
+            "the column to forecast; default: the last of numbers",
+            "data",
+            True,
+        ),
         Option(
             "features",
             "target",
