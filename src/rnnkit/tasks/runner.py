@@ -567,9 +567,7 @@ def _load_final_or_checkpoint(run: RunDir, model: nn.Module) -> None:
                     file=sys.stderr,
                 )
                 return
-        checkpoints = run.checkpoint_path("last").parent
-        unfinished = not run.metrics_path.is_file()  # (a finished run's files deleted: below)
-        if unfinished and not (checkpoints.is_dir() and any(checkpoints.glob("*.safetensors"))):
+        if not run.metrics_path.is_file():  # (a finished run's files deleted by hand: below)
             raise RunDirError(
                 f"{run.path}: training has not finished an epoch yet (no "
                 f"{run.weights_path.name}, no checkpoint): nothing to load"
