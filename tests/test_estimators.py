@@ -273,6 +273,19 @@ def test_x_y_length_mismatch():
         Regressor().fit(X, np.zeros(len(X) + 1))
 
 
+def test_trailing_nan_in_an_array_is_padding_as_in_the_ucr_archive(fitted, toy):
+    _, _, X_test, _ = toy
+    longest = max(len(x) for x in X_test)
+    padded = np.full((len(X_test), longest, 1), np.nan, dtype=np.float32)
+    for i, x in enumerate(X_test):
+        padded[i, : len(x)] = x
+    np.testing.assert_allclose(fitted.predict_proba(padded), fitted.predict_proba(X_test),
+                               atol=1e-6)  # fmt: skip
+    padded[0, 0, 0] = np.nan  # before the end: missing, not padding
+    with pytest.raises(ValueError, match="X contains NaN"):
+        fitted.predict(padded)
+
+
 def test_nan_in_x_is_refused():
     X = sequences(20, seed=10)
     y = sign_labels(X)

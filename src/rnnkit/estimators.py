@@ -78,9 +78,12 @@ class NotFittedError(ValueError, AttributeError):
 def _check_sequences(X: Any, name: str = "X") -> tuple[Tensor, Tensor]:
     """``X`` as a padded float32 tensor ``(N, T, F)`` and its lengths ``(N,)``.
 
+    In an ``(N, T, F)`` array, steps that are NaN in every feature from some step to the end
+    are padding, as the UCR archive pads its shorter series: that sequence ends there.
+
     Raises:
         ValueError: naming ``name``: not sequences of feature vectors, empty, different
-            feature sizes, or NaN / infinity anywhere.
+            feature sizes, or NaN / infinity anywhere else.
     """
     if isinstance(X, (str, bytes, dict)) or X is None:
         raise ValueError(
@@ -104,7 +107,7 @@ def _check_sequences(X: Any, name: str = "X") -> tuple[Tensor, Tensor]:
             padded = X.detach().to("cpu", torch.float32)
         else:
             padded = torch.as_tensor(_as_float(X, name))
-        lengths = torch.full((shape[0],), shape[1], dtype=torch.long)
+        padded, lengths = _trailing_nan_padding(padded)
     else:
         try:
             items = list(X)
@@ -140,6 +143,18 @@ def _check_sequences(X: Any, name: str = "X") -> tuple[Tensor, Tensor]:
         raise ValueError(f"{name} has no features: each step needs at least one")
     if not torch.isfinite(padded).all():
         raise ValueError(f"{name} contains NaN or infinity")
+    return padded, lengths
+
+
+def _trailing_nan_padding(padded: Tensor) -> tuple[Tensor, Tensor]:
+    """``(N, T, F)`` with the steps NaN in every feature up to the end read as padding:
+    those steps zeroed, and each sequence's length before them."""
+    missing = torch.isnan(padded).all(dim=2)  # (N, T)
+    # a step is padding when it and every step after it are missing
+    trailing = missing.flip(1).long().cumprod(1).flip(1).bool()
+    lengths = (~trailing).sum(1)
+    if bool(trailing.any()):
+        padded = padded.masked_fill(trailing.unsqueeze(2), 0.0)
     return padded, lengths
 
 
