@@ -319,6 +319,8 @@ def test_bad_targets_are_refused():
         Classifier().fit(X, np.zeros((len(X), 2)))
     with pytest.raises(ValueError, match="at least 2 classes"):
         Classifier().fit(X, ["a"] * len(X))
+    with pytest.raises(ValueError, match=r"not whole \(continuous\).*rnnkit.Regressor"):
+        Classifier().fit(X, np.linspace(0, 1, len(X)))
     with pytest.raises(ValueError, match="y contains NaN"):
         Regressor().fit(X, np.full(len(X), np.nan))
     with pytest.raises(ValueError, match=r"y must be 1-D .* or 2-D"):

@@ -203,6 +203,12 @@ def _labels_1d(y: Any, stacklevel: int) -> np.ndarray:
         labels = labels.ravel()
     if labels.ndim != 1:
         raise ValueError(f"y must be 1-D class labels, got shape {labels.shape}")
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
+        # as scikit-learn's classifiers refuse a "continuous" target
+        raise ValueError(
+            "y holds numbers that are not whole (continuous): class labels are needed; "
+            "use rnnkit.Regressor to predict numbers"
+        )
     return labels
 
 
