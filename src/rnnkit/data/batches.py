@@ -78,5 +78,17 @@ def holdout(
             f"{source}: {count} {what} cannot be split into train and validation; "
             "give more or --valid"
         )
+    (taken, kept) = seeded_parts(count, [held], seed)
+    return kept, taken
+
+
+def seeded_parts(count: int, sizes: list[int], seed: int) -> list[list[int]]:
+    """``range(count)`` in a seeded order cut into parts of ``sizes`` and the rest, each
+    sorted: the same parts for the same seed (the held-out splits of :func:`holdout` and of
+    pieces held out for validation and test)."""
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    return sorted(order[held:]), sorted(order[:held])
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(sorted(order[start : start + size]))
+        start += size
+    return [*parts, sorted(order[start:])]

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.data.batches import Batches, holdout
+from rnnkit.data.batches import Batches, holdout, seeded_parts
 from rnnkit.data.midi import MIDI_SUFFIXES
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.text_stream import StreamBatches, read_text, split_by_fraction, tokenize_stream
@@ -225,18 +225,18 @@ def _held_out(
             f"{train}: {count} {what} cannot be split into train, "
             f"{' and '.join(sizes)}; give more, smaller fractions, or --valid/--test"
         )
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(config["seed"]))
-    order, splits = order.tolist(), {}
-    for name in ("test", "valid"):
+    *held, kept = seeded_parts(count, list(sizes.values()), config["seed"])
+    parts = dict(zip(sizes, held, strict=True))
+    splits: dict[str, Frames | None] = {"train": _frames([rolls[i] for i in kept], train)}
+    for name in ("valid", "test"):
         if name in given:
             splits[name] = _frames(given[name], config[name] or f"{train} ({name})")
-        elif name in sizes:
-            held, order = sorted(order[: sizes[name]]), order[sizes[name] :]
-            splits[name] = _frames([rolls[i] for i in held], f"{train} (held out, {name})")
+        elif name in parts:
+            pieces = [rolls[i] for i in parts[name]]
+            splits[name] = _frames(pieces, f"{train} (held out, {name})")
         else:
             splits[name] = None
-    splits["train"] = _frames([rolls[i] for i in sorted(order)], train)
-    return {name: splits[name] for name in ("train", "valid", "test")}
+    return splits
 
 
 def _check_shares(config: Mapping[str, Any], where: str) -> None:
