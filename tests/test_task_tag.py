@@ -15,7 +15,7 @@ from rnnkit.metrics.tagging import entity_scores
 from rnnkit.structures.joint_tagger import UNKNOWN_INTENT, JointTagger
 from rnnkit.tasks.budget import describe_budget, sized_budget
 from rnnkit.tasks.runner import make_config
-from rnnkit.tasks.tag import TASK, split_text
+from rnnkit.tasks.tag import TASK, _looks_like_conll, split_text
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -460,6 +460,7 @@ def test_predict_on_a_conll_file_answers_in_conll(tmp_path, capsys):
     status, printed, err = run(capsys, "predict", out, "--input", tmp_path / "train.txt")
     assert status == 0, err
     blocks = [block.splitlines() for block in printed.strip("\n").split("\n\n")]
+    blocks = [block for block in blocks if block != ["-DOCSTART-\tO"]]  # (answered in place)
     sentences = [
         ["EU", "rejects", "German", "call"],
         ["Peter", "Blackburn"],
@@ -476,10 +477,51 @@ def test_predict_on_a_conll_file_answers_in_conll(tmp_path, capsys):
     tokens_only.write_text("\n\n".join("\n".join(s) for s in sentences) + "\n")
     status, printed_tokens, err = run(capsys, "predict", out, "--input", tokens_only)
     assert status == 0, err
-    assert printed_tokens.strip("\n").split("\n\n") == printed.strip("\n").split("\n\n")[:3]
+    assert printed_tokens.strip("\n").split("\n\n") == ["\n".join(b) for b in blocks[:3]]
     # CoNLL-2003's document line tells a file of one sentence (no blank line) as CoNLL too
     one = tmp_path / "one.txt"
     one.write_text("-DOCSTART- -X- -X- O\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n")
     status, printed_one, err = run(capsys, "predict", out, "--input", one)
     assert status == 0, err
-    assert [line.split("\t")[0] for line in printed_one.split("\n") if line] == ["EU", "rejects"]
+    assert printed_one == "-DOCSTART-\tO\n\nEU\tB-ORG\nrejects\tO\n\n"
+
+
+def test_predict_answers_line_for_line_docstart_and_blank_lines(tmp_path, capsys):
+    """A CoNLL-2003 file's -DOCSTART- lines are answered in their places (they were dropped,
+    so the answers no longer lined up with the input), and a sentence-a-line file with a
+    blank line in it is read as sentences, the blank line answered by a blank line (it was
+    taken for CoNLL: one token a line)."""
+    out, _ = train_crf(tmp_path, capsys, CONLL * 5)
+    conll = tmp_path / "test.txt"
+    conll.write_text(CONLL)
+    status, printed, err = run(capsys, "predict", out, "--input", conll)
+    assert status == 0, err
+    answered, given = printed.rstrip("\n").split("\n"), CONLL.rstrip("\n").split("\n")
+    assert len(answered) == len(given)  # line for line
+    for line, answer in zip(given, answered, strict=True):
+        assert line.split(" ")[0] == answer.split("\t")[0]
+    assert answered[0] == "-DOCSTART-\tO" and answered[10] == "-DOCSTART-\tO"
+
+    text = tmp_path / "sentences.txt"
+    text.write_text("Peter Blackburn rejects German call\n\nEU rejects German call\n")
+    status, printed, err = run(capsys, "predict", out, "--input", text)
+    assert status == 0, err
+    assert printed == "B-PER I-PER O B-MISC O\n\nB-ORG O B-MISC O\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens", "conll"),
+    [
+        ("EU B-ORG\nrejects O\n\nPeter B-PER\n", "word", True),
+        ("EU\nrejects\n\nPeter\nBlackburn\n", "word", True),
+        ("EU rejects German call\n\nPeter Blackburn\n", "word", False),
+        ("北\n京\n\n欢\n", "char", True),
+        ("北京欢迎你\n\n你好\n", "char", False),
+        ("EU rejects\nGerman call\n", "word", False),  # no blank line: a sentence a line
+        ("-DOCSTART- -X- O\nEU NNP B-ORG\n", "word", True),
+    ],
+)
+def test_looks_like_conll(tmp_path, text, tokens, conll):
+    path = tmp_path / "input.txt"
+    path.write_text(text)
+    assert _looks_like_conll(path, text.splitlines(), tokens) is conll

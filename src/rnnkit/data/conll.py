@@ -80,7 +80,11 @@ def _is_conllu(path: Path, lines: list[tuple[int, str]]) -> bool:
 
 
 def read_conll(
-    path: str | os.PathLike[str], token_column: int | None = None, tag_column: int | None = None
+    path: str | os.PathLike[str],
+    token_column: int | None = None,
+    tag_column: int | None = None,
+    *,
+    lines: list[tuple[int, str]] | None = None,
 ) -> list[TaggedSentence]:
     """The sentences of a CoNLL-style (or CoNLL-U) file, in file order.
 
@@ -91,6 +95,7 @@ def read_conll(
             (CoNLL-U: FORM).
         tag_column: index of the tag column (``--tag-column``); -1 is the last column;
             ``None``: the last (CoNLL-U: UPOS).
+        lines: the file's ``(number, line)`` pairs, if the caller has read them already.
 
     Raises:
         ValueError: the file is missing or not UTF-8 (``FILE:LINE``); a line has another
@@ -99,7 +104,7 @@ def read_conll(
             ``--tag-column``); the file holds no sentence.
     """
     path = Path(path)
-    lines = list(iter_lines(path))
+    lines = list(iter_lines(path)) if lines is None else lines
     conllu = _is_conllu(path, lines)
     defaults = _CONLLU_DEFAULTS if conllu else (0, -1)
     token_column = defaults[0] if token_column is None else token_column

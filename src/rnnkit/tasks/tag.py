@@ -57,14 +57,18 @@ The intent head reads the final states plus the mean of the outputs, or with
 (``--tokens word``, the default), or, for runs trained with ``--tokens char`` (Chinese), every
 non-space character a token, so ``北京欢迎你`` needs no spaces. It prints the tags of each line,
 space separated and aligned with its tokens, followed by a tab and the predicted sentence label
-when the model has an intent head. A CoNLL file (``.conll``/``.conllu``, or sentences
-separated by blank lines; the run's token column is read) gets CoNLL back: ``TOKEN<TAB>TAG``
-lines and a blank line after each sentence. ``rnnkit evaluate RUN [--data FILE]`` prints precision,
-recall, F1, token accuracy (and intent accuracy) on a file of the run's format.
+when the model has an intent head; a blank line is answered by a blank line. A CoNLL file
+(``.conll``/``.conllu``, CoNLL-2003's ``-DOCSTART-`` first line, or blank lines between lines of
+one number of columns; the run's token column is read) gets CoNLL back: ``TOKEN<TAB>TAG`` lines
+and a blank line after each sentence, with ``-DOCSTART-<TAB>O`` and a blank line where the
+input has a document line, so that the answers stay line for line with a CoNLL-2003 file.
+``rnnkit evaluate RUN [--data FILE]`` prints precision, recall, F1, token accuracy (and intent
+accuracy) on a file of the run's format.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,7 +80,7 @@ from torch import Tensor, nn
 from rnnkit.data.batches import Batches, holdout
 from rnnkit.data.conll import TaggedSentence, read_conll
 from rnnkit.data.padding import pad_sequences
-from rnnkit.data.readers import iter_lines, read_text_lines
+from rnnkit.data.readers import iter_lines
 from rnnkit.data.slots import read_seq_pairs
 from rnnkit.metrics.tagging import (
     SCHEMES,
@@ -189,16 +193,26 @@ def read_splits(
     return train, valid, test
 
 
-def _looks_like_conll(path: Path) -> bool:
+def _looks_like_conll(path: Path, lines: Sequence[str], tokens: str) -> bool:
     """Whether a predict input is a CoNLL file rather than one sentence a line: its name says
-    so, or a blank line separates lines (text lines refuse one inside)."""
+    so, it opens with CoNLL-2003's document line, or blank lines separate lines that (nearly)
+    all have one number of columns — a sentence a line has words of varying count (with a
+    single column in a ``--tokens char`` run, CoNLL's lines are one character each)."""
     if path.suffix.lower() in (".conll", ".conllu", ".iob", ".bio"):
         return True
-    lines = [line.strip() for _, line in iter_lines(path)]
-    while lines and not lines[-1]:
-        lines.pop()
-    # CoNLL-2003's files open with a document line
-    return "" in lines or bool(lines and lines[0].startswith("-DOCSTART-"))
+    texts = [line.strip() for line in lines]
+    if texts and texts[0].startswith("-DOCSTART-"):
+        return True
+    filled = [text for text in texts if text]
+    if len(filled) == len(texts):
+        return False
+    counts = Counter(len(text.split()) for text in filled)
+    columns, lines_of_that_many = counts.most_common(1)[0]
+    if lines_of_that_many < 0.9 * len(filled):  # (a few odd lines: read_conll names them)
+        return False
+    if columns == 1 and tokens == "char":
+        return all(len(text) == 1 for text in filled)
+    return True
 
 
 def as_iob2(sentences: list[TaggedSentence] | None) -> tuple[list[TaggedSentence] | None, int]:
@@ -671,19 +685,28 @@ class TagTask(Task):
     ) -> list[str]:
         """For each line of ``input_path`` (one sentence a line, split by ``--tokens``): its
         tags, space separated, then a tab and the sentence label if the model has an intent
-        head. A CoNLL file (a ``.conll``/``.conllu`` name, or blank lines between sentences;
+        head; a blank line gets a blank line. A CoNLL file (see :func:`_looks_like_conll`;
         its ``--token-column`` is read, other columns may be there or not) gets CoNLL back:
         ``TOKEN<TAB>TAG`` lines, a blank line after each sentence (and ``# label = L`` before
-        it with an intent head)."""
-        conll = _looks_like_conll(Path(input_path))
+        it with an intent head), and each ``-DOCSTART-`` line answered in its place."""
+        lines = list(iter_lines(Path(input_path)))
+        conll = _looks_like_conll(Path(input_path), [line for _, line in lines], config["tokens"])
+        documents: list[int] = []  # CoNLL-2003's -DOCSTART- lines, answered in their places
+        blank: list[int] = []  # a sentence a line: blank lines, answered by blank lines
         if conll:
             column = config["token_column"]
-            sentences = read_conll(input_path, column, column)  # no tags needed
+            sentences = read_conll(input_path, column, column, lines=lines)  # no tags needed
+            documents = [n for n, line in lines if line.strip().startswith("-DOCSTART-")]
         else:
             sentences = []
-            for number, line in enumerate(read_text_lines(input_path), start=1):
-                tokens = split_text(line, config["tokens"])
+            for index, (number, line) in enumerate(lines):
+                if not line.strip():
+                    blank.append(index)
+                    continue
+                tokens = split_text(line.strip(), config["tokens"])
                 sentences.append(TaggedSentence(tokens, ["O"] * len(tokens), number))
+            if not sentences:
+                raise ValueError(f"{input_path}: no sentences (the file is empty)")
         sentences = [replace(s, tags=["O"] * len(s.tokens), label=None) for s in sentences]
         unlabelled = {**artifacts, "labels": {**artifacts["labels"], "intents": None}}
         examples = encode(sentences, unlabelled, str(input_path))
@@ -698,12 +721,18 @@ class TagTask(Task):
                 if not conll:
                     outputs.append(" ".join(tags) + ("" if label is None else f"\t{label}"))
                     continue
+                sentence = sentences[done + b]
+                while documents and documents[0] < sentence.line:
+                    outputs += ["-DOCSTART-\tO", ""]
+                    documents.pop(0)
                 if label is not None:
                     outputs.append(f"# label = {label}")
-                tokens = sentences[done + b].tokens
+                tokens = sentence.tokens
                 outputs += [f"{t}\t{tag}" for t, tag in zip(tokens, tags, strict=True)] + [""]
             done += len(paths)
-        return outputs
+        for index in blank:
+            outputs.insert(index, "")
+        return outputs + [line for _ in documents for line in ("-DOCSTART-\tO", "")]
 
     def example_inputs(
         self, model: nn.Module, config: Mapping[str, Any], artifacts: Mapping[str, Any]
