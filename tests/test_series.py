@@ -449,3 +449,20 @@ def test_a_delimiter_closing_every_line_is_not_a_column(tmp_path):
     assert table.columns == ["a", "OT"] and table.values.tolist() == [[1, 2], [3, 4]]
     with pytest.raises(ValueError, match=r"s\.csv:1: column 4 has an empty name"):
         read_series_csv(write(tmp_path, "date,a,OT,\nd1,1,2,5\nd2,3,4,\n"))  # it has a cell
+
+
+def test_hours_unix_times_and_row_numbers_are_not_values(tmp_path):
+    """UCI's Beijing PM2.5 file opens with a row number and the time split over four columns
+    (the hour was read as a value, the row number too); seconds since 1970 in an ``epoch``
+    column were read as a value."""
+    text = "No,year,month,day,hour,pm2.5,DEWP\n1,2010,1,1,0,129,-21\n2,2010,1,1,1,148,-20\n"
+    table = read_series_csv(write(tmp_path, text + "3,2010,1,1,2,159,-21\n"))
+    assert table.columns == ["pm2.5", "DEWP"] and table.row_numbers == "No"
+    assert table.dates == ["2010 1 1 0", "2010 1 1 1", "2010 1 1 2"]
+    with pytest.raises(ValueError, match="the file runs newest first"):  # the hour is time
+        read_series_csv(write(tmp_path, text.replace(",0,129", ",5,129")))
+    table = read_series_csv(write(tmp_path, "epoch,load\n1700000000,5\n1700003600,6\n"))
+    assert table.columns == ["load"] and table.dates == ["1700000000", "1700003600"]
+    # a first column named like a row number that does not count up by one is a value
+    table = read_series_csv(write(tmp_path, "id,load\n7,5\n3,6\n"))
+    assert table.columns == ["id", "load"] and table.row_numbers is None

@@ -41,10 +41,17 @@ __all__ = [
 ]
 
 DATE_NAMES = frozenset(
-    {"date", "datetime", "time", "timestamp", "year", "month", "week", "day", "quarter", "period"}
-)
+    {"date", "datetime", "date_time", "time", "timestamp", "time_stamp", "ds",
+     "epoch", "unix", "unixtime", "unix_time",
+     "year", "quarter", "month", "week", "day", "hour", "minute", "second", "period"}
+)  # fmt: skip
 """Header names that ``date_column="auto"`` treats as the time index even when their values
-are numbers (sunspots' ``YEAR`` column is 1700, 1701, … and is not a feature)."""
+are numbers (sunspots' ``YEAR`` column is 1700, 1701, …, seconds since 1970 in an ``epoch``
+column, an ``hour`` after ``year,month,day``: none of them is a feature; ``ds`` is Prophet's)."""
+
+ROW_NUMBER_NAMES = frozenset({"index", "id", "idx", "no", "no.", "#", "row"})
+"""Names of a first column that, when its cells count up by one, numbers the rows (a
+spreadsheet's ``No``): not a value."""
 
 MISSING = frozenset({"", "na", "n/a", "#n/a", "nan", "null", "none"})
 """Cells (compared in lower case) that mean a missing value when ``allow_empty`` is set
@@ -74,6 +81,8 @@ class SeriesTable:
     last_column: str | None = None
     #: what is irregular in the dates (gaps, repeated times), for the log; ``None`` if nothing
     time_gaps: str | None = None
+    #: a first column that numbers the rows (see :data:`ROW_NUMBER_NAMES`), left out
+    row_numbers: str | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -286,6 +295,10 @@ def read_series_csv(
     The cells are separated by ``,`` (or, when the header line holds no comma, by the tab,
     ``;`` or ``|`` it holds; with ``;`` a number may have a decimal comma, ``1,5``).
 
+    A first column named like a row number (``No``, ``index``, ``id``: see
+    :data:`ROW_NUMBER_NAMES`) whose cells count up by one is left out
+    (:attr:`SeriesTable.row_numbers`).
+
     ``date_column``: ``"auto"`` takes the first column as the date column if its first value
     does not parse as a number, its header is a time name (``date``, ``Month``, ``YEAR``, …,
     see :data:`DATE_NAMES`) or it has no name (the index pandas writes); else, if a column
@@ -345,7 +358,9 @@ def read_series_csv(
             raise ValueError(f"{path}:{header_line}: column {i + 1} has an empty name")
         if name in header[:i]:
             raise ValueError(f"{path}:{header_line}: column name {name!r} appears twice")
-    numeric = [i for i in range(len(header)) if i not in date_indices]
+    row_numbers = _row_number_column(header, body, date_indices)
+    left_out = date_indices + ([0] if row_numbers else [])
+    numeric = [i for i in range(len(header)) if i not in left_out]
     if not numeric:
         raise ValueError(f"{path}:{header_line}: no numeric column besides the date column")
 
@@ -391,7 +406,23 @@ def read_series_csv(
     return SeriesTable(
         values[:, kept], [header[numeric[c]] for c in kept], dates, str(path), lines,
         text_columns, _default_target(header, [numeric[c] for c in kept]), time_gaps,
+        row_numbers,
     )  # fmt: skip
+
+
+def _row_number_column(
+    header: list[str], body: list[tuple[int, list[str]]], date_indices: list[int]
+) -> str | None:
+    """The first column's name if it numbers the rows: named so (``No``, ``index``, ``id``)
+    and counting up by one from its first cell (a feature or target it is not)."""
+    if not header or 0 in date_indices or header[0].lower() not in ROW_NUMBER_NAMES:
+        return None
+    try:
+        cells = [int(row[0].strip()) for _, row in body if row]
+    except ValueError:
+        return None
+    counting = all(b - a == 1 for a, b in itertools.pairwise(cells))
+    return header[0] if counting and len(cells) == len(body) else None
 
 
 def _default_target(header: list[str], numeric: list[int]) -> str:

@@ -8,8 +8,10 @@
 
 Data: a CSV file with a header row, an optional date column (``--date-column``, by default told
 from the first column: not numeric, named like a date, or unnamed as pandas writes its index;
-else a column named like a date wherever it stands; ``year,quarter`` columns together) and
-numbers everywhere else: no empty cells in the columns a run uses (fill gaps first; other
+else a column named like a date wherever it stands; ``year,quarter`` or ``year,month,day,hour``
+columns together; seconds since 1970 in a column named ``epoch``, ``unix`` or ``timestamp``), a
+first column of row numbers named ``No``, ``index`` or ``id`` left out, and numbers everywhere
+else: no empty cells in the columns a run uses (fill gaps first; other
 columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first dates
 such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;`` (then
 with decimal commas) instead. ``--target COL`` is forecast from its own past (univariate;
@@ -606,6 +608,8 @@ class ForecastTask(Task):
             info["chosen"] = ", ".join(f"{option_name(k)} {v}" for k, v in chosen.items())
         if table.text_columns:
             info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
+        if table.row_numbers:
+            info["row numbers, not used"] = repr(table.row_numbers)
         if config["target"] is None and config["features"] == "target":
             info["target"] = f"{scaler['targets'][0]!r} (by default the last value column)"
         warnings = [f"{table.source}: {table.time_gaps}"] if table.time_gaps else []
