@@ -519,9 +519,13 @@ def test_predict_answers_line_for_line_docstart_and_blank_lines(tmp_path, capsys
         ("北京欢迎你\n\n你好\n", "char", False),
         ("EU rejects\nGerman call\n", "word", False),  # no blank line: a sentence a line
         ("-DOCSTART- -X- O\nEU NNP B-ORG\n", "word", True),
+        # CoNLL-U (comment lines of other lengths) in a file not named .conllu
+        ("# sent_id = 1\n# text = Hi there\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n"
+         "2\tthere\tthere\tADV\t_\t_\t1\tadvmod\t_\t_\n\n", "word", True),
     ],
-)
+)  # fmt: skip
 def test_looks_like_conll(tmp_path, text, tokens, conll):
     path = tmp_path / "input.txt"
     path.write_text(text)
-    assert _looks_like_conll(path, text.splitlines(), tokens) is conll
+    lines = list(enumerate(text.splitlines(), start=1))
+    assert _looks_like_conll(path, lines, tokens) is conll

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from rnnkit.data.readers import iter_lines
 
-__all__ = ["TaggedSentence", "read_conll"]
+__all__ = ["TaggedSentence", "is_conllu", "read_conll"]
 
 _COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 _ASCII_BLANKS = " \t"
@@ -66,7 +66,7 @@ def _column_index(index: int, columns: int, option: str, path: Path, line: int) 
     return index % columns
 
 
-def _is_conllu(path: Path, lines: list[tuple[int, str]]) -> bool:
+def is_conllu(path: Path, lines: list[tuple[int, str]]) -> bool:
     """A ``.conllu`` name, or a first token line of ten tab-separated columns whose first is
     an integer ID."""
     if path.suffix == ".conllu":
@@ -105,7 +105,7 @@ def read_conll(
     """
     path = Path(path)
     lines = list(iter_lines(path)) if lines is None else lines
-    conllu = _is_conllu(path, lines)
+    conllu = is_conllu(path, lines)
     defaults = _CONLLU_DEFAULTS if conllu else (0, -1)
     token_column = defaults[0] if token_column is None else token_column
     tag_column = defaults[1] if tag_column is None else tag_column

@@ -78,7 +78,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.batches import Batches, holdout
-from rnnkit.data.conll import TaggedSentence, read_conll
+from rnnkit.data.conll import TaggedSentence, is_conllu, read_conll
 from rnnkit.data.padding import pad_sequences
 from rnnkit.data.readers import iter_lines
 from rnnkit.data.slots import read_seq_pairs
@@ -193,14 +193,15 @@ def read_splits(
     return train, valid, test
 
 
-def _looks_like_conll(path: Path, lines: Sequence[str], tokens: str) -> bool:
-    """Whether a predict input is a CoNLL file rather than one sentence a line: its name says
-    so, it opens with CoNLL-2003's document line, or blank lines separate lines that (nearly)
-    all have one number of columns — a sentence a line has words of varying count (with a
-    single column in a ``--tokens char`` run, CoNLL's lines are one character each)."""
-    if path.suffix.lower() in (".conll", ".conllu", ".iob", ".bio"):
+def _looks_like_conll(path: Path, lines: list[tuple[int, str]], tokens: str) -> bool:
+    """Whether a predict input (its numbered lines) is a CoNLL file rather than one sentence a
+    line: its name says so, its lines are CoNLL-U's, it opens with CoNLL-2003's document line,
+    or blank lines separate lines that (nearly) all have one number of columns — a sentence a
+    line has words of varying count (with a single column in a ``--tokens char`` run, CoNLL's
+    lines are one character each)."""
+    if path.suffix.lower() in (".conll", ".conllu", ".iob", ".bio") or is_conllu(path, lines):
         return True
-    texts = [line.strip() for line in lines]
+    texts = [line.strip() for _, line in lines]
     if texts and texts[0].startswith("-DOCSTART-"):
         return True
     filled = [text for text in texts if text]
@@ -690,7 +691,7 @@ class TagTask(Task):
         ``TOKEN<TAB>TAG`` lines, a blank line after each sentence (and ``# label = L`` before
         it with an intent head), and each ``-DOCSTART-`` line answered in its place."""
         lines = list(iter_lines(Path(input_path)))
-        conll = _looks_like_conll(Path(input_path), [line for _, line in lines], config["tokens"])
+        conll = _looks_like_conll(Path(input_path), lines, config["tokens"])
         documents: list[int] = []  # CoNLL-2003's -DOCSTART- lines, answered in their places
         blank: list[int] = []  # a sentence a line: blank lines, answered by blank lines
         if conll:
