@@ -495,6 +495,23 @@ def test_read_table_by_name_and_index(tmp_path):
     assert [e.label for e in read_table(path, "review", "id")] == ["7", "8"]
 
 
+def test_read_table_default_columns_find_the_usual_names(tmp_path):
+    """A Kaggle-style ``Review,Sentiment`` file needed --text-column and --label-column: the
+    defaults (text, label) now also find the usual other names, in any case; a name of one's
+    own is the only one looked for."""
+    path = tmp_path / "t.csv"
+    path.write_text("id,Review,Sentiment\n0,a fine film,positive\n1,dull,negative\n")
+    assert read_table(path, "text", "label") == [
+        LabeledLine("positive", "a fine film", 2),
+        LabeledLine("negative", "dull", 3),
+    ]
+    assert [e.text for e in read_table(path, "text", "text")] == ["a fine film", "dull"]
+    with pytest.raises(ValueError, match="label column 'verdict': no such column"):
+        read_table(path, "text", "verdict")
+    path.write_text("sentence,text,label\nignored,the text,1\nx,more,0\n")
+    assert [e.text for e in read_table(path, "text", "label")] == ["the text", "more"]
+
+
 def test_read_table_header_names_are_read_without_their_spaces(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("id, review ,sentiment\n0,a fine film,good\n1,dull,bad\n")

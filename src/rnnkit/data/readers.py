@@ -17,7 +17,7 @@ those of the file); in a plain-text input they are an error, since each line get
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,26 @@ def is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+LABEL_NAMES = ("label", "class", "target", "y", "sentiment", "category", "polarity")
+"""Usual names of a header's label column, in the order they are looked for."""
+
+TEXT_NAMES = ("text", "sentence", "review", "content", "comment", "tweet", "document", "body")
+"""Usual names of a header's text column, in the order they are looked for."""
+
+
+def named_column(header: Sequence[str], wanted: str, usual: Sequence[str]) -> int | None:
+    """Where the column ``wanted`` is in ``header`` (case and surrounding blanks aside); if
+    ``wanted`` is the first of the ``usual`` names (the default, ``label``) and absent, the
+    first other usual name the header has (``Sentiment``, ``review``): a name one gives is
+    the only one looked for."""
+    names = [name.strip().lower() for name in header]
+    wanted = wanted.strip().lower()
+    for name in (wanted, *usual) if usual and wanted == usual[0] else (wanted,):
+        if name in names:
+            return names.index(name)
+    return None
 
 
 def read_bytes(path: Path) -> bytes:

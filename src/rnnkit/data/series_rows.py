@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import decode_line, is_number, raw_lines
+from rnnkit.data.readers import LABEL_NAMES, decode_line, is_number, named_column, raw_lines
 from rnnkit.data.sequences import SequenceSet
 
 __all__ = ["looks_like_rows", "read_rows"]
@@ -43,9 +43,6 @@ def _fields(line: str) -> list[str]:
     if "," in line:
         return [field.strip() for field in line.split(",")]
     return line.split()
-
-
-_LABEL_NAMES = ("label", "class", "target", "y")  # the label column of a header, in order
 
 
 def _first_lines(path: str | os.PathLike[str], count: int) -> list[list[str]]:
@@ -76,13 +73,7 @@ def _series_like(values: list[str]) -> bool:
 
 def _label_index(header: list[str], label_column: str | None) -> int | None:
     """Where the label column of ``header`` is: ``label_column``, else a usual name."""
-    names = [name.strip().lower() for name in header]
-    # a name of one's own is the only one looked for; "label" (the default) or none: usual ones
-    own = label_column is not None and label_column.strip().lower() not in _LABEL_NAMES
-    for wanted in (label_column,) if own else (label_column, *_LABEL_NAMES):
-        if wanted is not None and wanted.strip().lower() in names:
-            return names.index(wanted.strip().lower())
-    return None
+    return named_column(header, label_column or "label", LABEL_NAMES)
 
 
 def looks_like_rows(

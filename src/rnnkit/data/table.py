@@ -16,9 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from rnnkit.data.readers import LabeledLine, is_number
+from rnnkit.data.readers import LABEL_NAMES, TEXT_NAMES, LabeledLine, is_number, named_column
 
 __all__ = ["read_table"]
 
@@ -64,12 +65,19 @@ def _records(path: Path, text: str, delimiter: str):
             yield start, fields
 
 
-def _column(path: Path, spec: int | str, header: list[str] | None, option: str) -> int:
-    """The 0-based index that ``spec`` (a name or an index) designates."""
+def _column(
+    path: Path, spec: int | str, header: list[str] | None, option: str, usual: Sequence[str]
+) -> int:
+    """The 0-based index that ``spec`` (a name or an index) designates; the default name (the
+    first of the ``usual`` names) also finds a column by another usual name, any name in any
+    case (see :func:`named_column`: ``Review``, ``sentiment``)."""
     if isinstance(spec, str):
         spec = spec.strip()
         if header is not None and spec in header:
             return header.index(spec)
+        found = None if header is None else named_column(header, spec, usual)
+        if found is not None:
+            return found
         if not spec.strip().lstrip("-").isdigit():
             if header is None:
                 raise ValueError(
@@ -144,8 +152,12 @@ def read_table(
         else:
             header = _sniffed_header(text, records, label_column)
     names = [name.strip() for name in first_row] if header else None  # "id, review ,label"
-    text_index = _column(path, text_column, names, "text column")
-    label_index = _column(path, label_column, names, "label column")
+    text_index = _column(path, text_column, names, "text column", TEXT_NAMES)
+    label_index = (
+        text_index  # (predict reads the text column alone)
+        if label_column == text_column
+        else _column(path, label_column, names, "label column", LABEL_NAMES)
+    )
     if text_index == label_index and text_column != label_column:  # (predict reads one)
         raise ValueError(
             f"{path}: the text column ({text_column!r}) and the label column "

@@ -10,14 +10,16 @@ and audio, each from a plain file format.
 Formats (``--format``, by default told from the file name):
 
 - ``text``: one example a line, ``LABEL<space>TEXT``; ``--tokens word|char``.
-- ``table``: CSV/TSV, ``--text-column`` and ``--label-column`` (names or 0-based indices);
+- ``table``: CSV/TSV, ``--text-column`` and ``--label-column`` (names or 0-based indices;
+  by default columns named ``text`` and ``label``, or, in any case, the usual other names:
+  ``Review``, ``sentence``, ``tweet``, ...; ``sentiment``, ``class``, ``target``, ...);
   a number in the label column is a label, not a value. The first row is a header when a
   column is given by name, else the file decides (``--header``/``--no-header`` say so).
 - ``ts``: sktime/UEA ``.ts`` files (multivariate, variable length).
 - ``rows``: one univariate series a line, the label first (the UCR archive's ``.tsv``, its
   older comma- or space-separated files; told from a first line of numbers with decimals);
   or the same table with a header row, as pandas writes it (``t0,t1,...,label``: the
-  ``--label-column``, or a column named ``label``/``class``/``target``/``y``, wherever it
+  ``--label-column``, or a column named ``label``/``class``/``target``/``y``/..., wherever it
   stands; an unnamed first column, pandas' index, is left out).
 - ``npz``: NumPy ``X`` (N, T, F) (optionally ``lengths``) or ``X_0, X_1, ...`` of (T, F),
   and ``y``.
@@ -628,9 +630,21 @@ class ClassifyTask(Task):
         Option("tokens", "word", "choice", "text tokens", "data", choices=TOKENS),
         Option("min_freq", 1, "positive_int", "keep tokens seen this often in --train", "data"),
         Option(
-            "text_column", "text", "text", "table format: the text column (name or index)", "data"
+            "text_column",
+            "text",
+            "text",
+            "table format: the text column (name or index); by default text, else the first "
+            "of sentence, review, content, comment, tweet, document, body (any case)",
+            "data",
         ),
-        Option("label_column", "label", "text", "table and rows formats: the label column", "data"),
+        Option(
+            "label_column",
+            "label",
+            "text",
+            "table and rows formats: the label column; by default label, else the first of "
+            "class, target, y, sentiment, category, polarity (any case)",
+            "data",
+        ),
         Option(
             "header",
             None,
