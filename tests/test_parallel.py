@@ -236,6 +236,25 @@ def test_blank_lines_at_the_end_of_one_file_are_not_sentences(tmp_path):
     ]
 
 
+def test_a_pair_file_header_and_pandas_index_are_not_pairs(tmp_path):
+    """pandas' ``to_csv(sep="\\t")`` writes a header and an index column: the file was refused
+    ("empty sentence (column 0)"); without the index its header was read as a pair."""
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\ten\tde\n0\ta man\tein Mann\n1\ta dog\tein Hund\n")
+    pairs = read_pair_file(path).pairs
+    assert [(p.source, p.target, p.line) for p in pairs] == [
+        (["a", "man"], ["ein", "Mann"], 2), (["a", "dog"], ["ein", "Hund"], 3)
+    ]  # fmt: skip
+    assert [p.source for p in read_pair_file(path, src_column=1, tgt_column=0).pairs] == [
+        ["ein", "Mann"], ["ein", "Hund"]
+    ]  # fmt: skip
+    for header in ("en\tde", "source\ttarget", "eng\tfra\tattribution"):
+        path.write_text(f"{header}\na man\tein Mann\tx\n")
+        assert [p.line for p in read_pair_file(path).pairs] == [2]
+    path.write_text("Go.\tVa !\nyes\toui\n")  # a short pair after the first line is a pair
+    assert len(read_pair_file(path).pairs) == 2
+
+
 def test_pair_file_columns_blank_lines_and_errors(tmp_path):
     """Tatoeba/Anki lines (English, French, attribution), either column the source."""
     path = tmp_path / "fra.txt"

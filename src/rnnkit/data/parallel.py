@@ -19,7 +19,9 @@ line), so the command line can print it as is:
 
 A pair file holds both sides, ``SOURCE<TAB>TARGET`` a line, as Tatoeba's and Anki's sentence
 lists do (``Go.<TAB>Va !<TAB>CC-BY 2.0 (France) Attribution: ...``): further columns are
-ignored, and either column may be the source.
+ignored, and either column may be the source. A first line naming the columns (``en<TAB>de``,
+``source<TAB>target``) is a header, not a pair; so is the one pandas writes with its index
+(``<TAB>en<TAB>de``, then ``0<TAB>...``), whose column of row numbers is then passed over.
 """
 
 from __future__ import annotations
@@ -143,13 +145,17 @@ def read_pair_file(
             columns, a sentence is empty, or a line is not UTF-8 (``FILE:LINE: ...``).
     """
     path = Path(path)
+    lines = [(number, raw) for number, raw in enumerate(raw_lines(path), start=1) if raw.strip()]
+    while lines and _ANKI_HEADER.match(lines[0][1]):
+        lines = lines[1:]  # Anki's export begins with "#separator:tab", "#html:false"
+    if lines and lines[0][1].startswith(b"\t") and _numbered(lines[1:]):
+        src_column, tgt_column = src_column + 1, tgt_column + 1  # pandas' index, then the pairs
+        lines = lines[1:]
+    elif lines and _is_header(lines[0][1], src_column, tgt_column):
+        lines = lines[1:]
     needed = max(src_column, tgt_column) + 1
     pairs: list[SentencePair] = []
-    for number, raw in enumerate(raw_lines(path), start=1):
-        if not raw.strip():
-            continue
-        if not pairs and _ANKI_HEADER.match(raw):
-            continue  # Anki's export begins with "#separator:tab", "#html:false"
+    for number, raw in lines:
         cells = decode_line(raw, path, number).split("\t")
         if len(cells) < needed:
             raise ValueError(
@@ -165,6 +171,22 @@ def read_pair_file(
             sides.append(text.split())
         pairs.append(SentencePair(sides[0], sides[1], number))
     return ParallelCorpus(pairs, 0)
+
+
+# Names a header row gives the columns of a pair file: a language code (en, deu) or a role.
+_COLUMN_NAME = re.compile(rb"[a-z]{2,3}|src|source|tgt|target|input|output", re.IGNORECASE)
+
+
+def _is_header(raw: bytes, src_column: int, tgt_column: int) -> bool:
+    cells = raw.rstrip(b"\r").split(b"\t")
+    chosen = [cells[c].strip() for c in (src_column, tgt_column) if c < len(cells)]
+    return len(chosen) == 2 and all(_COLUMN_NAME.fullmatch(cell) for cell in chosen)
+
+
+def _numbered(lines: list[tuple[int, bytes]]) -> bool:
+    """Whether every line starts with its row number (0, 1, 2, ...: pandas' index)."""
+    firsts = [raw.split(b"\t", 1)[0].strip() for _, raw in lines]
+    return bool(firsts) and firsts == [str(i).encode() for i in range(len(firsts))]
 
 
 def _check_name_part(name: str, value: object) -> str:
