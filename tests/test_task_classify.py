@@ -107,6 +107,14 @@ def test_text_lines_with_char_tokens_train_evaluate_predict(
     predicted = predict(run, texts, capsys)
     truth = [label for label, _ in rows[48:]]
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+    assert run_cli(["predict", str(run), "--input", str(texts)]) == 0
+    assert "note" not in capsys.readouterr().err  # texts alone: nothing to say
+    # the labelled test file given to predict: answered (each whole line read as the text),
+    # with a note that points at evaluate
+    assert run_cli(["predict", str(run), "--input", str(test_file)]) == 0
+    assert f"note: {test_file}: every line starts with one of the run's labels" in (
+        capsys.readouterr().err
+    )
     # --probabilities: a header of the classes, then the label and each class's probability
     capsys.readouterr()
     assert run_cli(["predict", str(run), "--input", str(texts), "--probabilities"]) == 0

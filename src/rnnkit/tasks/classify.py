@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -434,6 +435,13 @@ def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text:
     else:
         raise ValueError(_not_for_this_run(path, kind, "text"))
     return RawSplit([filler] * len(features), None, features, str(path))
+
+
+def _labelled(texts: Sequence[str], labels: Sequence[str]) -> bool:
+    """Whether every one of several texts opens with a label and has words after it."""
+    heads = [text.split(maxsplit=1) for text in texts]
+    known = set(labels)
+    return len(texts) > 1 and all(len(h) == 2 and canonical_label(h[0]) in known for h in heads)
 
 
 def _not_for_this_run(path: str, kind: str, found: str) -> str:
@@ -956,6 +964,13 @@ class ClassifyTask(Task):
         labels = artifacts["labels"]
         vocab = _vocab(artifacts)
         raw = _read_unlabelled(config, input_path, labels[0], text=vocab is not None)
+        if raw.texts is not None and _format_of(config) == "text" and _labelled(raw.texts, labels):
+            print(
+                f"rnnkit: note: {input_path}: every line starts with one of the run's labels, "
+                "as a training file does; predict reads each whole line as the text (to score "
+                f"a labelled file: rnnkit evaluate RUN --data {input_path})",
+                file=sys.stderr,
+            )
         examples = _encode(raw, config, artifacts, vocab)
         names: list[str] = []
         if _format_of(config) == "audio" and Path(input_path).is_dir():
