@@ -221,6 +221,25 @@ def test_table_without_header_by_column_index(
     assert json.loads((run / "config.json").read_text())["header"] is False
 
 
+def test_predict_reads_a_headerless_table_as_training_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --header/--no-header, predict guessed the header again with the text column
+    standing in for the label column: a headerless file of SST rows was read with its first
+    row as a header and the label digits as the texts (299 answers, all alike). The training
+    file's answer is kept in config.json and used."""
+    rng = random.Random(5)
+    words = "a fine film dull plot the best worst acting of year".split()
+    rows = [(str(i % 2), " ".join(rng.choices(words, k=rng.randint(3, 12)))) for i in range(300)]
+    table = tmp_path / "plain.csv"
+    table.write_text("".join(f"{label},{text}\n" for label, text in rows))
+    run = train(tmp_path, "--train", str(table), "--text-column", "1", "--label-column", "0")
+    assert json.loads((run / "config.json").read_text())["header"] is False
+    texts = tmp_path / "texts.csv"
+    texts.write_text("".join(f"{label},{text}\n" for label, text in rows[:50]))
+    assert len(predict(run, texts, capsys)) == 50
+
+
 # ---------------------------------------------------------------------- pretrained vectors
 VECTORS = {"good": [0.5, -1.0, 2.0], "bad": [1.5, 0.25, -0.75], "Film": [-2.0, 0.0, 1.0]}
 REVIEWS = ["pos good film", "neg bad film", "pos very good", "neg very bad", "pos good plot"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rnnkit.data.readers import LABEL_NAMES, TEXT_NAMES, LabeledLine, is_number, named_column
 
-__all__ = ["read_table"]
+__all__ = ["has_header", "read_table"]
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",\t;|"
@@ -95,6 +95,33 @@ def _column(
     return spec
 
 
+def _read_records(path: Path, delimiter: str | None) -> tuple[str, str, list]:
+    """A table file's text, its delimiter (``delimiter`` or told from the file) and records."""
+    text = _read_text(path)
+    if delimiter is None:
+        delimiter = _delimiter(path, text)
+    records = list(_records(path, text, delimiter))
+    if not records:
+        raise ValueError(f"{path}: no examples (the file is empty)")
+    return text, delimiter, records
+
+
+def has_header(
+    path: str | os.PathLike[str], text_column: int | str, label_column: int | str
+) -> bool:
+    """Whether :func:`read_table` reads the first record of ``path`` as a header when not told
+    (a column given by name, or the csv sniffer's guess): a run keeps the answer its training
+    file gave, so that ``predict``, which has no label column to judge by, reads alike."""
+    text, _, records = _read_records(Path(path), None)
+    return _has_header(text, records, text_column, label_column)
+
+
+def _has_header(text: str, records: list, text_column: int | str, label_column: int | str) -> bool:
+    if _is_name(text_column) or _is_name(label_column):
+        return True
+    return _sniffed_header(text, records, label_column)
+
+
 def _is_name(spec: int | str) -> bool:
     """Whether ``spec`` must be a header name: a string that is not an integer."""
     return isinstance(spec, str) and not spec.strip().lstrip("-").isdigit()
@@ -139,18 +166,10 @@ def read_table(
             (or ``FILE`` and the column option).
     """
     path = Path(path)
-    text = _read_text(path)
-    if delimiter is None:
-        delimiter = _delimiter(path, text)
-    records = list(_records(path, text, delimiter))
-    if not records:
-        raise ValueError(f"{path}: no examples (the file is empty)")
+    text, delimiter, records = _read_records(path, delimiter)
     first_row = records[0][1]
     if header is None:
-        if _is_name(text_column) or _is_name(label_column):
-            header = True
-        else:
-            header = _sniffed_header(text, records, label_column)
+        header = _has_header(text, records, text_column, label_column)
     names = [name.strip() for name in first_row] if header else None  # "id, review ,label"
     text_index = _column(path, text_column, names, "text column", TEXT_NAMES)
     label_index = (

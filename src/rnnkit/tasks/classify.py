@@ -805,9 +805,19 @@ class ClassifyTask(Task):
         return ("labels", "scaler") if config["normalize"] else ("labels", "num_features")
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
+        chosen: dict[str, Any] = {}
+        if config["header"] is None and _format_of(config) == "table":
+            from rnnkit.data.table import has_header
+
+            # decided once, from the training file, and kept: predict's input has no label
+            # column to tell a header by (a guess there read a headerless file's first text
+            # as a header, and the label digits as the texts)
+            chosen["header"] = has_header(
+                config["train"], config["text_column"], config["label_column"]
+            )
+            config = {**config, **chosen}
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
-        chosen: dict[str, Any] = {}
         if config["series_norm"] == "auto":  # told from the training series, then kept
             spread = _scale_spread(train.features) if train.features is not None else 1.0
             chosen["series_norm"] = "zscore" if spread > SCALE_SPREAD else "none"
