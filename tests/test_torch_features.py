@@ -178,3 +178,24 @@ def test_a_packed_sequence_is_taken_and_given_back_as_torch_nn_does(
     torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="a PackedSequence carries its own"):
         ours(packed, lengths=lengths)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
+def test_a_gradient_of_a_gradient_is_refused_not_silently_lost(mode: str) -> None:
+    """A gradient penalty through the hand-written backward came back as a constant (its own
+    gradient silently lost, the weights' gradients off by up to 6.6); now it is an error, and
+    backend="torch" computes it."""
+    torch.manual_seed(0)
+    layer = rnnkit.make_recurrent(mode, 3, 4, backend="rnnkit")
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    out, _ = layer(x)
+    with pytest.raises(RuntimeError, match=r"create_graph=True.*backend='torch'"):
+        torch.autograd.grad(out.sum(), x, create_graph=True)
+    out, _ = layer(x)
+    (grad,) = torch.autograd.grad(out.sum(), x)  # once: as before
+    torch_layer = rnnkit.make_recurrent(mode, 3, 4, backend="torch")
+    torch_layer.load_state_dict(layer.state_dict())
+    out, _ = torch_layer(x)
+    (twice,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    assert twice.requires_grad
+    torch.testing.assert_close(twice.detach(), grad)

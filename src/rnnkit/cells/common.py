@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from rnnkit.cells.matmul import linear, matmul, weight_grad, weight_grads
 
@@ -53,6 +54,31 @@ def engine_entry(run: Loop) -> Loop:
         return eager(x, *args, **kwargs)
 
     return entry  # type: ignore[return-value]
+
+
+def differentiable_once(backward: Loop) -> Loop:
+    """``once_differentiable`` for a hand-written backward, refusing a gradient of a gradient.
+
+    With ``create_graph=True`` (a gradient penalty, meta-learning) PyTorch's
+    ``once_differentiable`` raises only when the gradients it returned are differentiated
+    again, and only if the incoming gradients required grad; from a plain ``loss.backward``
+    they do not (``sum``'s are constants), so its gradients came back as constants and the
+    penalty's own gradient was silently lost. Here the backward refuses to run at all when
+    asked to build a graph.
+    """
+    once = once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def run(ctx, *grads):
+        if torch.is_grad_enabled():  # autograd enables it only for create_graph=True
+            raise RuntimeError(
+                "rnnkit: a gradient of a gradient (create_graph=True) cannot go through the "
+                "hand-written backward, which is differentiable once: build the layer with "
+                "backend='torch' (torch.nn's kernels) for it"
+            )
+        return once(ctx, *grads)
+
+    return run  # type: ignore[return-value]
 
 
 def without_gc(loop: Loop) -> Loop:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     cell_parameters,
     check_cell_input,
+    differentiable_once,
     engine_entry,
     final_states,
     init_uniform,
@@ -167,7 +167,7 @@ class GRUFunction(torch.autograd.Function):
         return hidden[1:], h_n
 
     @staticmethod
-    @once_differentiable
+    @differentiable_once
     def backward(ctx, grad_y, grad_h_n):
         x, weight_ih, weight_hh, gates, u_n, hidden = ctx.saved_tensors
         sizes: BatchSizes = ctx.sizes

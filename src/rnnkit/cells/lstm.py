@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     cell_parameters,
     check_cell_input,
+    differentiable_once,
     empty_parameter,
     engine_entry,
     final_states,
@@ -228,7 +228,7 @@ class LSTMFunction(torch.autograd.Function):
         return hidden[1:], h_n, c_n
 
     @staticmethod
-    @once_differentiable
+    @differentiable_once
     def backward(ctx, grad_y, grad_h_n, grad_c_n):
         x, weight_ih, weight_hh, peephole, gates, hidden, cell = ctx.saved_tensors
         T, B, H = grad_y.shape

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     cell_parameters,
     check_cell_input,
+    differentiable_once,
     engine_entry,
     final_states,
     init_uniform,
@@ -120,7 +120,7 @@ class RNNFunction(torch.autograd.Function):
         return hidden[1:], h_n
 
     @staticmethod
-    @once_differentiable
+    @differentiable_once
     def backward(ctx, grad_y, grad_h_n):
         x, weight_ih, weight_hh, hidden = ctx.saved_tensors
         sizes: BatchSizes = ctx.sizes
