@@ -240,6 +240,25 @@ def test_predict_reads_a_headerless_table_as_training_did(
     assert len(predict(run, texts, capsys)) == 50
 
 
+def test_a_text_run_refuses_series_files_and_folders_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """evaluate --data SERIES.ts of a text run raised KeyError: 'num_features' (a traceback);
+    predict read the .ts file line by line as texts."""
+    rows = dna(30, seed=4)
+    train_file = tmp_path / "train.txt"
+    train_file.write_text("".join(f"{label} {text}\n" for label, text in rows))
+    run = train(tmp_path, "--train", str(train_file), "--tokens", "char")
+    series = tmp_path / "x.ts"
+    series.write_text("@problemName x\n@univariate true\n@classLabel true a b\n@data\n1,2,3:a\n")
+    cases = [("evaluate", "--data", series), ("predict", "--input", series)]
+    for command, option, path in [*cases, ("predict", "--input", tmp_path)]:
+        capsys.readouterr()
+        assert run_cli([command, str(run), option, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "but this run classifies texts" in err and "Traceback" not in err
+
+
 # ---------------------------------------------------------------------- pretrained vectors
 VECTORS = {"good": [0.5, -1.0, 2.0], "bad": [1.5, 0.25, -0.75], "Film": [-2.0, 0.0, 1.0]}
 REVIEWS = ["pos good film", "neg bad film", "pos very good", "neg very bad", "pos good plot"]

@@ -396,14 +396,28 @@ def _read_labelled(config: Mapping[str, Any], data: str) -> RawSplit:
             data, label_pattern=config["label_pattern"], features=config["audio_features"]
         )
         return _from_sequences(examples)
+    _refuse_numeric_for_texts(config, data)
     labels_path = _idx_labels_for(config, data) if kind == "idx" else None
     return _read_path(config, data, labels_path)
+
+
+# what a path named so holds, for a text run's evaluate or predict (other names read as text)
+_NOT_TEXT = {"ts": ".ts series", "npz": "a NumPy archive", "idx": "IDX images", "audio": "a folder"}
+
+
+def _refuse_numeric_for_texts(config: Mapping[str, Any], path: str) -> None:
+    """A text run given a series file or a folder: one line saying so (it was read as
+    series and failed inside the text encoder, or, for predict, read line by line)."""
+    found = detect_format(path)
+    if _format_of(config) in TEXT_FORMATS and config["format"] == "auto" and found in _NOT_TEXT:
+        raise ValueError(f"{path}: reads as {_NOT_TEXT[found]}, but this run classifies texts")
 
 
 def _read_unlabelled(config: Mapping[str, Any], path: str, filler: str, *, text: bool) -> RawSplit:
     """The examples of a predict input, each labelled ``filler`` (labels are not read)."""
     kind = _format_of(config)
     if text:
+        _refuse_numeric_for_texts(config, path)
         if kind == "table" and (config["format"] == "table" or detect_format(path) == "table"):
             texts = [row.text for row in _read_text_column(config, path)]
         else:
