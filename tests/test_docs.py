@@ -32,3 +32,16 @@ def test_the_readme_library_minute_runs(capsys: pytest.CaptureFixture[str]) -> N
     torch.manual_seed(0)
     exec(compile(first, "README.md", "exec"), {})
     assert "LSTM" in capsys.readouterr().out  # the summary it prints
+
+
+def test_the_modules_the_readme_names_are_attributes_of_the_package() -> None:
+    """``rnnkit.export.with_torch_layers(model)`` after ``import rnnkit`` alone raised
+    AttributeError (a fresh interpreter: other tests import the modules)."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = re.findall(r"`rnnkit\.([a-z_]+)\b", text)  # modules and functions alike
+    assert {"export", "losses", "plots", "inspect"} <= set(names)
+    code = "import rnnkit\n" + "".join(f"rnnkit.{name}\n" for name in sorted(set(names)))
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,6 +5,9 @@ Layers (drop-ins for torch.nn, plus peepholes, empty sequences and backends): :c
 :class:`LSTM`, :class:`GRU`. State helpers for truncated BPTT and :func:`summary`.
 """
 
+import importlib
+from types import ModuleType
+
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import RNNCell
@@ -38,3 +41,16 @@ __all__ = [
     "tensor_to_state",
     "tune_malloc",
 ]
+
+# The modules the README names as rnnkit.<name> (rnnkit.export.with_torch_layers, rnnkit.plots,
+# ...), imported on first use rather than with the package: plots and export pull in
+# matplotlib and ONNX tooling, which a program that only trains should not wait for.
+_SUBMODULES = frozenset(
+    {"data", "export", "inspect", "losses", "metrics", "plots", "runs", "structures", "text"}
+)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"rnnkit.{name}")
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
