@@ -122,7 +122,8 @@ def test_a_column_named_like_a_date_is_the_date_wherever_it_stands(tmp_path):
 )
 def test_pandas_index_and_other_delimiters_read_as_csv(tmp_path, text):
     table = read_series_csv(write(tmp_path, text))
-    assert table.columns == ["value", "b"] and table.dates is not None
+    # pandas' index of row numbers is neither a value nor the time
+    assert table.columns == ["value", "b"] and (table.dates is not None) is text.startswith("d")
     np.testing.assert_array_equal(table.values, [[1.5, 2], [2.5, 3], [3.5, 4]])
 
 
@@ -466,3 +467,48 @@ def test_hours_unix_times_and_row_numbers_are_not_values(tmp_path):
     # a first column named like a row number that does not count up by one is a value
     table = read_series_csv(write(tmp_path, "id,load\n7,5\n3,6\n"))
     assert table.columns == ["id", "load"] and table.row_numbers is None
+
+
+def test_pandas_index_before_a_date_column_leaves_the_date_the_time(tmp_path):
+    """``df.to_csv(f)`` writes row numbers first: they were the time, the date column after
+    them only a second key, so a newest-first file or stacked series went unnoticed, and a
+    YEAR column not next to the index became a value."""
+    newest_first = ",date,v\n0,2000-01-03,1\n1,2000-01-02,2\n2,2000-01-01,3\n"
+    with pytest.raises(ValueError, match="the file runs newest first"):
+        read_series_csv(write(tmp_path, newest_first))
+    stacked = ",symbol,date,price\n0,A,2000-01-01,1\n1,A,2000-01-02,2\n2,B,2000-01-01,3\n"
+    with pytest.raises(ValueError, match="several series stacked"):
+        read_series_csv(write(tmp_path, stacked), allow_empty=True)
+    longley = ",TOTEMP,GNP,YEAR\n0,60323,234289,1947\n1,61122,259426,1948\n2,60171,258054,1949\n"
+    table = read_series_csv(write(tmp_path, longley))
+    assert table.columns == ["TOTEMP", "GNP"] and table.row_numbers == ""
+    assert table.dates == ["1947", "1948", "1949"]
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["Jan 1 2000", "Feb 1 2000", "Mar 1 2000"],
+        ["01 Apr 2008", "01 May 2008", "01 Jun 2008"],
+        ["April 2008", "May 2008", "June 2008"],
+        ["2009Q3", "2009Q4", "2010Q1"],
+        ["2002-04-15/2002-04-21", "2002-04-22/2002-04-28", "2002-04-29/2002-05-05"],
+    ],
+)
+def test_dates_with_month_names_and_pandas_periods_are_read_and_checked(tmp_path, dates):
+    """These were not read, so their order was never checked (a reversed file trained)."""
+    text = "date,v\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates))
+    assert read_series_csv(write(tmp_path, text)).time_gaps is None
+    reversed_text = "date,v\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates[::-1]))
+    with pytest.raises(ValueError, match="the file runs newest first"):
+        read_series_csv(write(tmp_path, reversed_text))
+
+
+def test_yyyymmdd_numbers_are_dates_and_unread_dates_are_said(tmp_path):
+    """20121231 to 20130101 is a day, not a gap of 8870; dates in a format not read are said
+    in the log rather than silently left unchecked."""
+    days = ["20121230", "20121231", "20130101", "20130102"]
+    text = "date,v\n" + "".join(f"{d},{i}\n" for i, d in enumerate(days))
+    assert read_series_csv(write(tmp_path, text)).time_gaps is None
+    table = read_series_csv(write(tmp_path, "date,v\nwk-a,1\nwk-b,2\nwk-c,3\n"))
+    assert "format not read: their order and gaps are not checked" in table.time_gaps

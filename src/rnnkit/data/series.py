@@ -19,6 +19,7 @@ import io
 import itertools
 import math
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,21 +158,46 @@ def _date_indices(header: list[str], first_row: list[str], date_column: str | No
 # parses runs back in time.
 _DATE_FORMATS = tuple(
     f"{day}{time}"
-    for day in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d")
+    for day in (
+        "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d",
+        # with the month's name, in English: Jan 1 2000, 1 Jan 2000, 01-Apr-2008, April 2008
+        "%b %d %Y", "%b %d, %Y", "%B %d %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y",
+        "%d-%b-%y", "%b %Y", "%B %Y", "%b-%Y", "%b-%y", "%Y %b", "%Y-%b",
+    )
     for time in ("", " %H:%M", " %H:%M:%S")
-)
+)  # fmt: skip
+
+# pandas' period labels: a quarter (2009Q3), a week or other span (2002-04-15/2002-04-21)
+_QUARTER = re.compile(r"(\d{4})Q([1-4])")
+_SPAN = re.compile(r"(\d{4}-\d\d-\d\d)/\d{4}-\d\d-\d\d")
 
 
 _EPOCH = datetime(1970, 1, 1)  # naive: no time zone, so no daylight-saving jumps
 
 
 def _readings(cells: list[str]) -> list[np.ndarray]:
-    """The ways of reading a date column as comparable numbers: as numbers, as ISO 8601
-    dates and times, or by each of :data:`_DATE_FORMATS` that parses every cell."""
+    """The ways of reading a date column as comparable numbers: as numbers (whole numbers of
+    eight digits as ``YYYYMMDD`` dates first, whose steps over a month's end are a day),
+    pandas' quarters (counted in quarters) and spans (their first day), ISO 8601 dates and
+    times, or by each of :data:`_DATE_FORMATS` that parses every cell."""
     try:
-        return [np.array([float(c) for c in cells])]
+        numbers = np.array([float(c) for c in cells])
     except ValueError:
-        pass
+        numbers = None
+    if numbers is not None:
+        if all(len(c) == 8 and c.isdigit() for c in cells):
+            try:
+                days = [(datetime.strptime(c, "%Y%m%d") - _EPOCH).total_seconds() for c in cells]
+                return [np.array(days), numbers]
+            except ValueError:
+                pass
+        return [numbers]
+    quarters = [_QUARTER.fullmatch(c) for c in cells]
+    if all(quarters):
+        return [np.array([int(m[1]) * 4 + int(m[2]) - 1 for m in quarters], dtype=np.float64)]
+    spans = [_SPAN.fullmatch(c) for c in cells]
+    if all(spans):
+        cells = [m[1] for m in spans]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. numpy's notice about time zones
@@ -352,14 +378,15 @@ def read_series_csv(
             f"--date-column {date_column!r}: no such column in {path}; "
             f"available: {', '.join(header)}"
         )
-    date_indices = _date_indices(header, body[0][1], date_column)
+    row_numbers = _row_number_column(header, body, date_column)
+    skip = 1 if row_numbers is not None else 0  # the time is told from the columns after it
+    date_indices = [skip + i for i in _date_indices(header[skip:], body[0][1][skip:], date_column)]
     for i, name in enumerate(header):
-        if not name and i not in date_indices:
+        if not name and i not in date_indices and not (i == 0 and skip):
             raise ValueError(f"{path}:{header_line}: column {i + 1} has an empty name")
         if name in header[:i]:
             raise ValueError(f"{path}:{header_line}: column name {name!r} appears twice")
-    row_numbers = _row_number_column(header, body, date_indices)
-    left_out = date_indices + ([0] if row_numbers else [])
+    left_out = date_indices + ([0] if skip else [])
     numeric = [i for i in range(len(header)) if i not in left_out]
     if not numeric:
         raise ValueError(f"{path}:{header_line}: no numeric column besides the date column")
@@ -399,7 +426,12 @@ def read_series_csv(
         names = [header[i] for i in date_indices]
         keys = _check_time_order(path, lines, names, date_cells)
         dates = [" ".join(cells) for cells in zip(*date_cells, strict=True)]
-        time_gaps = None if keys is None else _time_gaps(lines, dates, keys)
+        time_gaps = (
+            f"the times ({dates[0]!r}, {dates[1]!r}, ...) are in a format not read: their "
+            "order and gaps are not checked (ISO 8601 dates are)"
+            if keys is None
+            else _time_gaps(lines, dates, keys)
+        )
     kept = [c for c, i in enumerate(numeric) if header[i] not in text_columns]
     if not kept:
         raise ValueError(next(iter(text_columns.values())))
@@ -411,11 +443,17 @@ def read_series_csv(
 
 
 def _row_number_column(
-    header: list[str], body: list[tuple[int, list[str]]], date_indices: list[int]
+    header: list[str], body: list[tuple[int, list[str]]], date_column: str | None
 ) -> str | None:
     """The first column's name if it numbers the rows: named so (``No``, ``index``, ``id``)
-    and counting up by one from its first cell (a feature or target it is not)."""
-    if not header or 0 in date_indices or header[0].lower() not in ROW_NUMBER_NAMES:
+    or not named (the index ``to_csv()`` writes), and counting up by one from its first cell
+    (neither a value nor the time: a date column after it is the time)."""
+    named = header and (header[0].lower() in ROW_NUMBER_NAMES or header[0] == "")
+    if (
+        not named
+        or len(header) < 2
+        or (date_column not in (None, "auto") and header[0] == date_column)
+    ):
         return None
     try:
         cells = [int(row[0].strip()) for _, row in body if row]

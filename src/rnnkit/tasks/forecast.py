@@ -9,20 +9,21 @@
 Data: a CSV file with a header row, an optional date column (``--date-column``, by default told
 from the first column: not numeric, named like a date, or unnamed as pandas writes its index;
 else a column named like a date wherever it stands; ``year,quarter`` or ``year,month,day,hour``
-columns together; seconds since 1970 in a column named ``epoch``, ``unix`` or ``timestamp``), a
-first column of row numbers named ``No``, ``index`` or ``id`` left out, and numbers everywhere
-else: no empty cells in the columns a run uses (fill gaps first; other
-columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first dates
-such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;`` (then
-with decimal commas) instead. ``--target COL`` is forecast from its own past (univariate;
-default: the last column of numbers); ``--features all`` forecasts every column from every column
-(multivariate). ``--split`` cuts the rows into train, validation and test parts in time order,
-by counts (``8640,2880,2880``), fractions (``0.7,0.1,0.2``) or ``informer`` (the ETTh split).
-Each column is standardised with the mean and standard deviation of the TRAINING rows only; a
-split's windows may read up to ``--window`` rows of the split before it (the known past), as in
-Informer. Left out, ``--horizon`` is 24 steps and ``--window`` 96, or less where the parts are
-short (the horizon at most half the validation or test part, the window a third of the training
-part, at least ``--season``): the log and ``config.json`` give the sizes chosen.
+columns together; seconds since 1970 in a column named ``epoch``, ``unix`` or ``timestamp``;
+English month names, ``YYYYMMDD`` numbers and pandas' periods such as ``2009Q3`` are read as
+dates), a first column of row numbers (``No``, ``index``, ``id``, or pandas' unnamed index) left
+out, and numbers everywhere else: no empty cells in the columns a run uses (fill gaps first;
+other columns may have them, and text), rows oldest first (numeric, ISO and day- or month-first
+dates such as ``31/12/2016 23:00`` are checked); a header without a comma may use tabs or ``;``
+(then with decimal commas) instead. ``--target COL`` is forecast from its own past (univariate;
+default: the last column of numbers); ``--features all`` forecasts every column from every
+column (multivariate). ``--split`` cuts the rows into train, validation and test parts in time
+order, by counts (``8640,2880,2880``), fractions (``0.7,0.1,0.2``) or ``informer`` (the ETTh
+split). Each column is standardised with the mean and standard deviation of the TRAINING rows
+only; a split's windows may read up to ``--window`` rows of the split before it (the known
+past), as in Informer. Left out, ``--horizon`` is 24 steps and ``--window`` 96, or less where
+the parts are short (the horizon at most half the validation or test part, the window a third of
+the training part, at least ``--season``): the log and ``config.json`` give the sizes chosen.
 
 Models (``--model``): ``direct`` (default for ``--horizon`` > 1) reads the window with a
 recurrent encoder and a multi-output linear head gives all ``H`` steps at once; ``seq2seq``
@@ -608,8 +609,8 @@ class ForecastTask(Task):
             info["chosen"] = ", ".join(f"{option_name(k)} {v}" for k, v in chosen.items())
         if table.text_columns:
             info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
-        if table.row_numbers:
-            info["row numbers, not used"] = repr(table.row_numbers)
+        if table.row_numbers is not None:
+            info["row numbers, not used"] = repr(table.row_numbers or "")
         if config["target"] is None and config["features"] == "target":
             info["target"] = f"{scaler['targets'][0]!r} (by default the last value column)"
         warnings = [f"{table.source}: {table.time_gaps}"] if table.time_gaps else []
