@@ -437,3 +437,21 @@ def test_iob1_to_iob2_opens_each_chunk_with_b_and_keeps_iob2():
     assert to_iob2(iob2) == iob2
     assert to_iob2([]) == [] and to_iob2(["O", "O"]) == ["O", "O"]
     assert entity_scores([iob2], [to_iob2(iob1)], "BIO")["f1"] == 1.0
+
+
+def test_a_ten_column_file_opening_with_a_number_is_not_conllu(tmp_path):
+    """A plain column file of ten columns whose first token was a year (hironsan's Japanese
+    NER corpus opens with 2005) was read as CoNLL-U: FORM and UPOS taken from columns 1 and
+    3, and the lines whose token is not a number dropped."""
+    row = "\t".join(["{}"] + [f"f{i}" for i in range(8)] + ["{}"])
+    text = "\n".join([row.format("2005", "O"), row.format("nen", "O"), "",
+                      row.format("Tokyo", "B-LOC"), ""])  # fmt: skip
+    path = tmp_path / "ja.txt"
+    path.write_text(text)
+    sentences = read_conll(path)
+    assert [s.tokens for s in sentences] == [["2005", "nen"], ["Tokyo"]]
+    assert [s.tags for s in sentences] == [["O", "O"], ["B-LOC"]]
+    conllu = "# text = Hi there\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n"
+    conllu += "1-2\t_\t_\t_\t_\t_\t_\t_\t_\t_\n2\tthere\tthere\tADV\t_\t_\t1\tadvmod\t_\t_\n\n"
+    path.write_text(conllu)
+    assert [(s.tokens, s.tags) for s in read_conll(path)] == [(["Hi", "there"], ["INTJ", "ADV"])]

@@ -67,16 +67,31 @@ def _column_index(index: int, columns: int, option: str, path: Path, line: int) 
 
 
 def is_conllu(path: Path, lines: list[tuple[int, str]]) -> bool:
-    """A ``.conllu`` name, or a first token line of ten tab-separated columns whose first is
-    an integer ID."""
+    """A ``.conllu`` name, or a first sentence whose lines have ten tab-separated columns and
+    IDs that run 1, 2, 3, ... (multiword ranges ``1-2`` and empty nodes ``8.1`` aside): a
+    column file of ten columns whose first token is a number (``2005``) is not CoNLL-U."""
     if path.suffix == ".conllu":
         return True
+    ids: list[str] = []
     for _, line in lines:
         text = line.strip(_ASCII_BLANKS)
-        if text and not text.startswith(("#", "-DOCSTART-")):
-            fields = text.split("\t")
-            return len(fields) == CONLLU_COLUMNS and fields[0].isdigit()
-    return False
+        if not text:
+            if ids:
+                break  # the first sentence's end
+            continue
+        if text.startswith(("#", "-DOCSTART-")):
+            continue
+        fields = text.split("\t")
+        if len(fields) != CONLLU_COLUMNS:
+            return False
+        if fields[0].isdigit():
+            ids.append(fields[0])
+        elif not _CONLLU_NODE.fullmatch(fields[0]):
+            return False
+    return bool(ids) and ids == [str(i) for i in range(1, len(ids) + 1)]
+
+
+_CONLLU_NODE = re.compile(r"\d+-\d+|\d+\.\d+")  # a multiword token's range, an empty node
 
 
 def read_conll(
