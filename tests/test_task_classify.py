@@ -175,6 +175,13 @@ def test_a_table_of_float_labels_with_empty_cells_trains_and_evaluates_on_intege
     assert metrics_of(run)["valid_examples"] == 4 and "34 examples from" in out, out
     result = evaluate(run, capsys, str(test))
     assert result["examples"] == 40 and result["unknown_labels"] == 0
+    # evaluate leaves them out too, and says so (it was silent)
+    assert run_cli(["evaluate", str(run), "--data", str(table)]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["examples"] == 38
+    assert f"note: {table}: 2 records with an empty text or label left out (line 5, 9)" in (
+        printed.err
+    )
 
 
 @pytest.mark.parametrize("delimiter, suffix", [(",", "csv"), ("\t", "tsv")])

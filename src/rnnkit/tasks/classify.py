@@ -960,6 +960,8 @@ class ClassifyTask(Task):
             raw = test if test is not None else valid
         else:
             raw = _read_labelled(config, data)
+        if raw.describe_skipped():  # as the training log names them
+            print(f"rnnkit: note: {raw.describe_skipped()}", file=sys.stderr)
         examples = _encode(raw, config, artifacts, _vocab(artifacts))
         batches = make_batches(examples, config["batch_size"])
         metrics = classification_metrics(model, batches)
