@@ -242,7 +242,7 @@ def test_airline_baselines_by_hand(
 
 
 def test_one_step_baselines_use_the_model_origins_and_every_row_before(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # sunspots' protocol on its first 130 years: one-step-ahead from each of the last 30
     frame = pd.read_csv(data_dir / "classic_ts/sunspots.csv").iloc[:130]
@@ -251,7 +251,10 @@ def test_one_step_baselines_use_the_model_origins_and_every_row_before(
     out = tmp_path / "run"
     argv = ["train", "forecast", "--series", str(series), "--split", "70,30,30", "--window", "20"]
     argv += ["--horizon", "1", "--season", "11", "--refit", *TINY, "--out", str(out)]
+    capsys.readouterr()
     assert main(argv) == 0
+    # the log says what ARIMA is fitted to (it said "the training rows" in every case)
+    assert "fitting ARIMA to every row before the test part" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     y = frame["SUNACTIVITY"].to_numpy(float)
     std = y[:70].std()

@@ -696,7 +696,14 @@ class ForecastTask(Task):
         test: Windows = prepared.test
         arima = config["baselines"] == "all"
         if arima:  # (a season of 52 weeks takes minutes: say what is running)
-            log("baselines: fitting ARIMA to the training rows (orders by AIC) ...")
+            # to what (see baseline_forecasts): the one forecast's history, or with --refit
+            # every row before the test part, as the model; else the training rows
+            rows = (
+                "every row before the test part"
+                if len(test) == 1 or config["refit"]
+                else "the training rows"
+            )
+            log(f"baselines: fitting ARIMA to {rows} (orders by AIC) ...")
         try:
             found = baseline_forecasts(test, config, arima=arima)
         except Exception as err:  # statsmodels raises many kinds
