@@ -32,6 +32,11 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     """Every array of the archive, read without unpickling."""
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
+    with open(path, "rb") as file:
+        magic = file.read(6)
+    if not magic.startswith((b"PK\x03\x04", b"\x93NUMPY")):  # a zip of arrays, an array
+        # (numpy would try to unpickle it, and its message suggests allow_pickle)
+        raise ValueError(f"{path}: not a .npz archive (as np.savez writes: X and y)")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as err:

@@ -454,11 +454,12 @@ def train(
             epochs = f"{patience} epoch" + ("s" if patience > 1 else "")
             log(f"stopped after epoch {trainer.epoch}: no better {monitor} for {epochs}")
         log(f"keeping epoch {history.best_epoch}, the best {monitor} ({history.best_value:.4f})")
-        if history.best_epoch == 1 and trainer.epoch > 1:
+        # (after two epochs that the first was best says little)
+        if history.best_epoch == 1 and trainer.epoch > 2:
+            start = " (the residual base: the naive forecast)" if task.name == "forecast" else ""
             log(
-                "warning: no epoch after the first was better: the model is close to where it "
-                "started (for forecast, the residual base: the naive forecast); too few "
-                "examples to learn from, or a learning rate too high?"
+                f"warning: no epoch after the first was better: the model is close to where it "
+                f"started{start}; too few examples to learn from, or a learning rate too high?"
             )
     # The task may replace the chosen model (e.g. refit it on train + validation).
     model = task.refit(trainer.model, prepared, config, history, log)
