@@ -566,3 +566,14 @@ def test_a_short_series_gets_epochs_and_patience_for_min_updates(tmp_path: Path)
     assert given["sized_by_data"] == ["patience"]
     for recipe in RECIPES.values():  # each gives its own budget: their results stand
         assert {"epochs", "patience"} <= set(recipe.options), recipe.name
+
+
+def test_a_window_made_a_season_long_says_so_when_it_does_not_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--season 80 on 100 rows: the error blamed a --window the user never gave."""
+    series = tmp_path / "s.csv"
+    series.write_text("year,v\n" + "".join(f"{1871 + i},{i % 7}\n" for i in range(100)))
+    argv = ["train", "forecast", "--series", str(series), "--season", "80", *TINY]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert "--window not given: as long as --season" in capsys.readouterr().err

@@ -602,8 +602,13 @@ class ForecastTask(Task):
         else:
             values = _columns(table, artifacts["scaler"]["columns"])
         scaler = artifacts["scaler"]
+        # a window left out but made a season long: the season, not --window, is to shorten
+        grown = chosen.get("window") == config["season"] and config["season"] is not None
+        by_season = f", --window not given: as long as {option_name('season')}" * grown
         splits = [
-            _windows(values, config, scaler, bounds, i, f"{option_name('split')} {name} part")
+            _windows(
+                values, config, scaler, bounds, i, f"{option_name('split')} {name} part{by_season}"
+            )
             for i, name in enumerate(SPLITS)
         ]
         for windows, (start, end) in zip(splits, bounds, strict=True):
