@@ -228,6 +228,20 @@ def test_table_without_header_by_column_index(
     assert json.loads((run / "config.json").read_text())["header"] is False
 
 
+def test_the_log_names_the_table_columns_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default names find a Kaggle-style Review,Sentiment file; the log says which
+    columns were read (config.json keeps the options as given)."""
+    rows = dna(30, seed=6)
+    table = tmp_path / "reviews.csv"
+    table.write_text("Review,Sentiment\n" + "".join(f"{t},{label}\n" for label, t in rows))
+    capsys.readouterr()
+    run = train(tmp_path, "--train", str(table), "--tokens", "char")
+    assert "columns: text 'Review', label 'Sentiment'" in capsys.readouterr().out
+    assert json.loads((run / "labels.json").read_text()) == ["gc", "none"]
+
+
 def test_predict_reads_a_headerless_table_as_training_did(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rnnkit.data.readers import LABEL_NAMES, TEXT_NAMES, LabeledLine, is_number, named_column
 
-__all__ = ["has_header", "read_table"]
+__all__ = ["read_table", "table_columns"]
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",\t;|"
@@ -106,14 +106,27 @@ def _read_records(path: Path, delimiter: str | None) -> tuple[str, str, list]:
     return text, delimiter, records
 
 
-def has_header(
-    path: str | os.PathLike[str], text_column: int | str, label_column: int | str
-) -> bool:
-    """Whether :func:`read_table` reads the first record of ``path`` as a header when not told
-    (a column given by name, or the csv sniffer's guess): a run keeps the answer its training
-    file gave, so that ``predict``, which has no label column to judge by, reads alike."""
-    text, _, records = _read_records(Path(path), None)
-    return _has_header(text, records, text_column, label_column)
+def table_columns(
+    path: str | os.PathLike[str],
+    text_column: int | str,
+    label_column: int | str,
+    header: bool | None = None,
+) -> tuple[bool, str, str]:
+    """How :func:`read_table` reads ``path``: whether its first record is a header (``header``,
+    or, when not told, a column given by name or the csv sniffer's guess) and the text and
+    label columns it takes (``'review'``, or ``column 1`` without a header). A run keeps the
+    header decision its training file gave, so that ``predict``, which has no label column to
+    judge by, reads alike; the log names the columns (a usual name may stand for the default)."""
+    path = Path(path)
+    text, _, records = _read_records(path, None)
+    if header is None:
+        header = _has_header(text, records, text_column, label_column)
+    names = [name.strip() for name in records[0][1]] if header else None
+    text_index = _column(path, text_column, names, "text column", TEXT_NAMES)
+    label_index = _column(path, label_column, names, "label column", LABEL_NAMES)
+    shown = [repr(names[i]) if names and i < len(names) else f"column {i}"
+             for i in (text_index, label_index)]  # fmt: skip
+    return header, shown[0], shown[1]
 
 
 def _has_header(text: str, records: list, text_column: int | str, label_column: int | str) -> bool:

@@ -820,16 +820,19 @@ class ClassifyTask(Task):
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         chosen: dict[str, Any] = {}
-        if config["header"] is None and _format_of(config) == "table":
-            from rnnkit.data.table import has_header
+        columns = None
+        if _format_of(config) == "table":
+            from rnnkit.data.table import table_columns
 
-            # decided once, from the training file, and kept: predict's input has no label
-            # column to tell a header by (a guess there read a headerless file's first text
-            # as a header, and the label digits as the texts)
-            chosen["header"] = has_header(
-                config["train"], config["text_column"], config["label_column"]
+            header, *columns = table_columns(
+                config["train"], config["text_column"], config["label_column"], config["header"]
             )
-            config = {**config, **chosen}
+            if config["header"] is None:
+                # decided once, from the training file, and kept: predict's input has no
+                # label column to tell a header by (a guess there read a headerless file's
+                # first text as a header, and the label digits as the texts)
+                chosen["header"] = header
+                config = {**config, **chosen}
         train, valid, test = read_splits(config)
         initial: dict[str, Tensor] = {}
         if config["series_norm"] == "auto":  # told from the training series, then kept
@@ -906,6 +909,8 @@ class ClassifyTask(Task):
                 f"{option_name('series_norm')} zscore: the training series' sizes differ "
                 f"{spread:.3g}-fold"
             )
+        if columns is not None:
+            info["columns"] = f"text {columns[0]}, label {columns[1]}"
         if config["format"] == "auto" and "train_format" not in config:
             chosen["train_format"] = _format_of(config)
             told = "folder" if Path(config["train"]).is_dir() else "file"
