@@ -757,6 +757,14 @@ def test_idx_images_read_row_by_row(
     predicted = predict(run, mnist_slice["images_only"], capsys)
     truth = [str(v) for v in read_idx(mnist_slice["test_labels"])]
     assert accuracy(predicted, truth) == pytest.approx(metrics["test_accuracy"])
+    # a text file to evaluate: said so (it asked for an IDX labels file)
+    text = tmp_path / "texts.txt"
+    text.write_text("1 a text\n")
+    capsys.readouterr()
+    assert run_cli(["evaluate", str(run), "--data", str(text)]) == 2
+    assert "reads as text or a table, but this run classifies IDX images" in (
+        capsys.readouterr().err
+    )
 
 
 # ---------------------------------------------------------------------- audio
@@ -795,6 +803,13 @@ def test_audio_folder_labels_from_names_test_by_pattern(
     )
     assert predict(run, fsdd_slice / names[5], capsys) == [predicted[5]]
     assert evaluate(run, capsys)["examples"] == 20
+    # a text file: what it is not (it was "directory not found", or librosa's NoBackendError)
+    text = tmp_path / "texts.txt"
+    text.write_text("1 a text\n")
+    for command, option in (("evaluate", "--data"), ("predict", "--input")):
+        assert run_cli([command, str(run), option, str(text)]) == 2
+        err = capsys.readouterr().err
+        assert "a file; labelled audio is a folder" in err or "not an audio file" in err, err
 
 
 # ---------------------------------------------------------------------- recipes

@@ -132,6 +132,8 @@ def read_audio_folder(
             empty, a pattern or feature option is bad, or a file cannot be read.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise ValueError(f"{folder}: a file; labelled audio is a folder of audio files")
     if not folder.is_dir():
         raise ValueError(f"{folder}: directory not found")
     label_regex = _compile("label_pattern", label_pattern)

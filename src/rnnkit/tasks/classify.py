@@ -397,6 +397,8 @@ def _read_labelled(config: Mapping[str, Any], data: str) -> RawSplit:
         )
         return _from_sequences(examples)
     _refuse_numeric_for_texts(config, data)
+    if kind == "idx" and config["format"] == "auto" and detect_format(data) != "idx":
+        raise ValueError(_not_for_this_run(data, "idx", "text or a table"))
     labels_path = _idx_labels_for(config, data) if kind == "idx" else None
     return _read_path(config, data, labels_path)
 
@@ -461,11 +463,10 @@ def _labelled(texts: Sequence[str], labels: Sequence[str]) -> bool:
 def _not_for_this_run(path: str, kind: str, found: str) -> str:
     """The message for a predict input that the run cannot read: what it holds, what the run
     takes."""
-    takes = (
-        "a folder of audio files"
-        if kind == "audio"
-        else "numeric series (.ts, .npz, series-a-line rows or IDX images)"
-    )
+    takes = {
+        "audio": "a folder of audio files",
+        "idx": "IDX images (with their labels file beside them)",
+    }.get(kind, "numeric series (.ts, .npz, series-a-line rows or IDX images)")
     return f"{path}: reads as {found}, but this run classifies {takes}"
 
 
@@ -498,6 +499,11 @@ def _audio_files(path: str) -> list[Path]:
     """An audio file, or each audio file of a folder in name order."""
     folder = Path(path)
     if not folder.is_dir():
+        if folder.is_file() and folder.suffix.lower() not in AUDIO_SUFFIXES:
+            raise ValueError(
+                f"{folder}: not an audio file ({', '.join(AUDIO_SUFFIXES)}); this run "
+                "classifies audio files, or a folder of them"
+            )
         return [folder]
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
