@@ -99,6 +99,16 @@ def test_evaluate_and_predict_agree_with_the_model_by_hand(
     with torch.no_grad():
         expected = loaded.model(x.float())[0, :, 0].numpy() * std + mean
     np.testing.assert_allclose([float(v) for v in lines], expected, rtol=1e-7)  # 9 digits
+    # a gap before the window read is no concern of the forecast (it was refused); in it is
+    gappy = frame.iloc[:530].astype({"OT": object})
+    gappy.loc[10, "OT"] = ""
+    gappy.to_csv(head, index=False)
+    assert main(["predict", str(uni_run), "--input", str(head)]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
+    gappy.loc[520, "OT"] = ""
+    gappy.to_csv(head, index=False)
+    assert main(["predict", str(uni_run), "--input", str(head)]) == 2
+    assert "head.csv:522: " in capsys.readouterr().err
 
     # evaluate --data scores every window of a file: rows 24.. of the first 60 -> 31 windows
     part = tmp_path / "part.csv"

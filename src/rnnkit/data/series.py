@@ -88,12 +88,13 @@ class SeriesTable:
     def __len__(self) -> int:
         return len(self.values)
 
-    def require_complete(self, names: Sequence[str]) -> None:
+    def require_complete(self, names: Sequence[str], start: int = 0) -> None:
         """Raise a ``ValueError`` naming ``FILE:LINE`` and the column of the first missing
-        value of the columns ``names`` (the ones a run uses; the others may have gaps)."""
+        value of the columns ``names`` (the ones a run uses; the others may have gaps) from
+        row ``start`` on (a forecast reads only the last rows)."""
         for name in names:
             column = self.values[:, self.columns.index(name)]
-            missing = np.flatnonzero(np.isnan(column))
+            missing = np.flatnonzero(np.isnan(column[start:])) + start
             if missing.size:
                 row = int(missing[0])
                 line = self.lines[row] if self.lines is not None else f"data row {row + 1}"

@@ -202,15 +202,16 @@ def _read(config: Mapping[str, Any], path: str) -> SeriesTable:
     return read_series_csv(path, None if date_column == "none" else date_column, allow_empty=True)
 
 
-def _columns(table: SeriesTable, names: list[str]) -> np.ndarray:
-    """The named columns of ``table`` (a file of a run must have the run's columns)."""
+def _columns(table: SeriesTable, names: list[str], start: int = 0) -> np.ndarray:
+    """The named columns of ``table`` (a file of a run must have the run's columns), with no
+    value missing from row ``start`` on."""
     missing = [name for name in names if name not in table.columns]
     if missing:
         raise ValueError(
             f"{table.source}: no column {missing[0]!r}; the run was trained on "
             f"{', '.join(names)} (the file has {', '.join(table.columns)})"
         )
-    table.require_complete(names)
+    table.require_complete(names, start)
     return table.values[:, [table.columns.index(name) for name in names]]
 
 
@@ -823,8 +824,9 @@ class ForecastTask(Task):
         per step, the target columns comma-separated, in original units."""
         scaler = artifacts["scaler"]
         table = _read(config, input_path)
-        values = _columns(table, scaler["columns"])
         window = config["window"]
+        # only the last window is read: a gap before it is no concern of this forecast
+        values = _columns(table, scaler["columns"], max(0, len(table) - window))
         if len(values) < window:
             raise ValueError(
                 f"{input_path}: {len(values)} rows, the run reads {option_name('window')} "
