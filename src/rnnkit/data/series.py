@@ -323,8 +323,8 @@ def read_series_csv(
     ``;`` or ``|`` it holds; with ``;`` a number may have a decimal comma, ``1,5``).
 
     A first column named like a row number (``No``, ``index``, ``id``: see
-    :data:`ROW_NUMBER_NAMES`) whose cells count up by one is left out
-    (:attr:`SeriesTable.row_numbers`).
+    :data:`ROW_NUMBER_NAMES`) or not named (pandas' index) whose cells count up by one is left
+    out (:attr:`SeriesTable.row_numbers`), and the time is told from the columns after it.
 
     ``date_column``: ``"auto"`` takes the first column as the date column if its first value
     does not parse as a number, its header is a time name (``date``, ``Month``, ``YEAR``, …,
