@@ -228,6 +228,29 @@ def test_table_without_header_by_column_index(
     assert json.loads((run / "config.json").read_text())["header"] is False
 
 
+def test_adversarial_training_on_standardised_embeddings_trains_and_predicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = dna(60, seed=7)
+    train_file = tmp_path / "train.txt"
+    train_file.write_text("".join(f"{label} {text}\n" for label, text in rows))
+    options = ("--adversarial", "1.5", "--normalize-embeddings", "--tokens", "char")
+    run = train(tmp_path, "--train", str(train_file), *options)
+    config = json.loads((run / "config.json").read_text())
+    assert config["adversarial"] == 1.5 and config["normalize_embeddings"] is True
+    model = runner.load_run(str(run)).model
+    assert model.inputs.embedding.frequencies is not None  # rebuilt from the run's vocab
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"{text}\n" for _, text in rows[:12]))
+    assert len(predict(run, texts, capsys)) == 12
+    series = tmp_path / "x.npz"
+    np.savez(series, X=np.zeros((4, 3, 1)), y=np.array([0, 1, 0, 1]))
+    capsys.readouterr()
+    argv = ["train", "classify", "--train", str(series), "--adversarial", "1"]
+    assert run_cli([*argv, "--out", str(tmp_path / "numeric")]) == 2
+    assert "--adversarial: token vectors are for texts" in capsys.readouterr().err
+
+
 def test_the_log_names_the_table_columns_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -415,6 +415,11 @@ class Embedding(nn.Embedding):
 
     def forward(self, input: Tensor) -> Tensor:
         """Look up the vectors of ``input`` (an integer tensor of any shape)."""
+        self.check_ids(input)
+        return super().forward(input)
+
+    def check_ids(self, input: Tensor) -> None:
+        """A ``ValueError`` unless ``input`` holds integer ids of rows of this embedding."""
         if input.is_floating_point() or input.is_complex() or input.dtype == torch.bool:
             raise ValueError(f"embedding ids must be an integer tensor, got {input.dtype}")
         if input.numel():
@@ -425,4 +430,3 @@ class Embedding(nn.Embedding):
                     f"id {bad} is out of range for an embedding with "
                     f"{self.num_embeddings} rows (valid ids: 0..{self.num_embeddings - 1})"
                 )
-        return super().forward(input)
