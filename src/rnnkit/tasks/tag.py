@@ -503,7 +503,19 @@ class TagTask(Task):
             absent=0,
         ),
         flag("freeze_embeddings", False, "keep the word vectors fixed"),
-        Option("word_dropout", 0.0, "fraction", "probability of reading a training word as <unk>"),
+        # With 0 the <unk> vector never trained, so every word unseen in training read as a
+        # fixed random vector. 0.05 against 0 on validation (session 12; 13 runs paired by
+        # seed, each better): ATIS F1 96.3 -> 96.6, a Turkish UD treebank (24 % of the words
+        # unseen) 82.8 -> 85.4 % token accuracy, a Japanese NER corpus 51.1 -> 64.5 F1;
+        # 0.1 was mixed on ATIS, --min-freq 2 mixed on ATIS and the Japanese set.
+        Option(
+            "word_dropout",
+            0.05,
+            "fraction",
+            "probability of reading a training word as <unk> (so that <unk>, which every word "
+            "unseen in training reads as, learns a vector)",
+            absent=0.0,
+        ),
         flag("bidirectional", True, "read each sentence both ways"),
         min_updates_option(),
         flag("char_features", False, "a character BiLSTM's features for each word"),
