@@ -109,7 +109,7 @@ def sgemm_peak(size: int = 2048, rounds: int = 5) -> float:
     return best
 
 
-def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
+def run(shapes, cells, rounds: int, latency_rounds: int, steps: int = 1) -> str:
     tune_malloc()  # both sides run in this process, so both get the same allocator settings
     torch.manual_seed(0)
     cases = [make_case(cell, shape) for shape in shapes for cell in cells]
@@ -125,11 +125,16 @@ def run(shapes, cells, rounds: int, latency_rounds: int) -> str:
             for round_ in range(rounds):
                 for side in ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours"):
                     layer = case.ours if side == "ours" else case.peer
-                    case.times[side + mode].append(timed(lambda c=case, m=layer, f=step: f(m, c.x)))
+                    # `steps` calls in a row, as training makes them: the median is one
+                    # engine's step in its steady state, its caches not just filled by the
+                    # other engine's step (with steps=1, every call pays that)
+                    block = [timed(lambda c=case, m=layer, f=step: f(m, c.x)) for _ in range(steps)]
+                    case.times[side + mode].append(statistics.median(block))
     peak = max(peak, sgemm_peak())
 
     lines = [
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {rounds} rounds; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {rounds} rounds of "
+        f"{steps} step{'s' if steps > 1 else ''} per engine; "
         f"large sgemm: {peak:.0f} GFLOP/s",
         "",
         "| cell | shape (B,T,I,H) | train ms rnnkit / torch | train ratio | "
@@ -252,6 +257,12 @@ def main(argv: list[str] | None = None) -> str:
         "--rounds", type=lambda v: count(v, 1), default=15, help="interleaved rounds (default 15)"
     )
     parser.add_argument(
+        "--steps",
+        type=lambda v: count(v, 1),
+        default=1,
+        help="calls of one engine in a row in each round, timed by their median (default 1)",
+    )
+    parser.add_argument(
         "--latency-rounds",
         type=lambda v: count(v, 0),
         default=50,
@@ -268,7 +279,7 @@ def main(argv: list[str] | None = None) -> str:
         engine, shape, chunk = args.memory_probe
         memory_probe(engine, parse_shape(shape), int(chunk) or None)
         return ""
-    table = run(args.shapes, args.cells, args.rounds, args.latency_rounds)
+    table = run(args.shapes, args.cells, args.rounds, args.latency_rounds, args.steps)
     print(table, flush=True)
     if not args.no_memory:
         memory = memory_table(args.memory_shape, args.truncated_lengths)
