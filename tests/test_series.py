@@ -512,3 +512,22 @@ def test_yyyymmdd_numbers_are_dates_and_unread_dates_are_said(tmp_path):
     assert read_series_csv(write(tmp_path, text)).time_gaps is None
     table = read_series_csv(write(tmp_path, "date,v\nwk-a,1\nwk-b,2\nwk-c,3\n"))
     assert "format not read: their order and gaps are not checked" in table.time_gaps
+
+
+@pytest.mark.parametrize(
+    ("dates", "rhythm"),
+    [
+        (["1949-01", "1949-02", "1949-03", "1949-04"], ("a month", 12)),
+        (["2016-07-01 00:00", "2016-07-01 01:00", "2016-07-01 02:00"], ("an hour", 24)),
+        (["2012-01-01", "2012-01-02", "2012-01-03"], ("a day", 7)),
+        (["2009Q3", "2009Q4", "2010Q1"], ("a quarter", 4)),
+        (["1700", "1701", "1702"], None),  # years: no season in them
+    ],
+)
+def test_the_rows_rhythm_suggests_a_season(tmp_path, dates, rhythm):
+    """UKgas (quarterly) with the defaults: test MSE 1.87 against ARIMA's 0.25; with --season 4
+    --residual season, 0.105. The log now suggests the season the dates imply."""
+    text = "date,v\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates))
+    assert read_series_csv(write(tmp_path, text)).rhythm == rhythm
+    quarters = "year,quarter,v\n1959,1,1\n1959,2,2\n1959,3,3\n1959,4,4\n"
+    assert read_series_csv(write(tmp_path, quarters)).rhythm == ("a quarter", 4)

@@ -84,6 +84,9 @@ class SeriesTable:
     time_gaps: str | None = None
     #: a first column that numbers the rows (see :data:`ROW_NUMBER_NAMES`), left out
     row_numbers: str | None = None
+    #: the rows' usual step in words and the season that goes with it (``("a month", 12)``),
+    #: for a hint in the log; ``None`` where the times say no such thing
+    rhythm: tuple[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -179,7 +182,7 @@ _EPOCH = datetime(1970, 1, 1)  # naive: no time zone, so no daylight-saving jump
 def _readings(cells: list[str]) -> list[np.ndarray]:
     """The ways of reading a date column as comparable numbers: as numbers (whole numbers of
     eight digits as ``YYYYMMDD`` dates first, whose steps over a month's end are a day),
-    pandas' quarters (counted in quarters) and spans (their first day), ISO 8601 dates and
+    pandas' quarters and spans (their first day), ISO 8601 dates and
     times, or by each of :data:`_DATE_FORMATS` that parses every cell."""
     try:
         numbers = np.array([float(c) for c in cells])
@@ -194,8 +197,8 @@ def _readings(cells: list[str]) -> list[np.ndarray]:
                 pass
         return [numbers]
     quarters = [_QUARTER.fullmatch(c) for c in cells]
-    if all(quarters):
-        return [np.array([int(m[1]) * 4 + int(m[2]) - 1 for m in quarters], dtype=np.float64)]
+    if all(quarters):  # each quarter's first day
+        cells = [f"{m[1]}-{3 * int(m[2]) - 2:02d}-01" for m in quarters]
     spans = [_SPAN.fullmatch(c) for c in cells]
     if all(spans):
         cells = [m[1] for m in spans]
@@ -277,6 +280,34 @@ def _one_time(keys: list[tuple]) -> np.ndarray | None:
     if periods not in (4, 12) or part.min() < 1 or not whole:
         return None
     return year * periods + part - 1
+
+
+# A step between rows (seconds, as dates read) -> that step in words and the season of the
+# calendar it suggests: a day in a week, an hour in a day, a month or a quarter in a year.
+_RHYTHMS = (
+    (3600, 3600, "an hour", 24),
+    (86400, 86400, "a day", 7),
+    (7 * 86400, 7 * 86400, "a week", 52),
+    (28 * 86400, 31 * 86400, "a month", 12),
+    (89 * 86400, 92 * 86400, "a quarter", 4),
+)
+
+
+def _rhythm(keys: list[tuple]) -> tuple[str, int] | None:
+    """The rows' usual step and the season it suggests (see :attr:`SeriesTable.rhythm`): a
+    ``year,quarter`` or ``year,month`` time, or dates whose median step is an hour, a day, a
+    week, a month or a quarter."""
+    times = _one_time(keys)
+    if times is None or len(times) < 3:
+        return None
+    if len(keys[0]) == 2:  # a year and its quarter (1-4) or month (1-12)
+        periods = int(max(key[1] for key in keys))
+        return ("a quarter", 4) if periods == 4 else ("a month", 12)
+    step = float(np.median(np.diff(times)))
+    for low, high, words, season in _RHYTHMS:
+        if low <= step <= high:
+            return words, season
+    return None
 
 
 def _time_gaps(lines: list[int], dates: list[str], keys: list[tuple]) -> str | None:
@@ -422,6 +453,7 @@ def read_series_csv(
     lines = [number for number, _ in body]
     dates: list[str] | None = None
     time_gaps: str | None = None
+    rhythm: tuple[str, int] | None = None
     if date_indices:
         date_cells = [[row[i].strip() for _, row in body] for i in date_indices]
         names = [header[i] for i in date_indices]
@@ -433,13 +465,14 @@ def read_series_csv(
             if keys is None
             else _time_gaps(lines, dates, keys)
         )
+        rhythm = None if keys is None else _rhythm(keys)
     kept = [c for c, i in enumerate(numeric) if header[i] not in text_columns]
     if not kept:
         raise ValueError(next(iter(text_columns.values())))
     return SeriesTable(
         values[:, kept], [header[numeric[c]] for c in kept], dates, str(path), lines,
         text_columns, _default_target(header, [numeric[c] for c in kept]), time_gaps,
-        row_numbers,
+        row_numbers, rhythm,
     )  # fmt: skip
 
 

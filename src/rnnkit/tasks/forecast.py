@@ -624,6 +624,12 @@ class ForecastTask(Task):
             info["not numbers, not used"] = ", ".join(map(repr, table.text_columns))
         if table.row_numbers is not None:
             info["row numbers, not used"] = repr(table.row_numbers or "")
+        if config["season"] is None and table.rhythm is not None:
+            step, season = table.rhythm
+            info["hint"] = (
+                f"the rows are {step} apart: {option_name('season')} {season} would add the "
+                f"seasonal-naive baseline and allow {option_name('residual')} season"
+            )
         if config["target"] is None and config["features"] == "target":
             info["target"] = f"{scaler['targets'][0]!r} (by default the last value column)"
         warnings = [f"{table.source}: {table.time_gaps}"] if table.time_gaps else []
