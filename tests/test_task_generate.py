@@ -320,6 +320,16 @@ def test_conditional_digits_pipeline_grid_and_judge(tmp_path, capsys, digits):
     evaluated = json.loads(printed)
     assert evaluated["nll"] == pytest.approx(found["test_nll"])
     assert evaluated["judged_accuracy"] == found["test_judged_accuracy"]  # same seeded samples
+    # other images: the labels beside them (the run's --test-labels were read for any images)
+    other = tmp_path / "other"
+    other.mkdir()
+    write_idx(other / "b-images-idx3-ubyte.gz", read_idx(digits["train"])[:40])
+    write_idx(other / "b-labels-idx1-ubyte.gz", read_idx(digits["train_labels"])[:40])
+    status, printed, err = run(capsys, "evaluate", out, "--data", other / "b-images-idx3-ubyte.gz")
+    assert status == 0 and json.loads(printed)["examples"] == 40, err
+    (other / "b-labels-idx1-ubyte.gz").unlink()
+    status, _, err = run(capsys, "evaluate", out, "--data", other / "b-images-idx3-ubyte.gz")
+    assert status == 2 and "no IDX labels file for these images" in err
 
     status, printed, err = run(capsys, "generate", out, "--condition", "7", "--count", "4",
                                "--output", tmp_path / "sevens.png")  # fmt: skip

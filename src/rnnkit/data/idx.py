@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,24 @@ def _read_bytes(path: Path) -> bytes:
         except (OSError, EOFError, zlib.error) as err:
             raise ValueError(f"{path}: damaged gzip file ({err})") from None
     return data
+
+
+def labels_file_for(images: str, splits: Iterable[tuple[str | None, str | None]]) -> str:
+    """The IDX labels file of the IDX ``images``: the one a run gave with them (``splits``:
+    its ``(images, labels)`` pairs), else the one beside them by MNIST's naming
+    (``*-images-idx3-*`` -> ``*-labels-idx1-*``); ``ValueError`` if there is none."""
+    for split_images, labels in splits:
+        same = split_images is not None and Path(split_images).resolve() == Path(images).resolve()
+        if same and labels is not None:
+            return labels
+    path = Path(images)
+    name = path.name.replace("images-idx3", "labels-idx1")
+    if name != path.name and (path.parent / name).is_file():
+        return str(path.parent / name)
+    raise ValueError(
+        f"{images}: no IDX labels file for these images (expected a *-labels-idx1-* file "
+        "beside them)"
+    )
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:

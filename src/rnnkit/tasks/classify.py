@@ -367,24 +367,13 @@ def read_splits(config: Mapping[str, Any]) -> tuple[RawSplit, RawSplit, RawSplit
     return train, valid, test
 
 
-def _same_file(a: str, b: str | None) -> bool:
-    return b is not None and Path(a).resolve() == Path(b).resolve()
-
-
 def _idx_labels_for(config: Mapping[str, Any], images: str) -> str:
     """The labels file of IDX ``images``: that of the run's split with these images, else
-    the one beside them by MNIST's naming (``*-images-idx3-*`` -> ``*-labels-idx1-*``)."""
-    for split in ("test", "valid", "train"):
-        if _same_file(images, config[split]) and config[f"{split}_labels"] is not None:
-            return config[f"{split}_labels"]
-    path = Path(images)
-    name = path.name.replace("images-idx3", "labels-idx1")
-    if name != path.name and (path.parent / name).is_file():
-        return str(path.parent / name)
-    raise ValueError(
-        f"{images}: no IDX labels file for these images (expected a *-labels-idx1-* file "
-        "beside them)"
-    )
+    the one beside them (:func:`rnnkit.data.idx.labels_file_for`)."""
+    from rnnkit.data.idx import labels_file_for
+
+    splits = [(config[split], config[f"{split}_labels"]) for split in ("test", "valid", "train")]
+    return labels_file_for(images, splits)
 
 
 def _read_labelled(config: Mapping[str, Any], data: str) -> RawSplit:

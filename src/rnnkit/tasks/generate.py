@@ -636,11 +636,13 @@ class GenerateTask(Task):
                     f"{artifacts['roll']['pitches']}"
                 )
         else:
-            if config["test_labels"] is None:
-                raise ValueError(
-                    "--data: IDX images need the run's --test-labels, which it has not"
-                )
-            pixels, labels = _read_images(data, config["test_labels"], config["binarize"])
+            from rnnkit.data.idx import labels_file_for
+
+            # the labels given with these images, else those beside them (the run's
+            # --test-labels were read for any images, matching or not)
+            splits = [(config[n], config[f"{n}_labels"]) for n in ("test", "valid", "train")]
+            labels_file = labels_file_for(data, splits)
+            pixels, labels = _read_images(data, labels_file, config["binarize"])
             examples = _image_frames(pixels, labels, artifacts["labels"], data)
         metrics = evaluate_examples(self, model, config, examples)
         if kind == "idx" and config["judge"] is not None:
