@@ -63,7 +63,7 @@ def test_two_process_ddp_run_ends_with_the_weights_of_a_one_process_run(tmp_path
     _write_data(valid, 8, rng)
     args = [
         "train", "classify", "--train", str(train), "--valid", str(valid),
-        "--epochs", "2", "--batch-size", str(BATCH_SIZE), "--dropout", "0",
+        "--epochs", "2", "--batch-size", str(BATCH_SIZE), "--dropout", "0", "--word-dropout", "0",
         "--hidden-size", "8", "--embedding-dim", "8", "--seed", "3", "--lr", "0.01",
     ]  # fmt: skip
     run1, run2 = tmp_path / "RUN1", tmp_path / "RUN2"

@@ -238,6 +238,7 @@ def test_adversarial_training_on_standardised_embeddings_trains_and_predicts(
     run = train(tmp_path, "--train", str(train_file), *options)
     config = json.loads((run / "config.json").read_text())
     assert config["adversarial"] == 1.5 and config["normalize_embeddings"] is True
+    assert config["word_dropout"] == 0.1  # a text run's default: <unk> learns a vector
     model = runner.load_run(str(run)).model
     assert model.inputs.embedding.frequencies is not None  # rebuilt from the run's vocab
     texts = tmp_path / "texts.txt"
@@ -245,6 +246,8 @@ def test_adversarial_training_on_standardised_embeddings_trains_and_predicts(
     assert len(predict(run, texts, capsys)) == 12
     series = tmp_path / "x.npz"
     np.savez(series, X=np.zeros((4, 3, 1)), y=np.array([0, 1, 0, 1]))
+    numeric = train(tmp_path, "--train", str(series), name="series")  # its default: 0
+    assert json.loads((numeric / "config.json").read_text())["word_dropout"] == 0.0
     capsys.readouterr()
     argv = ["train", "classify", "--train", str(series), "--adversarial", "1"]
     assert run_cli([*argv, "--out", str(tmp_path / "numeric")]) == 2

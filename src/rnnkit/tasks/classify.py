@@ -127,6 +127,7 @@ SERIES_NORMS = ("auto", "none", "zscore")
 # z-scored 72 %, 1-NN on the raw series 73 %)
 SCALE_SPREAD = 100
 TEXT_FORMATS = ("text", "table")
+TEXT_WORD_DROPOUT = 0.1  # --word-dropout of a text run when not given (see the option)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # as rnnkit.data.audio reads
 # The class id of a validation or test label that training never saw: no prediction can match
 # it, so it counts as wrong (as the tag task counts an unseen intent), and it adds no loss.
@@ -741,11 +742,17 @@ class ClassifyTask(Task):
             absent=0,
         ),
         flag("freeze_embeddings", False, "texts: keep the token vectors fixed", absent=False),
+        # Texts: with 0 the <unk> vector never trained, so every word unseen in training read
+        # as a fixed random vector. Validation accuracy, seeds 0 and 1, the defaults
+        # otherwise (session 12): SST-2 74.0 % (0) / 76.6 % (0.05) / 77.1 % (0.1), ATIS
+        # intents 96.7 / 97.5 / 98.1 %, every seed better.
         Option(
             "word_dropout",
-            0.0,
+            None,
             "fraction",
-            "texts: probability of reading a training token as <unk>",
+            "texts: probability of reading a training token as <unk> (so that <unk>, which "
+            "unseen words read as, learns a vector); default: 0.1 for texts, 0 for series",
+            nullable=True,
             absent=0.0,
         ),
         Option(
@@ -833,6 +840,10 @@ class ClassifyTask(Task):
 
     def prepare(self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None) -> Prepared:
         chosen: dict[str, Any] = {}
+        if config["word_dropout"] is None:  # (an option of texts; series read no tokens)
+            text = _format_of(config) in TEXT_FORMATS
+            chosen["word_dropout"] = TEXT_WORD_DROPOUT if text else 0.0
+            config = {**config, **chosen}
         columns = None
         if _format_of(config) == "table":
             from rnnkit.data.table import table_columns
@@ -1123,7 +1134,7 @@ def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> Sequ
             dim,
             vocab.pad_index,
             freeze=config["freeze_embeddings"],
-            word_dropout=config["word_dropout"],
+            word_dropout=config["word_dropout"] or 0.0,
             unk_idx=vocab.unk_index,
             frequencies=frequencies,
         )
