@@ -68,7 +68,8 @@ many vocabulary tokens they covered; ``--embeddings-vocab N`` gives the vectors'
 frequent words rows after the training vocabulary's, so a word unseen in training keeps its
 vector rather than reading as ``<unk>``; ``--freeze-embeddings`` keeps the vectors fixed while
 the rest trains. ``--word-dropout P`` reads each training token as ``<unk>`` with
-probability ``P`` (texts only), a regulariser for small text sets.
+probability ``P`` (texts only; default 0.1): ``<unk>``, which words unseen in training read
+as, then learns a vector.
 
 ``rnnkit predict`` takes one text a line (a table run: a CSV/TSV whose text column is read,
 a label column is not needed), series in any numeric format, labelled or not (a ``.ts``
