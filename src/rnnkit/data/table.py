@@ -119,20 +119,35 @@ def table_columns(
     judge by, reads alike; the log names the columns (a usual name may stand for the default)."""
     path = Path(path)
     text, _, records = _read_records(path, None)
-    if header is None:
-        header = _has_header(text, records, text_column, label_column)
-    names = [name.strip() for name in records[0][1]] if header else None
-    text_index = _column(path, text_column, names, "text column", TEXT_NAMES)
-    label_index = _column(path, label_column, names, "label column", LABEL_NAMES)
+    header, names, text_index, label_index = _layout(
+        path, text, records, text_column, label_column, header
+    )
     shown = [repr(names[i]) if names and i < len(names) else f"column {i}"
              for i in (text_index, label_index)]  # fmt: skip
     return header, shown[0], shown[1]
 
 
-def _has_header(text: str, records: list, text_column: int | str, label_column: int | str) -> bool:
-    if _is_name(text_column) or _is_name(label_column):
-        return True
-    return _sniffed_header(text, records, label_column)
+def _layout(
+    path: Path,
+    text: str,
+    records: list,
+    text_column: int | str,
+    label_column: int | str,
+    header: bool | None,
+) -> tuple[bool, list[str] | None, int, int]:
+    """Whether the first record is a header (``header``, or when not told: a column given by
+    name, or the csv sniffer's guess), its names, and the text and label columns' indices."""
+    if header is None:
+        named = _is_name(text_column) or _is_name(label_column)
+        header = named or _sniffed_header(text, records, label_column)
+    names = [name.strip() for name in records[0][1]] if header else None  # "id, review ,label"
+    text_index = _column(path, text_column, names, "text column", TEXT_NAMES)
+    label_index = (
+        text_index  # (predict reads the text column alone)
+        if label_column == text_column
+        else _column(path, label_column, names, "label column", LABEL_NAMES)
+    )
+    return header, names, text_index, label_index
 
 
 def _is_name(spec: int | str) -> bool:
@@ -180,15 +195,8 @@ def read_table(
     """
     path = Path(path)
     text, delimiter, records = _read_records(path, delimiter)
-    first_row = records[0][1]
-    if header is None:
-        header = _has_header(text, records, text_column, label_column)
-    names = [name.strip() for name in first_row] if header else None  # "id, review ,label"
-    text_index = _column(path, text_column, names, "text column", TEXT_NAMES)
-    label_index = (
-        text_index  # (predict reads the text column alone)
-        if label_column == text_column
-        else _column(path, label_column, names, "label column", LABEL_NAMES)
+    header, _, text_index, label_index = _layout(
+        path, text, records, text_column, label_column, header
     )
     if text_index == label_index and text_column != label_column:  # (predict reads one)
         raise ValueError(

@@ -402,8 +402,10 @@ _NOT_TEXT = {"ts": ".ts series", "npz": "a NumPy archive", "idx": "IDX images", 
 def _refuse_numeric_for_texts(config: Mapping[str, Any], path: str) -> None:
     """A text run given a series file or a folder: one line saying so (it was read as
     series and failed inside the text encoder, or, for predict, read line by line)."""
+    if _format_of(config) not in TEXT_FORMATS or config["format"] != "auto":
+        return  # (detect_format may read the file: only where the answer matters)
     found = detect_format(path)
-    if _format_of(config) in TEXT_FORMATS and config["format"] == "auto" and found in _NOT_TEXT:
+    if found in _NOT_TEXT:
         raise ValueError(f"{path}: reads as {_NOT_TEXT[found]}, but this run classifies texts")
 
 
