@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy
 import pytest
 import torch
 from hypothesis import example, given, settings
@@ -426,6 +427,12 @@ BAD_CONSTRUCTIONS = {
         lambda: RNN(3, 4, nonlinearity="gelu"),
         r"^nonlinearity must be one of \('tanh', 'relu'\), got 'gelu'",
     ),
+    "L-float": (lambda: LSTM(3, 4, 2.0), r"^num_layers must be an integer, got 2.0"),
+    "proj_size": (lambda: LSTM(3, 4, proj_size=2), r"^proj_size: rnnkit has no projected LSTM"),
+    "proj_size-gru": (
+        lambda: GRU(3, 4, proj_size=2),
+        r"^proj_size exists only for LSTM, not GRU",
+    ),
 }
 
 
@@ -444,9 +451,10 @@ def test_the_constructor_takes_torch_nn_arguments_in_torch_nn_order(mode: str) -
     and ``all_weights``."""
     name, options = family(mode)
     head = (options["nonlinearity"],) if name == "rnn" else ()
-    args = (3, 4, 2, *head, False, False, 1.0, True)
-    ours = OURS[name](*args, device="cpu", dtype=torch.float64)
-    peer = TORCH[name](*args, device="cpu", dtype=torch.float64)
+    args = (3, 4, numpy.int64(2), *head, False, False, 1.0, True, 0, "cpu", torch.float64)
+    ours = OURS[name](*args)
+    peer = TORCH[name](*args)
+    assert (ours.mode, ours.proj_size) == (peer.mode, peer.proj_size)
     assert (ours.bias, ours.batch_first, ours.dropout, ours.bidirectional) == (
         False, False, 1.0, True
     )  # fmt: skip
@@ -550,6 +558,26 @@ BAD_CALLS = {
     "gru-state-tuple": (
         lambda: call("gru", (2, 5, 3), state=(zeros(1, 2, 4),)),
         r"^state must be a tensor of shape \(1, 2, 4\)",
+    ),
+    "state-dtype": (  # (auto gave float64 to torch.nn's C++ check without a gradient)
+        lambda: call("gru", (2, 5, 3), state=zeros(1, 2, 4).double()),
+        r"^state has dtype torch.float64 but x is torch.float32",
+    ),
+    "lstm-c-dtype": (
+        lambda: call("lstm", (2, 5, 3), state=(zeros(1, 2, 4), zeros(1, 2, 4).long())),
+        r"^state\[1\] \(c\) has dtype torch.int64 but x is torch.float32",
+    ),
+    "unbatched-3d-state": (
+        lambda: call("rnn", (5, 3), state=zeros(1, 1, 4)),
+        r"^state must have shape \(num_layers\*num_directions, H\) = \(1, 4\) for an unbatched",
+    ),
+    "state-and-hx": (
+        lambda: GRU(3, 4)(torch.randn(2, 5, 3), zeros(1, 2, 4), hx=zeros(1, 2, 4)),
+        r"^give the state as state or as hx",
+    ),
+    "lengths-none": (
+        lambda: call("lstm", (3, 5, 3), lengths=[1, None, 2]),
+        r"^lengths must be B integers, got \[1, None, 2\]",
     ),
 }
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -199,3 +201,113 @@ def test_a_gradient_of_a_gradient_is_refused_not_silently_lost(mode: str) -> Non
     (twice,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     assert twice.requires_grad
     torch.testing.assert_close(twice.detach(), grad)
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop")  # (torch.nn's LSTM in vmap)
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
+def test_torch_func_transforms_run_on_auto_and_are_refused_by_the_engine(mode: str) -> None:
+    """``torch.func.grad`` and per-sample gradients (``vmap``) failed inside the engine's
+    autograd.Function with PyTorch's message about ``setup_context``: ``auto`` now gives
+    such calls to torch.nn, and the engine itself says what to do."""
+    torch.manual_seed(0)
+    layer = rnnkit.make_recurrent(mode, 3, 4)
+    x = torch.randn(2, 5, 3)
+    params = dict(layer.named_parameters())
+
+    def loss(p, inputs):
+        return torch.func.functional_call(layer, p, (inputs,))[0].square().sum()
+
+    grads = torch.func.grad(loss)(params, x)
+    expected = torch.autograd.grad(loss(params, x), list(params.values()))
+    for got, want in zip(grads.values(), expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))(params, x[:, None])
+    first_sample = torch.autograd.grad(loss(params, x[:1]), list(params.values()))
+    torch.testing.assert_close(per_sample["weight_hh_l0"][0], first_sample[1], atol=1e-5, rtol=1e-5)
+    engine = rnnkit.make_recurrent(mode, 3, 4, backend="rnnkit")
+    with pytest.raises(RuntimeError, match=r"torch.func transform.*backend='torch'"):
+        torch.func.grad(lambda p: torch.func.functional_call(engine, p, (x,))[0].sum())(
+            dict(engine.named_parameters())
+        )
+    with pytest.raises(RuntimeError, match=r"torch.func transform"):
+        torch.func.grad(
+            lambda h: CELLS[mode](3, 4)(x[:, 0], h if mode != "lstm" else (h, h))[0].sum()
+        )(torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("mode", ["gru", "rnn"])
+def test_the_output_may_be_changed_in_place_as_torch_nn_allows(mode: str, batch_first: bool):
+    """An in-place dropout or ReLU after a one-way GRU/RNN failed ("Output 0 of GRUFunction
+    is a view ... modified inplace"); torch.nn's output is a tensor of its own."""
+    torch.manual_seed(0)
+    ours = LAYERS[mode](3, 4, batch_first=batch_first, backend="rnnkit")
+    peer = getattr(nn, mode.upper())(3, 4, batch_first=batch_first)
+    peer.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 5, 3)
+    grads = []
+    for layer in (ours, peer):
+        torch.manual_seed(1)
+        out, _ = layer(x)
+        nn.Dropout(0.5, inplace=True)(out).relu_().sum().backward()
+        grads.append([p.grad for p in layer.parameters()])
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("backend", ["auto", "rnnkit", "torch"])
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
+def test_a_sequence_of_no_steps_returns_the_initial_state(mode, backend, dtype) -> None:
+    """T = 0 returned h_0 on one engine, raised an IndexError in another's backward and
+    torch.nn's "Expected sequence length to be larger than 0" on a third: now every engine
+    gives no output and the initial state, with its gradient."""
+    layer = LAYERS[mode](3, 4, backend=backend, dtype=dtype)
+    x = torch.randn(2, 0, 3, dtype=dtype, requires_grad=True)
+    h0 = torch.randn(1, 2, 4, dtype=dtype, requires_grad=True)
+    out, state = layer(x, (h0, h0) if mode == "lstm" else h0)
+    h_n = state[0] if mode == "lstm" else state
+    assert out.shape == (2, 0, 4)
+    torch.testing.assert_close(h_n, h0)
+    h_n.sum().backward()
+    torch.testing.assert_close(h0.grad, torch.ones_like(h0))
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
+def test_saturated_units_pass_no_gradient_as_in_torch_nn(mode: str) -> None:
+    """The compiled tanh stopped at tanh(8) < 1, so a saturated unit kept a slope of ~1e-7,
+    and with an unscaled input of 1e7 every step added ~10 to the weight gradient where
+    torch.nn's is 0."""
+    torch.manual_seed(0)
+    ours = LAYERS[mode](1, 4, backend="rnnkit")
+    peer = getattr(nn, mode.upper())(1, 4, batch_first=True)
+    peer.load_state_dict(ours.state_dict())
+    x = torch.full((1, 3, 1), 1e7)
+    for layer in (ours, peer):
+        out, _ = layer(x)
+        out.sum().backward()
+    torch.testing.assert_close(ours.weight_ih_l0.grad, peer.weight_ih_l0.grad, atol=1e-3, rtol=0)
+
+
+def test_layers_and_cells_speak_torch_nn() -> None:
+    """torch.nn's names: ``hx=``, ``mode``, ``proj_size``; NumPy integers for sizes; the
+    warning for dropout with one layer (never from a structure, which drops it there)."""
+    x = torch.randn(2, 5, 3)
+    h0 = torch.randn(1, 2, 4)
+    layer = rnnkit.GRU(3, 4)
+    torch.testing.assert_close(layer(x, hx=h0)[0], layer(x, h0)[0])
+    cell = rnnkit.LSTMCell(3, 4)  # x[:, 0], a slice: the compiled loop read it as contiguous
+    torch.testing.assert_close(
+        cell(x[:, 0], hx=(h0[0], h0[0]))[0], cell(x[:, 0], (h0[0], h0[0]))[0]
+    )
+    assert rnnkit.RNN(3, 4, nonlinearity="relu").mode == "RNN_RELU"
+    assert rnnkit.LSTM(3, 4).proj_size == 0
+    with pytest.warns(UserWarning, match="with num_layers=1 it does nothing"):
+        rnnkit.LSTM(3, 4, dropout=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rnnkit.make_recurrent("gru", 3, 4, dropout=0.2).dropout == 0.0
+        assert rnnkit.make_recurrent("gru", 3, 4, 2, dropout=0.2).dropout == 0.2
+    with pytest.raises(ValueError, match=r"^state has dtype torch.int64 but x is torch.float32"):
+        rnnkit.GRUCell(3, 4)(x[:, 0], torch.zeros(2, 4, dtype=torch.long))
+    assert "bias=False" in repr(rnnkit.RNNCell(3, 4, bias=False))

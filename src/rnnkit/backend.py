@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.cells import fused, matmul
+from rnnkit.cells.common import functorch_active
 
 if TYPE_CHECKING:
     from rnnkit.layers import RecurrentLayer
@@ -36,8 +37,8 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
     faster one, by the ratios ``benchmarks/bench_rnn.py`` measured (the README's table):
 
     - peepholes: only rnnkit has them;
-    - off the CPU, in float64, under ``torch.autocast`` or without the compiled loops:
-      torch.nn (cuDNN on a GPU);
+    - off the CPU, in float64, under ``torch.autocast``, under a ``torch.func`` transform or
+      without the compiled loops: torch.nn (cuDNN on a GPU);
     - GRU and vanilla RNN: rnnkit, 1.9–4.5× torch.nn in training and 1.9–3.4× in inference;
     - LSTM: rnnkit for a single sequence with 2 threads or more (B = 1 latency 1.4×; with
       one thread 0.7×) and for training steps of B·H < 65 536 (on par: 0.96–1.12×);
@@ -48,9 +49,11 @@ def choose_backend(layer: RecurrentLayer, x: Tensor, padding: Padding | None) ->
         return layer.backend
     if layer.peephole:
         return "rnnkit"
-    if not engine_is_fast(x) or torch.is_autocast_enabled(x.device.type):
-        return "torch"  # (under autocast torch.nn runs in the lower precision asked for)
-    if layer.mode != "lstm":
+    if not engine_is_fast(x) or torch.is_autocast_enabled(x.device.type) or functorch_active():
+        # (under autocast torch.nn runs in the lower precision asked for; torch.func's
+        # transforms need PyTorch's own kernels, which have batching and forward-mode rules)
+        return "torch"
+    if layer.cell_name != "lstm":
         return "rnnkit"
     batch = x.shape[1]
     training = torch.is_grad_enabled() and (

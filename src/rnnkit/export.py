@@ -82,12 +82,12 @@ class TorchRecurrent(nn.Module):
             "batch_first": False,
             "bidirectional": layer.bidirectional,
         }
-        if layer.mode == "rnn":
+        if layer.cell_name == "rnn":
             kwargs["nonlinearity"] = layer.nonlinearity
-        self.module = _TORCH_CLASSES[layer.mode](layer.input_size, layer.hidden_size, **kwargs)
+        self.module = _TORCH_CLASSES[layer.cell_name](layer.input_size, layer.hidden_size, **kwargs)
         self.module.load_state_dict(layer.state_dict())
         self.module.to(next(layer.parameters()).device)
-        self.is_lstm = layer.mode == "lstm"
+        self.is_lstm = layer.cell_name == "lstm"
         self.batch_first = layer.batch_first
         self.state_shape = (layer.num_layers * layer.num_directions, layer.hidden_size)
 

@@ -134,10 +134,10 @@ def gradient_through_time(
     lengths = (T - 1 - torch.arange(T)).repeat_interleave(B)
     if not layer.batch_first:
         rest = rest.transpose(0, 1)
-    state = tuple(starts) if layer.mode == "lstm" else starts[0]
+    state = tuple(starts) if layer.cell_name == "lstm" else starts[0]
     with torch.enable_grad():
         _, final = layer(rest, state=state, lengths=lengths)
-        h_last = (final[0] if layer.mode == "lstm" else final)[-1]  # top layer, (T·B, H)
+        h_last = (final[0] if layer.cell_name == "lstm" else final)[-1]  # top layer, (T·B, H)
         # each copy is its own example: summing the per-copy losses keeps their gradients apart
         loss = sum(loss_fn(chunk) for chunk in h_last.reshape(T, B, -1))
         (grad,) = torch.autograd.grad(loss, starts[0])
@@ -185,9 +185,9 @@ def _cell_for(layer: nn.Module) -> nn.Module:
     if not isinstance(layer, RecurrentLayer):
         raise ValueError(f"expected an rnnkit cell or layer, got {type(layer).__name__}")
     I, H = layer.input_size, layer.hidden_size
-    if layer.mode == "lstm":
+    if layer.cell_name == "lstm":
         cell = LSTMCell(I, H, bias=layer.bias, peephole=layer.peephole)
-    elif layer.mode == "gru":
+    elif layer.cell_name == "gru":
         cell = GRUCell(I, H, bias=layer.bias)
     else:
         cell = RNNCell(I, H, bias=layer.bias, nonlinearity=layer.nonlinearity)

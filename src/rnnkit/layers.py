@@ -8,6 +8,8 @@ layout), so weights move both ways with ``load_state_dict``.
 
 from __future__ import annotations
 
+import operator
+import warnings
 from typing import Literal
 
 import torch
@@ -30,7 +32,7 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 class RecurrentLayer(nn.Module):
     """What :class:`RNN`, :class:`LSTM` and :class:`GRU` share; use those."""
 
-    mode: str = ""
+    cell_name: str = ""  # "rnn", "lstm" or "gru"
 
     def __init__(
         self,
@@ -46,20 +48,39 @@ class RecurrentLayer(nn.Module):
         nonlinearity: str = "tanh",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
+        input_size, hidden_size, num_layers, proj_size = (
+            _integer(name, value)
+            for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                                ("num_layers", num_layers), ("proj_size", proj_size))
+        )  # fmt: skip
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or value <= 0:
+            if value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(num_layers, int) or num_layers < 1:
+        if num_layers < 1:
             raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
+        if proj_size != 0:
+            raise ValueError(
+                "proj_size: rnnkit has no projected LSTM (torch.nn.LSTM's proj_size); "
+                "use torch.nn.LSTM for it"
+                if self.cell_name == "lstm"
+                else f"proj_size exists only for LSTM, not {type(self).__name__}"
+            )
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"dropout must be in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:  # as torch.nn warns
+            warnings.warn(
+                f"dropout={dropout} acts between recurrent layers only, so with num_layers=1 "
+                "it does nothing",
+                stacklevel=3,
+            )
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if peephole and self.mode != "lstm":
+        if peephole and self.cell_name != "lstm":
             raise ValueError(f"peephole=True exists only for LSTM, not {type(self).__name__}")
-        if nonlinearity != "tanh" and self.mode != "rnn":
+        if nonlinearity != "tanh" and self.cell_name != "rnn":
             raise ValueError(
                 f"nonlinearity exists only for RNN, not {type(self).__name__}; got {nonlinearity!r}"
             )
@@ -69,12 +90,13 @@ class RecurrentLayer(nn.Module):
                 "use backend='rnnkit' or 'auto'"
             )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.proj_size = 0  # (torch.nn's attribute: no projection)
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.backend = bidirectional, backend
         self.peephole, self.nonlinearity = peephole, nonlinearity
         self.num_directions = 2 if bidirectional else 1
 
-        gate_size = GATES[self.mode] * hidden_size
+        gate_size = GATES[self.cell_name] * hidden_size
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in self._suffixes(layer):
@@ -87,6 +109,13 @@ class RecurrentLayer(nn.Module):
                     peep = empty_parameter(3, hidden_size, device=device, dtype=dtype)
                     self.register_parameter(f"weight_peephole{suffix}", peep)
         self.reset_parameters()
+
+    @property
+    def mode(self) -> str:
+        """torch.nn's name of the cell: ``"LSTM"``, ``"GRU"``, ``"RNN_TANH"`` or ``"RNN_RELU"``."""
+        if self.cell_name == "rnn":
+            return f"RNN_{self.nonlinearity.upper()}"
+        return self.cell_name.upper()
 
     def _suffixes(self, layer: int) -> list[str]:
         directions = ["", "_reverse"][: self.num_directions]
@@ -123,12 +152,15 @@ class RecurrentLayer(nn.Module):
         x: Tensor | PackedSequence,
         state: Tensor | tuple[Tensor, Tensor] | None = None,
         lengths: Tensor | list[int] | None = None,
+        *,
+        hx: Tensor | tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, Tensor]]:
         """Run the layer over a batch of sequences.
 
         Args:
             x: ``(B, T, I)`` if ``batch_first`` else ``(T, B, I)``; or unbatched ``(T, I)``.
             state: initial state, ``(L·D, B, H)`` (LSTM: a tuple ``(h, c)``); zeros if None.
+                ``hx``, torch.nn's name for it, is taken too.
             lengths: valid length of each sequence, ``(B,)``, any order. Outputs past a
                 length are zero; the final state is the one at each sequence's last step; the
                 reverse direction starts at that step. A length of 0 returns the initial state.
@@ -140,13 +172,19 @@ class RecurrentLayer(nn.Module):
         ``x`` may also be a ``PackedSequence`` (``pack_padded_sequence``), as torch.nn takes
         it: the output is then packed the same way, and the states are in the batch's order.
         """
+        if hx is not None:
+            if state is not None:
+                raise ValueError("give the state as state or as hx (torch.nn's name), not both")
+            state = hx
         if isinstance(x, PackedSequence):
             return self._forward_packed(x, state, lengths)
         x, state, unbatched = self._check(x, state, lengths)
         T, B = x.shape[0], x.shape[1]
         padding = Padding.build(lengths, T, B, x.device) if lengths is not None else None
-        backend = choose_backend(self, x, padding)
-        if backend == "torch":
+        if T == 0:  # no step: no output, and the state is the initial one, on every engine
+            output = x.new_zeros(0, B, self.num_directions * self.hidden_size)
+            final = tuple(s.clone() for s in state)
+        elif choose_backend(self, x, padding) == "torch":
             output, final = self._forward_torch(x, state, padding)
         else:
             output, final = self._forward_rnnkit(x, state, padding)
@@ -155,7 +193,7 @@ class RecurrentLayer(nn.Module):
             final = tuple(s.squeeze(1) for s in final)
         elif self.batch_first:
             output = output.transpose(0, 1)
-        return output, (final if self.mode == "lstm" else final[0])
+        return output, (final if self.cell_name == "lstm" else final[0])
 
     def _forward_packed(
         self, x: PackedSequence, state: Tensor | tuple[Tensor, Tensor] | None, lengths: object
@@ -220,7 +258,7 @@ class RecurrentLayer(nn.Module):
         # read as attributes: a parametrized or pruned weight (weight_norm, weight drop) is
         # computed there, while named_parameters() lists only what it is computed from
         params = {name: getattr(self, name) for name in module._flat_weights_names}
-        hx = state if self.mode == "lstm" else state[0]
+        hx = state if self.cell_name == "lstm" else state[0]
         if padding is None or x.shape[1] == 0:  # (torch.nn cannot pack an empty batch)
             output, final = torch.func.functional_call(module, params, (x, hx))
         else:  # torch.nn refuses empty sequences: run them for one step, then undo that below
@@ -228,7 +266,7 @@ class RecurrentLayer(nn.Module):
                                           enforce_sorted=False)  # fmt: skip
             packed_out, final = torch.func.functional_call(module, params, (packed, hx))
             output, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
-        final = final if self.mode == "lstm" else (final,)
+        final = final if self.cell_name == "lstm" else (final,)
         if padding is not None and padding.has_empty:
             empty = padding.lengths == 0
             output = output.masked_fill(empty.view(1, -1, 1), 0.0)
@@ -265,12 +303,12 @@ class RecurrentLayer(nn.Module):
         x = x.contiguous()
         T, B = x.shape[0], x.shape[1]
         expected = (self.num_layers * self.num_directions, B, self.hidden_size)
-        names = ("state[0] (h)", "state[1] (c)") if self.mode == "lstm" else ("state",)
+        names = ("state[0] (h)", "state[1] (c)") if self.cell_name == "lstm" else ("state",)
         if state is None:
             zeros = x.new_zeros(expected)
             state = tuple(zeros for _ in names)
         else:
-            if self.mode == "lstm":
+            if self.cell_name == "lstm":
                 if not (isinstance(state, (tuple, list)) and len(state) == 2):
                     raise ValueError("state of an LSTM must be a tuple (h, c)")
                 state = tuple(state)
@@ -278,8 +316,21 @@ class RecurrentLayer(nn.Module):
                 if not isinstance(state, Tensor):
                     raise ValueError(f"state must be a tensor of shape {expected}")
                 state = (state,)
+            for name, s in zip(names, state, strict=True):
+                if not isinstance(s, Tensor):
+                    raise ValueError(f"{name} must be a tensor, got {type(s).__name__}")
+                if s.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+                    raise ValueError(
+                        f"{name} has dtype {s.dtype} but x is {x.dtype}: give the state in "
+                        "x's dtype"
+                    )
+                if unbatched and s.dim() != 2:  # as torch.nn: unbatched x, unbatched state
+                    raise ValueError(
+                        f"{name} must have shape (num_layers*num_directions, H) = "
+                        f"{(expected[0], expected[2])} for an unbatched x, got {tuple(s.shape)}"
+                    )
             if unbatched:
-                state = tuple(s.unsqueeze(1) if s.dim() == 2 else s for s in state)
+                state = tuple(s.unsqueeze(1) for s in state)
             for name, s in zip(names, state, strict=True):
                 if tuple(s.shape) != expected:
                     raise ValueError(
@@ -303,7 +354,7 @@ class RecurrentLayer(nn.Module):
             text += ", bidirectional=True"
         if self.peephole:
             text += ", peephole=True"
-        if self.mode == "rnn" and self.nonlinearity != "tanh":
+        if self.cell_name == "rnn" and self.nonlinearity != "tanh":
             text += f", nonlinearity={self.nonlinearity!r}"
         return text + f", backend={self.backend!r}"
 
@@ -320,7 +371,7 @@ class RNN(RecurrentLayer):
         (torch.Size([4, 10, 16]), torch.Size([2, 4, 16]))
     """
 
-    mode = "rnn"
+    cell_name = "rnn"
 
     def __init__(
         self,
@@ -332,6 +383,7 @@ class RNN(RecurrentLayer):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         *,
@@ -341,7 +393,7 @@ class RNN(RecurrentLayer):
         check_nonlinearity(nonlinearity)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend, nonlinearity=nonlinearity, device=device, dtype=dtype,
+            backend, nonlinearity=nonlinearity, device=device, dtype=dtype, proj_size=proj_size,
         )  # fmt: skip
 
     def _run(self, x, state, layer, direction, batch_sizes):
@@ -364,7 +416,7 @@ class LSTM(RecurrentLayer):
         (torch.Size([4, 10, 32]), torch.Size([2, 4, 16]))
     """
 
-    mode = "lstm"
+    cell_name = "lstm"
 
     def __init__(
         self,
@@ -375,16 +427,17 @@ class LSTM(RecurrentLayer):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         *,
         peephole: bool = False,
         backend: Backend = "auto",
     ) -> None:
-        # the positional order is torch.nn.LSTM's (without proj_size, which is not offered)
+        # the positional order is torch.nn.LSTM's (proj_size: only 0, no projection)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend, peephole=peephole, device=device, dtype=dtype,
+            backend, peephole=peephole, device=device, dtype=dtype, proj_size=proj_size,
         )  # fmt: skip
 
     def _run(self, x, state, layer, direction, batch_sizes):
@@ -405,7 +458,7 @@ class GRU(RecurrentLayer):
         >>> out, h_n = gru(torch.randn(4, 10, 8))
     """
 
-    mode = "gru"
+    cell_name = "gru"
 
     def __init__(
         self,
@@ -416,6 +469,7 @@ class GRU(RecurrentLayer):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         *,
@@ -424,12 +478,22 @@ class GRU(RecurrentLayer):
         # the positional order is torch.nn.GRU's
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend, device=device, dtype=dtype,
+            backend, device=device, dtype=dtype, proj_size=proj_size,
         )  # fmt: skip
 
     def _run(self, x, state, layer, direction, batch_sizes):
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
         return gru(x, state[0], w_ih, w_hh, b_ih, b_hh, batch_sizes)
+
+
+def _integer(name: str, value: object) -> int:
+    """``value`` as an int if it is an integer of any kind (NumPy's too), else a ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
 _TORCH_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -445,10 +509,10 @@ def _torch_twin(layer: RecurrentLayer) -> nn.RNNBase:
         dropout = layer.dropout if layer.num_layers > 1 else 0.0
         kwargs = dict(num_layers=layer.num_layers, bias=layer.bias, batch_first=False,
                       dropout=dropout, bidirectional=layer.bidirectional)  # fmt: skip
-        if layer.mode == "rnn":
+        if layer.cell_name == "rnn":
             kwargs["nonlinearity"] = layer.nonlinearity
         with torch.device("meta"):
-            twin = _TORCH_CLASSES[layer.mode](layer.input_size, layer.hidden_size, **kwargs)
+            twin = _TORCH_CLASSES[layer.cell_name](layer.input_size, layer.hidden_size, **kwargs)
         layer.__dict__["_twin"] = twin
     twin.train(layer.training)
     return twin
@@ -471,7 +535,9 @@ def make_recurrent(
 
     ``peephole`` applies to ``"lstm"`` and ``nonlinearity`` to ``"rnn"``; asking for them
     with another cell is an error rather than silently ignored. Other keyword arguments go to
-    the layer (``bidirectional``, ``dropout``, ``batch_first``, ``bias``, ``backend``).
+    the layer (``bidirectional``, ``dropout``, ``batch_first``, ``bias``, ``backend``);
+    ``dropout`` acts between layers, so with one layer it is left out (a structure given
+    ``dropout`` applies it elsewhere too, and the layer would warn that it does nothing).
     """
     if cell not in CELL_NAMES:
         raise ValueError(f"cell must be one of {CELL_NAMES}, got {cell!r}")
@@ -479,6 +545,8 @@ def make_recurrent(
         raise ValueError(f"peephole=True needs cell='lstm', got cell={cell!r}")
     if nonlinearity != "tanh" and cell != "rnn":
         raise ValueError(f"nonlinearity={nonlinearity!r} needs cell='rnn', got cell={cell!r}")
+    if num_layers == 1 and kwargs.get("dropout"):
+        kwargs["dropout"] = 0.0
     if cell == "lstm":
         return LSTM(input_size, hidden_size, num_layers, peephole=peephole, **kwargs)
     if cell == "gru":

@@ -10,7 +10,10 @@ from torch import Tensor
 
 def check_lengths(lengths: Tensor | list[int], steps: int, batch: int) -> None:
     """Refuse lengths that are not ``B`` integers in ``[0, T]``."""
-    values = torch.as_tensor(lengths)
+    try:
+        values = torch.as_tensor(lengths)
+    except (TypeError, ValueError, RuntimeError):  # [3, None], ["3"], ragged lists
+        raise ValueError(f"lengths must be B integers, got {lengths!r}") from None
     if values.numel() == 0 and batch == 0:
         return  # an empty list reads as float; no sequence, nothing to check
     if values.dim() != 1 or values.shape[0] != batch:

@@ -26,6 +26,10 @@ def engine_entry(run: Loop) -> Loop:
     - Under ``torch.autocast`` it runs in the precision of its widest input (the weights',
       float32), as autocast runs the ops it keeps in float32: the engine computes in one
       dtype, and a low-precision input from an autocast layer before would not match them.
+    - Under a ``torch.func`` transform (``grad``, ``vmap``, ``jacrev``, ``jvp``) it refuses
+      to run, naming the way out: the transforms hand the backward wrapped tensors that have
+      no memory for compiled loops to read, and a hand-written backward has no batching or
+      forward-mode rule (``backend="auto"`` gives such calls to torch.nn before this).
     """
 
     def widest(args: tuple) -> torch.dtype | None:
@@ -47,6 +51,13 @@ def engine_entry(run: Loop) -> Loop:
 
     @functools.wraps(run)
     def entry(x: Tensor, *args, **kwargs):
+        if functorch_active():
+            raise RuntimeError(
+                "rnnkit: the hand-written engine cannot run under a torch.func transform "
+                "(grad, vmap, jacrev, jvp): build the layer with backend='torch' or 'auto' "
+                "(a cell: use torch.nn's, which takes the same weights; peepholes have no "
+                "torch.nn kernel)"
+            )
         if torch.compiler.is_compiling():
             if not disabled:
                 disabled.append(torch.compiler.disable(eager))
@@ -54,6 +65,11 @@ def engine_entry(run: Loop) -> Loop:
         return eager(x, *args, **kwargs)
 
     return entry  # type: ignore[return-value]
+
+
+def functorch_active() -> bool:
+    """Whether a ``torch.func`` transform (``grad``, ``vmap``, ``jvp``, ...) is running."""
+    return torch._C._are_functorch_transforms_active()
 
 
 def differentiable_once(backward: Loop) -> Loop:
@@ -226,6 +242,39 @@ def init_uniform(module: nn.Module, hidden_size: int) -> None:
     with torch.no_grad():
         for weight in module.parameters():
             weight.uniform_(-bound, bound)
+
+
+def cell_state(
+    x: Tensor,
+    state: Tensor | tuple[Tensor, ...] | None,
+    hx: Tensor | tuple[Tensor, ...] | None,
+    parts: int,
+    hidden_size: int,
+    unbatched: bool,
+) -> tuple[Tensor, ...]:
+    """A cell's incoming state as ``parts`` tensors ``(B, H)`` (an LSTM's ``(h, c)``: 2),
+    zeros when none is given. ``state`` or torch.nn's name for it, ``hx``; each part must be a
+    tensor in ``x``'s dtype, ``(H,)`` for an unbatched ``x`` (``x`` is already ``(B, I)``)."""
+    if hx is not None:
+        if state is not None:
+            raise ValueError("give the state as state or as hx (torch.nn's name), not both")
+        state = hx
+    B, H = x.shape[0], hidden_size
+    if state is None:
+        return tuple(x.new_zeros(B, H) for _ in range(parts))
+    names = ("state[0] (h)", "state[1] (c)") if parts == 2 else ("state",)
+    if parts == 2 and not (isinstance(state, (tuple, list)) and len(state) == 2):
+        raise ValueError("state of an LSTM cell must be a tuple (h, c)")
+    given = tuple(state) if parts == 2 else (state,)
+    for name, s in zip(names, given, strict=True):
+        if not isinstance(s, Tensor):
+            raise ValueError(f"{name} must be a tensor, got {type(s).__name__}")
+        if s.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(f"{name} has dtype {s.dtype} but x is {x.dtype}")
+        expected = (H,) if unbatched else (B, H)
+        if tuple(s.shape) != expected:
+            raise ValueError(f"{name} must have shape {expected}, got {tuple(s.shape)}")
+    return tuple(s.unsqueeze(0) for s in given) if unbatched else given
 
 
 def check_cell_input(x: Tensor, input_size: int) -> tuple[Tensor, bool]:

@@ -31,6 +31,7 @@ from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     cell_parameters,
+    cell_state,
     check_cell_input,
     differentiable_once,
     engine_entry,
@@ -164,7 +165,9 @@ class GRUFunction(torch.autograd.Function):
         ctx.has_bias = bias_ih is not None
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, recurrent_n, hidden)
         (h_n,) = final_states(sizes, hidden)
-        return hidden[1:], h_n
+        # y as a tensor of its own: torch.nn's GRU output may be changed in place (an
+        # in-place dropout or ReLU after it), which autograd refuses for a Function's view
+        return hidden[1:].clone(), h_n
 
     @staticmethod
     @differentiable_once
@@ -246,16 +249,13 @@ class GRUCell(nn.Module):
         """Uniform(-1/√H, 1/√H), as torch.nn."""
         init_uniform(self, self.hidden_size)
 
-    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
-        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``h (B, H)``."""
+    def forward(
+        self, x: Tensor, state: Tensor | None = None, *, hx: Tensor | None = None
+    ) -> Tensor:
+        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``h (B, H)`` (``(H,)``
+        unbatched). ``state`` (or ``hx``, torch.nn's name): ``h``, zeros if not given."""
         x, unbatched = check_cell_input(x, self.input_size)
-        B, H = x.shape[0], self.hidden_size
-        if state is None:
-            h0 = x.new_zeros(B, H)
-        else:
-            h0 = state.unsqueeze(0) if unbatched else state
-            if h0.shape != (B, H):
-                raise ValueError(f"state must have shape {(B, H)}, got {tuple(h0.shape)}")
+        (h0,) = cell_state(x, state, hx, 1, self.hidden_size, unbatched)
         _, h = gru(x.unsqueeze(0), h0, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h.squeeze(0) if unbatched else h
 

@@ -42,6 +42,7 @@ from rnnkit.cells import fused
 from rnnkit.cells.common import (
     BatchSizes,
     cell_parameters,
+    cell_state,
     check_cell_input,
     differentiable_once,
     empty_parameter,
@@ -281,6 +282,7 @@ def lstm(
     """One layer, one direction over a time-major sequence (see :class:`LSTMFunction` for the
     arguments): through the hand-written backward when a gradient is needed, otherwise the
     same forward loop without keeping what only the backward needs."""
+    x = x.contiguous()  # the compiled loop may read x itself (a cell's x may be a slice)
     inputs = (x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
         return LSTMFunction.apply(*inputs, batch_sizes)
@@ -339,18 +341,17 @@ class LSTMCell(nn.Module):
         init_uniform(self, self.hidden_size)
 
     def forward(
-        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+        self,
+        x: Tensor,
+        state: tuple[Tensor, Tensor] | None = None,
+        *,
+        hx: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``(h, c)``, each ``(B, H)``."""
+        """Advance one step: ``x (B, I)`` or ``(I,)``; returns ``(h, c)``, each ``(B, H)``
+        (``(H,)`` unbatched). ``state`` (or ``hx``, torch.nn's name): ``(h, c)``, zeros if
+        not given."""
         x, unbatched = check_cell_input(x, self.input_size)
-        B, H = x.shape[0], self.hidden_size
-        if state is None:
-            h0 = c0 = x.new_zeros(B, H)
-        else:
-            h0, c0 = (s.unsqueeze(0) if unbatched else s for s in state)
-            for name, s in (("state[0] (h)", h0), ("state[1] (c)", c0)):
-                if s.shape != (B, H):
-                    raise ValueError(f"{name} must have shape {(B, H)}, got {tuple(s.shape)}")
+        h0, c0 = cell_state(x, state, hx, 2, self.hidden_size, unbatched)
         _, h, c = lstm(
             x.unsqueeze(0), h0, c0, self.weight_ih, self.weight_hh,
             self.bias_ih, self.bias_hh, self.weight_peephole,
