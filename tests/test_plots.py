@@ -29,11 +29,11 @@ def stepped_gradients(layer, x: torch.Tensor) -> torch.Tensor:
     """Reference: run the layer one step at a time, keep every top-layer h_t, loss = Σ h_{T-1}."""
     B, T, _ = x.shape
     zeros = torch.zeros(layer.num_layers, B, layer.hidden_size)
-    state = (zeros, zeros) if layer.mode == "lstm" else zeros
+    state = (zeros, zeros) if layer.cell_name == "lstm" else zeros
     kept = []
     for t in range(T):
         _, state = layer(x[:, t : t + 1], state=state)
-        h = state[0] if layer.mode == "lstm" else state
+        h = state[0] if layer.cell_name == "lstm" else state
         h.retain_grad()
         kept.append(h)
     kept[-1][-1].sum().backward()
@@ -118,7 +118,7 @@ def test_gate_activations_reproduce_the_layer_output(name, one_thread):
         "rnn": ["hidden"],
         "lstm": ["input_gate", "forget_gate", "candidate", "output_gate", "cell", "hidden"],
         "gru": ["reset_gate", "update_gate", "candidate", "hidden"],
-    }[layer.mode]
+    }[layer.cell_name]
     assert list(gates) == expected
     assert all(v.shape == (8, 5) for v in gates.values())
     for key, value in gates.items():

@@ -402,9 +402,10 @@ def test_partial_teacher_forcing_mixes_gold_and_predictions_per_row() -> None:
     torch.manual_seed(0)
     torch.testing.assert_close(net(src, src_lengths, tgt_in, 0.5).logits, mixed)  # torch's RNG
     torch.testing.assert_close(mixed[:, 0], forced[:, 0])  # the first input is always <bos>
-    # Step 1 reads gold or prediction per row: each row matches one of the two runs there.
-    as_forced = torch.isclose(mixed[:, 1], forced[:, 1]).all(-1)
-    as_free = torch.isclose(mixed[:, 1], free[:, 1]).all(-1)
+    # Step 1 reads gold or prediction per row: each row matches one of the two runs there
+    # (to float32 rounding, as assert_close above: the runs batch their steps differently).
+    as_forced = torch.isclose(mixed[:, 1], forced[:, 1], atol=1e-5).all(-1)
+    as_free = torch.isclose(mixed[:, 1], free[:, 1], atol=1e-5).all(-1)
     assert (as_forced | as_free).all()
     assert (as_forced & ~as_free).any() and (as_free & ~as_forced).any()
 

@@ -311,3 +311,11 @@ def test_layers_and_cells_speak_torch_nn() -> None:
     with pytest.raises(ValueError, match=r"^state has dtype torch.int64 but x is torch.float32"):
         rnnkit.GRUCell(3, 4)(x[:, 0], torch.zeros(2, 4, dtype=torch.long))
     assert "bias=False" in repr(rnnkit.RNNCell(3, 4, bias=False))
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_tracing_the_engine_names_the_torch_nn_twins() -> None:
+    """torch.jit.trace failed in PyTorch's own sanity check, far from the cause."""
+    layer = rnnkit.GRU(3, 4, backend="rnnkit")
+    with pytest.raises(RuntimeError, match=r"cannot be traced.*with_torch_layers"):
+        torch.jit.trace(layer, torch.randn(2, 5, 3))

@@ -26,6 +26,8 @@ def engine_entry(run: Loop) -> Loop:
     - Under ``torch.autocast`` it runs in the precision of its widest input (the weights',
       float32), as autocast runs the ops it keeps in float32: the engine computes in one
       dtype, and a low-precision input from an autocast layer before would not match them.
+    - Traced (``torch.jit.trace``, ONNX export) it refuses, naming
+      ``rnnkit.export.with_torch_layers``.
     - Under a ``torch.func`` transform (``grad``, ``vmap``, ``jacrev``, ``jvp``) it refuses
       to run, naming the way out: the transforms hand the backward wrapped tensors that have
       no memory for compiled loops to read, and a hand-written backward has no batching or
@@ -51,6 +53,12 @@ def engine_entry(run: Loop) -> Loop:
 
     @functools.wraps(run)
     def entry(x: Tensor, *args, **kwargs):
+        if torch.jit.is_tracing():  # (a trace would record raw pointers of this call's data)
+            raise RuntimeError(
+                "rnnkit: the hand-written engine cannot be traced (torch.jit.trace, ONNX "
+                "export): swap the model's layers for torch.nn twins with the same weights "
+                "first, rnnkit.export.with_torch_layers(model)"
+            )
         if functorch_active():
             raise RuntimeError(
                 "rnnkit: the hand-written engine cannot run under a torch.func transform "
