@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 import struct
 import warnings
 
@@ -12,7 +13,7 @@ import pytest
 from rnnkit.data.audio import audio_features, read_audio_folder
 from rnnkit.data.idx import read_idx, read_idx_images
 from rnnkit.data.npz_format import read_npz
-from rnnkit.data.readers import LabeledLine, read_text_lines
+from rnnkit.data.readers import LabeledLine, read_labeled_lines, read_text_lines
 from rnnkit.data.sequences import SequenceSet
 from rnnkit.data.series_rows import looks_like_rows, read_rows
 from rnnkit.data.table import read_table
@@ -606,3 +607,84 @@ def test_text_lines_end_blank_lines_are_dropped_but_a_blank_line_inside_is_an_er
     path.write_text("a fine film\n\ndull\n")
     with pytest.raises(ValueError, match=r"inputs.txt:2: blank line, expected a text"):
         read_text_lines(path)
+
+
+# ------------------------------------------------- what real files hold (a helper's sweep)
+
+
+def test_a_quote_mark_opening_a_tsv_text_is_text_not_quoting(tmp_path):
+    """GLUE-style TSV: a text opening with `"` swallowed every line up to the next quote
+    mark (300 rows read as 110, one text of 18 808 characters)."""
+    rows = ['" the film is great', "plain text", '"funny', "dull and long"]
+    path = tmp_path / "glue.tsv"
+    path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(rows)))
+    examples = read_table(path, "sentence", "label")
+    assert [e.text for e in examples] == [r.strip() for r in rows]
+    assert [e.line for e in examples] == [2, 3, 4, 5]
+    quoted = tmp_path / "pandas.tsv"  # pandas quotes a text holding a tab: real quoting
+    quoted.write_text('text\tlabel\n"a\tb"\t1\nplain\t0\n"two\nlines"\t1\n')
+    assert [e.text for e in read_table(quoted, "text", "label")] == ["a\tb", "plain", "two\nlines"]
+
+
+def test_a_record_with_more_columns_than_the_header_is_an_error(tmp_path):
+    """A tab inside a TSV text made its tail the label: five classes out of two."""
+    path = tmp_path / "t.tsv"
+    path.write_text("text\tlabel\nfine\t1\ncut\there\t0\n")
+    with pytest.raises(ValueError, match=r"t.tsv:3: 3 columns, but the header has 2"):
+        read_table(path, "text", "label")
+    closing = tmp_path / "c.csv"  # an empty field closing a line is no column
+    closing.write_text("text,label\nfine,1,\nok,0\n")
+    assert len(read_table(closing, "text", "label")) == 2
+
+
+def test_missing_labels_as_pandas_writes_them_are_left_out(tmp_path):
+    path = tmp_path / "m.csv"
+    labels = ["1", "NA", "null", "?", "N/A", "NaN", "0", ""]
+    path.write_text("text,label\n" + "".join(f"t{i},{lab}\n" for i, lab in enumerate(labels)))
+    skipped: list[int] = []
+    examples = read_table(path, "text", "label", skipped=skipped)
+    assert [e.label for e in examples] == ["1", "0"] and skipped == [3, 4, 5, 6, 7, 9]
+
+
+def test_a_column_name_given_twice_in_the_header_is_an_error(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label,text\na,1,b\n")
+    with pytest.raises(ValueError, match=r"d.csv:1: text column 'text': two columns"):
+        read_table(path, "text", "label")
+
+
+def test_compressed_utf16_joined_and_pickled_files(tmp_path):
+    """gzip and UTF-16 were "not UTF-8 text"; the byte order mark of a second file joined
+    with cat became part of a label ("\\ufeff1", a third class); a pickle was read as text."""
+    text = "text,label\nnice film,1\nbad film,0\n"
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "t16.csv").write_bytes(text.encode("utf-16"))
+    for name in ("t.csv.gz", "t16.csv"):
+        assert [e.label for e in read_table(tmp_path / name, "text", "label")] == ["1", "0"]
+    bom = b"\xef\xbb\xbf"
+    (tmp_path / "joined.txt").write_bytes(bom + b"1 nice\n" + bom + b"0 bad\n")
+    assert [e.label for e in read_labeled_lines(tmp_path / "joined.txt")] == ["1", "0"]
+    (tmp_path / "rolls.pickle").write_bytes(pickle.dumps({"train": [[60, 64]]}))
+    with pytest.raises(ValueError, match=r"rolls.pickle: a Python pickle, which rnnkit does"):
+        read_labeled_lines(tmp_path / "rolls.pickle")
+
+
+def test_npz_nan_padding_ends_each_example(tmp_path):
+    """NaN padding, rnnkit.Classifier's convention, was "a non-finite value" in an .npz."""
+    X = np.arange(12, dtype=np.float32).reshape(2, 3, 2)
+    X[0, 2] = np.nan
+    X[1, 0, 1] = np.nan  # inside a sequence: still an error
+    np.savez(tmp_path / "p.npz", X=X[:1], y=[1])
+    assert [len(x) for x in read_npz(tmp_path / "p.npz").features] == [2]
+    np.savez(tmp_path / "bad.npz", X=X, y=[1, 0])
+    with pytest.raises(ValueError, match=r"example 1 has a non-finite value"):
+        read_npz(tmp_path / "bad.npz").check()
+
+
+def test_pandas_variable_length_series_a_line_is_told_as_rows(tmp_path):
+    """pandas writes the NaN padding of shorter series as empty cells, after its index."""
+    path = tmp_path / "var.csv"
+    path.write_text(",t0,t1,t2,t3,label\n0,0.5,1.5,,,1\n1,0.25,1.0,2.0,3.5,0\n")
+    assert looks_like_rows(path)
+    data = read_rows(path)
+    assert [len(x) for x in data.features] == [2, 4] and data.labels == ["1", "0"]

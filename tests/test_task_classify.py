@@ -170,7 +170,10 @@ def test_a_table_of_float_labels_with_empty_cells_trains_and_evaluates_on_intege
     capsys.readouterr()
     run = train(tmp_path, "--train", str(table), "--test", str(test), "--tokens", "char")
     out = capsys.readouterr().out
-    assert f"{table}: 2 records with an empty text or label left out (line 5, 9)" in out, out
+    assert (
+        f"{table}: 2 records with an empty text or a missing label (empty, NA, null, ?) "
+        "left out (line 5, 9)" in out
+    ), out
     assert json.loads((run / "labels.json").read_text()) == ["0", "1"]
     assert metrics_of(run)["valid_examples"] == 4 and "34 examples from" in out, out
     result = evaluate(run, capsys, str(test))
@@ -179,8 +182,9 @@ def test_a_table_of_float_labels_with_empty_cells_trains_and_evaluates_on_intege
     assert run_cli(["evaluate", str(run), "--data", str(table)]) == 0
     printed = capsys.readouterr()
     assert json.loads(printed.out)["examples"] == 38
-    assert f"note: {table}: 2 records with an empty text or label left out (line 5, 9)" in (
-        printed.err
+    assert (
+        f"note: {table}: 2 records with an empty text or a missing label (empty, NA, null, ?) "
+        "left out (line 5, 9)" in (printed.err)
     )
 
 

@@ -3,7 +3,9 @@
 Two layouts:
 
 * equal length: ``X`` of shape ``(N, T, F)`` (or ``(N, T)``: one feature), optionally
-  ``lengths`` ``(N,)`` to keep only the first ``lengths[i]`` steps of example ``i``;
+  ``lengths`` ``(N,)`` to keep only the first ``lengths[i]`` steps of example ``i``; without
+  it, closing steps that are NaN in every feature are padding (``rnnkit.Classifier``'s
+  convention);
 * variable length: one array per example, ``X_0, X_1, ...``, each ``(T_i, F)`` or ``(T_i,)``,
   saved as ``np.savez(f, y=y, **{f"X_{i}": x for i, x in enumerate(seqs)})``.
 
@@ -65,6 +67,13 @@ def _as_steps(path: Path, key: str, x: np.ndarray) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError(f"{path}: key {key!r} has shape {x.shape}, expected (T, F) or (T,)")
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _unpadded(x: np.ndarray) -> np.ndarray:
+    """``(T, F)`` without its closing steps that are NaN in every feature (padding); NaN
+    before them stays, for the check of non-finite values to report."""
+    real = np.flatnonzero(~np.isnan(x).all(axis=1))
+    return x[: real[-1] + 1].copy() if real.size and real[-1] + 1 < len(x) else x
 
 
 def _labels(path: Path, y: np.ndarray) -> list[str]:
@@ -133,6 +142,8 @@ def read_npz(path: str | os.PathLike[str], *, labelled: bool = True) -> Sequence
                     f"expected 1..{X.shape[1]}"
                 )
             features = [x[:n].copy() for x, n in zip(features, lengths.tolist(), strict=True)]
+        else:  # NaN padding, as rnnkit.Classifier takes it: the steps after the last real one
+            features = [_unpadded(x) for x in features]
     elif per_example:
         expected = list(range(len(per_example)))
         if sorted(per_example) != expected:

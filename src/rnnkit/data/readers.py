@@ -16,7 +16,9 @@ those of the file); in a plain-text input they are an error, since each line get
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,18 +73,36 @@ def named_column(header: Sequence[str], wanted: str, usual: Sequence[str]) -> in
     return None
 
 
-def read_bytes(path: Path) -> bytes:
-    """The bytes of a text file, a UTF-8 byte order mark dropped; ``ValueError`` naming the
-    file if it is missing, a directory or unreadable."""
+def read_bytes(path: Path, expected: str = "a text file") -> bytes:
+    """The bytes of a text file as UTF-8: a gzip-compressed file decompressed (``.csv.gz``, as
+    pandas reads it), UTF-16 with its byte order mark re-encoded, and UTF-8 byte order marks
+    dropped wherever they are (files joined with ``cat`` carry one at each join, which would
+    stick to a label). ``ValueError`` naming the file if it is missing, a directory,
+    unreadable, damaged gzip or a Python pickle (never unpickled: it runs code)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ValueError(f"{path}: file not found") from None
     except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected a text file") from None
+        raise ValueError(f"{path}: is a directory, expected {expected}") from None
     except OSError as err:
         raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
-    return data.removeprefix(b"\xef\xbb\xbf")
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(f"{path}: damaged gzip data: {err}") from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            raise ValueError(f"{path}: not UTF-16 text, although it starts as such") from None
+    elif len(data) > 1 and data[0] == 0x80 and 2 <= data[1] <= 5:
+        raise ValueError(
+            f"{path}: a Python pickle, which rnnkit does not read (unpickling runs code from "
+            "the file): save the data as .npz (numpy.savez) or as text"
+        )
+    return data.replace(b"\xef\xbb\xbf", b"")
 
 
 def raw_lines(path: Path, *, trailing_blanks: bool = False) -> list[bytes]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import is_number
+from rnnkit.data.readers import is_number, read_bytes
 
 __all__ = [
     "INFORMER_ETTH_SPLIT",
@@ -105,16 +105,9 @@ class SeriesTable:
 
 
 def _read_text(path: Path) -> str:
+    data = read_bytes(path, "a CSV file")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected a CSV file") from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
-    try:
-        return data.decode("utf-8-sig")  # tolerate a byte order mark
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise ValueError(f"{path}:{line}: not UTF-8 text") from None

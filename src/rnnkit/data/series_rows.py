@@ -89,11 +89,14 @@ def looks_like_rows(
     if all(is_number(field) for field in first):  # the label, then at least two values
         return len(first) >= 3 and _series_like(first[1:])
     index = _label_index(first, label_column)
-    if (index is None and labelled) or len(lines) < 2 or len(lines[1]) != len(first):
+    # (fewer cells on the second line: a shorter series, its padding written as empty cells
+    # by pandas, which they were read without)
+    if (index is None and labelled) or len(lines) < 2 or len(lines[1]) > len(first):
         return False
     if len(first) < 3:
         return False
-    return _series_like([f for i, f in enumerate(lines[1]) if i != index])
+    values = [f for i, f in enumerate(lines[1]) if i != index and f.lower() not in _MISSING]
+    return len(values) >= 2 and _series_like(values)
 
 
 def _label(field: str) -> str:

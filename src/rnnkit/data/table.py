@@ -19,23 +19,27 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from rnnkit.data.readers import LABEL_NAMES, TEXT_NAMES, LabeledLine, is_number, named_column
+from rnnkit.data.readers import (
+    LABEL_NAMES,
+    TEXT_NAMES,
+    LabeledLine,
+    is_number,
+    named_column,
+    read_bytes,
+)
 
 __all__ = ["read_table", "table_columns"]
 
 _SNIFF_BYTES = 64 * 1024
+# A missing label as pandas writes or reads it (its default NA strings), and UCI's "?".
+MISSING_LABELS = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "<na>", "null", "?"})
 _DELIMITERS = ",\t;|"
 
 
 def _read_text(path: Path) -> str:
+    data = read_bytes(path, "a CSV/TSV file")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected a CSV/TSV file") from None
-    try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise ValueError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x})") from None
@@ -50,9 +54,9 @@ def _delimiter(path: Path, text: str) -> str:
         return ","
 
 
-def _records(path: Path, text: str, delimiter: str):
+def _records(path: Path, text: str, delimiter: str, quoting: int = csv.QUOTE_MINIMAL):
     """``(starting line, fields)`` of each non-blank record."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     while True:
         start = reader.line_num + 1
         try:
@@ -73,6 +77,10 @@ def _column(
     case (see :func:`named_column`: ``Review``, ``sentiment``)."""
     if isinstance(spec, str):
         spec = spec.strip()
+        if header is not None and header.count(spec) > 1:
+            raise ValueError(
+                f"{path}:1: {option} {spec!r}: two columns of the header have that name"
+            )
         if header is not None and spec in header:
             return header.index(spec)
         found = None if header is None else named_column(header, spec, usual)
@@ -100,10 +108,28 @@ def _read_records(path: Path, delimiter: str | None) -> tuple[str, str, list]:
     text = _read_text(path)
     if delimiter is None:
         delimiter = _delimiter(path, text)
-    records = list(_records(path, text, delimiter))
+    try:
+        records = list(_records(path, text, delimiter))
+    except ValueError:  # (a runaway quote may also make a field past csv's size limit)
+        records = None
+    if '"' in text and (records is None or _quotes_joined_lines(text, records)):
+        # A text opening with a quote mark (tokenised corpora: `" the film ...`, GLUE's
+        # TSVs) is not CSV quoting: read that way, it swallows every line up to the next
+        # quote mark. When the file read without quoting has one number of fields on every
+        # line, that is its layout; else the quotes are real (a quoted newline).
+        unquoted = list(_records(path, text, delimiter, csv.QUOTE_NONE))
+        if len({len(fields) for _, fields in unquoted}) == 1:
+            records = unquoted
+    if records is None:
+        records = list(_records(path, text, delimiter))  # raises, naming the line
     if not records:
         raise ValueError(f"{path}: no examples (the file is empty)")
     return text, delimiter, records
+
+
+def _quotes_joined_lines(text: str, records: list) -> bool:
+    """Whether quoting joined lines: fewer records than non-blank lines."""
+    return len(records) < sum(1 for line in text.splitlines() if line.strip())
 
 
 def table_columns(
@@ -203,6 +229,7 @@ def read_table(
             f"{path}: the text column ({text_column!r}) and the label column "
             f"({label_column!r}) are the same column, {text_index}"
         )
+    width = len(records[0][1])  # the header's, or the first record's
     if header:
         records = records[1:]
     needed = max(text_index, label_index) + 1
@@ -213,9 +240,16 @@ def read_table(
                 f"{path}:{line}: {len(fields)} columns, expected at least {needed} "
                 f"(delimiter {delimiter!r})"
             )
+        if len(fields) > width and any(field.strip() for field in fields[width:]):
+            # (a delimiter inside an unquoted text: which part is the label is a guess)
+            raise ValueError(
+                f"{path}:{line}: {len(fields)} columns, but the "
+                f"{'header' if header else 'first record'} has {width} (delimiter "
+                f"{delimiter!r}: quote a text that holds one)"
+            )
         label, example_text = fields[label_index].strip(), fields[text_index].strip()
-        if label.lower() == "nan":
-            label = ""  # how pandas writes a missing label
+        if label.lower() in MISSING_LABELS:
+            label = ""  # how pandas and spreadsheets write a missing label
         if skipped is not None and not (label and example_text):
             skipped.append(line)
             continue

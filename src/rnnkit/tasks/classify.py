@@ -252,7 +252,10 @@ class RawSplit:
             return None
         shown = ", ".join(map(str, self.skipped[:5])) + (", ..." if len(self.skipped) > 5 else "")
         records = "1 record" if len(self.skipped) == 1 else f"{len(self.skipped)} records"
-        return f"{self.source}: {records} with an empty text or label left out (line {shown})"
+        return (
+            f"{self.source}: {records} with an empty text or a missing label (empty, NA, "
+            f"null, ?) left out (line {shown})"
+        )
 
 
 def _from_lines(
