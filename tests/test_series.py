@@ -132,6 +132,19 @@ def test_decimal_commas_with_semicolons_and_a_hint_otherwise(tmp_path):
     np.testing.assert_array_equal(table.values[:, 0], [1.5, -2.25])
     with pytest.raises(ValueError, match=r"got '1,234.5' \(write numbers without thousands"):
         read_series_csv(write(tmp_path, 'date,v\n2000-01-01,1\n2000-01-02,"1,234.5"\n'))
+    # decimal commas make dots thousands separators (30.531 was read as 30.531, 1000x off)
+    text = "date;v;w\n2000-01-01;1,5;30.531\n2000-01-02;2,0;1.234,25\n2000-01-03;3,5;12\n"
+    np.testing.assert_array_equal(read_series_csv(write(tmp_path, text)).values[:, 1],
+                                  [30531, 1234.25, 12])  # fmt: skip
+    dots = read_series_csv(write(tmp_path, "date;v\n2000-01-01;30.531\n2000-01-02;1.5\n"))
+    np.testing.assert_array_equal(dots.values[:, 0], [30.531, 1.5])  # no comma: decimal points
+
+
+def test_an_empty_date_is_an_error_naming_its_line(tmp_path):
+    """It read as "a format not read", which turned off the order and gap checks."""
+    text = "date,v\n2000-01-01,1\n,2\n2000-01-03,3\nNA,4\n"
+    with pytest.raises(ValueError, match=r":3: date column 'date' is empty \(and in 1 more rows\)"):
+        read_series_csv(write(tmp_path, text))
 
 
 def test_year_and_quarter_columns_form_the_date(tmp_path):

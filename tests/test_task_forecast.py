@@ -92,6 +92,11 @@ def test_evaluate_and_predict_agree_with_the_model_by_hand(
     frame.iloc[:530].to_csv(head, index=False)
     assert main(["predict", str(uni_run), "--input", str(head)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    stray = frame.iloc[:530].astype({"OT": object})
+    stray.loc[100, "OT"] = "error"  # was "no column 'OT'" (a text column is left out)
+    stray.to_csv(tmp_path / "stray.csv", index=False)
+    assert main(["predict", str(uni_run), "--input", str(tmp_path / "stray.csv")]) == 2
+    assert "stray.csv:102: column 'OT': expected a number, got 'error'" in capsys.readouterr().err
     assert len(lines) == 6 and all("," not in line for line in lines)
     loaded = load_run(str(uni_run))
     mean, std = frame["OT"][:400].mean(), frame["OT"][:400].std(ddof=0)

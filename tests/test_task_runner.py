@@ -182,3 +182,18 @@ def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_takes() -> None
     config = SimpleNamespace(epochs=1000, early_stopping_patience=None)
     endless.on_epoch_end(SimpleNamespace(config=config), row)
     assert said[-1].endswith("at this pace (--epochs to change)")
+
+
+def test_a_path_that_cannot_be_looked_at_is_a_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a folder one may not enter, Path.exists raised PermissionError (a traceback)."""
+    from rnnkit.tasks import options
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(options.os, "stat", refuse)
+    for parse in (options._parse_file, options._parse_path, options._parse_dir):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"x/y.txt: cannot read: Permission"):
+            parse("x/y.txt")

@@ -418,6 +418,11 @@ def read_series_csv(
 
     values = np.empty((len(body), len(numeric)), dtype=np.float64)
     text_columns: dict[str, str] = {}
+    # A ';' file whose numbers have decimal commas (1,5) writes thousands with dots
+    # (30.531,5 or 30.531: thirty thousand), as a spreadsheet set to such a locale does.
+    decimal_comma = delimiter == ";" and any(
+        _DECIMAL_COMMA.fullmatch(row[i].strip()) for _, row in body[:1000] for i in numeric
+    )
     for r, (number, row) in enumerate(body):
         if len(row) != len(header):
             raise ValueError(
@@ -431,7 +436,9 @@ def read_series_csv(
             if allow_empty and cell.lower() in MISSING:
                 values[r, c] = math.nan
                 continue
-            if delimiter == ";" and cell.count(",") == 1 and "." not in cell:
+            if decimal_comma and _THOUSANDS_DOTS.fullmatch(cell):
+                cell = cell.replace(".", "").replace(",", ".")
+            elif delimiter == ";" and cell.count(",") == 1 and "." not in cell:
                 cell = cell.replace(",", ".")  # a decimal comma, as ';'-separated exports write
             try:
                 value = float(cell)
@@ -450,6 +457,14 @@ def read_series_csv(
     if date_indices:
         date_cells = [[row[i].strip() for _, row in body] for i in date_indices]
         names = [header[i] for i in date_indices]
+        for name, cells in zip(names, date_cells, strict=True):
+            empty = [r for r, cell in enumerate(cells) if cell.lower() in MISSING]
+            if empty:  # (read as a format not read, it turned off every check of the times)
+                raise ValueError(
+                    f"{path}:{lines[empty[0]]}: date column {name!r} is empty"
+                    + (f" (and in {len(empty) - 1} more rows)" if len(empty) > 1 else "")
+                    + ": give every row its time"
+                )
         keys = _check_time_order(path, lines, names, date_cells)
         dates = [" ".join(cells) for cells in zip(*date_cells, strict=True)]
         time_gaps = (
@@ -503,6 +518,10 @@ def _empty_message(name: str, count: int) -> str:
         f"column {name!r}: missing value (an empty cell or NA; {count} in this column): every "
         "value is needed, fill the gaps first (e.g. interpolate) or drop those rows"
     )
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_THOUSANDS_DOTS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?")
 
 
 def _bad_cell(path: Path, line: int, header: list[str], column: int, cell: str, body: list) -> str:

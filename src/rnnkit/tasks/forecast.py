@@ -206,6 +206,8 @@ def _columns(table: SeriesTable, names: list[str], start: int = 0) -> np.ndarray
     """The named columns of ``table`` (a file of a run must have the run's columns), with no
     value missing from row ``start`` on."""
     missing = [name for name in names if name not in table.columns]
+    if missing and missing[0] in table.text_columns:  # a cell that is not a number
+        raise ValueError(table.text_columns[missing[0]])
     if missing:
         raise ValueError(
             f"{table.source}: no column {missing[0]!r}; the run was trained on "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,11 +58,24 @@ def _finite(value: Any) -> bool:
     return is_number(value) and math.isfinite(value)
 
 
+def _found(text: str) -> str | None:
+    """``"dir"``, ``"file"`` or ``None`` (nothing there); a path that cannot be looked at (a
+    folder on the way one may not enter) is an error saying so, where Python's
+    ``Path.exists`` raises."""
+    try:
+        mode = os.stat(text).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"{text}: cannot read: {err.strerror or err}") from None
+    return "dir" if stat.S_ISDIR(mode) else "file"
+
+
 def _parse_file(text: str) -> str:
-    path = Path(text)
-    if path.is_dir():
+    found = _found(text)
+    if found == "dir":
         raise argparse.ArgumentTypeError(f"{text}: is a directory, expected a file")
-    if not path.is_file():
+    if found is None:
         raise argparse.ArgumentTypeError(f"{text}: file not found")
     return text
 
@@ -87,13 +102,13 @@ def _parse_vectors(text: str) -> str:
 
 
 def _parse_path(text: str) -> str:
-    if not Path(text).exists():
+    if _found(text) is None:
         raise argparse.ArgumentTypeError(f"{text}: file or directory not found")
     return text
 
 
 def _parse_dir(text: str) -> str:
-    if not Path(text).is_dir():
+    if _found(text) != "dir":
         raise argparse.ArgumentTypeError(f"{text}: directory not found")
     return text
 
