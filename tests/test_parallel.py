@@ -253,6 +253,11 @@ def test_a_pair_file_header_and_pandas_index_are_not_pairs(tmp_path):
         assert [p.line for p in read_pair_file(path).pairs] == [2]
     path.write_text("Go.\tVa !\nyes\toui\n")  # a short pair after the first line is a pair
     assert len(read_pair_file(path).pairs) == 2
+    for header in ("EN\tFR", "Source\tTarget"):
+        path.write_text(f"{header}\nYes\tOui\n")
+        assert [p.line for p in read_pair_file(path).pairs] == [2]
+    path.write_text("Yes\tOui\nNo\tNon\n")  # short capitalised words: a pair, not a header
+    assert len(read_pair_file(path).pairs) == 2
 
 
 def test_pair_file_columns_blank_lines_and_errors(tmp_path):

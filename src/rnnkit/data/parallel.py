@@ -173,8 +173,10 @@ def read_pair_file(
     return ParallelCorpus(pairs, 0)
 
 
-# Names a header row gives the columns of a pair file: a language code (en, deu) or a role.
-_COLUMN_NAME = re.compile(rb"[a-z]{2,3}|src|source|tgt|target|input|output", re.IGNORECASE)
+# Names a header row gives the columns of a pair file: a language code (en, deu; EN) or a
+# role, in one case throughout (a first pair of short capitalised words, "Yes<TAB>Oui", is
+# a pair).
+_COLUMN_NAME = re.compile(rb"[a-z]{2,3}|[A-Z]{2,3}|(?i:src|source|tgt|target|input|output)")
 
 
 def _is_header(raw: bytes, src_column: int, tgt_column: int) -> bool:

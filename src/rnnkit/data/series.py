@@ -531,8 +531,10 @@ def _bad_cell(path: Path, line: int, header: list[str], column: int, cell: str, 
         empty = sum(1 for _, row in body if row[column].strip().lower() in MISSING)
         return f"{path}:{line}: {_empty_message(header[column], empty)}"
     hint = ""
-    if is_number(cell.replace(",", "")):
+    if "," in cell and is_number(cell.replace(",", "")):
         hint = " (write numbers without thousands separators, with a decimal point)"
+    elif is_number(cell):  # inf, nan: a number, not a finite one
+        hint = " (a finite number)"
     elif header[column].lower() in DATE_NAMES or not is_number(body[0][1][column].strip()):
         hint = f" (if it is the date column, say so: --date-column {header[column]!r})"
     return f"{where}: expected a number, got {cell!r}{hint}"
