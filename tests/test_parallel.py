@@ -253,6 +253,8 @@ def test_a_pair_file_header_and_pandas_index_are_not_pairs(tmp_path):
         assert [p.line for p in read_pair_file(path).pairs] == [2]
     path.write_text("Go.\tVa !\nyes\toui\n")  # a short pair after the first line is a pair
     assert len(read_pair_file(path).pairs) == 2
+    path.write_text("\ten\tfr\n12\tHi.\tSalut.\n3\tGo.\tVa !\n")  # a shuffled frame's index
+    assert [(p.source, p.line) for p in read_pair_file(path).pairs] == [(["Hi."], 2), (["Go."], 3)]
     for header in ("EN\tFR", "Source\tTarget"):
         path.write_text(f"{header}\nYes\tOui\n")
         assert [p.line for p in read_pair_file(path).pairs] == [2]

@@ -252,6 +252,15 @@ def test_a_file_of_tab_separated_pairs_trains_evaluates_and_predicts(tmp_path, p
     head.write_text("".join(table.read_text().splitlines(keepends=True)[:5]))
     status, from_pairs, err = run(capsys, "predict", out, "--input", head)
     assert status == 0 and from_pairs == from_plain and len(from_plain.splitlines()) == 5, err
+    # as pandas writes a slice of them: a header, and the index of the rows it kept (read
+    # by train and evaluate; predict answered the header and translated the row numbers)
+    frame = tmp_path / "frame.tsv"
+    rows = [
+        f"{i + 7}\t{e}\t{d}\t#{i}\n" for i, (d, e) in enumerate(zip(src[:5], tgt, strict=False))
+    ]
+    frame.write_text("\ten\tde\tnote\n" + "".join(rows))
+    status, from_frame, err = run(capsys, "predict", out, "--input", frame)
+    assert status == 0 and from_frame == from_plain, err
     base = ["train", "translate", "--train", table, *TINY, "--out", tmp_path / "x"]
     for extra, message in (
         (["--train-src", plain], "--train-src cannot be combined with --train"),

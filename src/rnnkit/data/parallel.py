@@ -146,13 +146,8 @@ def read_pair_file(
     """
     path = Path(path)
     lines = [(number, raw) for number, raw in enumerate(raw_lines(path), start=1) if raw.strip()]
-    while lines and _ANKI_HEADER.match(lines[0][1]):
-        lines = lines[1:]  # Anki's export begins with "#separator:tab", "#html:false"
-    if lines and lines[0][1].startswith(b"\t") and _numbered(lines[1:]):
-        src_column, tgt_column = src_column + 1, tgt_column + 1  # pandas' index, then the pairs
-        lines = lines[1:]
-    elif lines and _is_header(lines[0][1], src_column, tgt_column):
-        lines = lines[1:]
+    skip, src_column, tgt_column = pair_layout(lines, src_column, tgt_column)
+    lines = lines[skip:]
     needed = max(src_column, tgt_column) + 1
     pairs: list[SentencePair] = []
     for number, raw in lines:
@@ -185,10 +180,32 @@ def _is_header(raw: bytes, src_column: int, tgt_column: int) -> bool:
     return len(chosen) == 2 and all(_COLUMN_NAME.fullmatch(cell) for cell in chosen)
 
 
+def pair_layout(
+    lines: list[tuple[int, bytes]], src_column: int, tgt_column: int
+) -> tuple[int, int, int]:
+    """How a pair file's non-blank ``lines`` (numbered, undecoded) hold their pairs: how many
+    lines open it that are not pairs (an Anki export's ``#separator:tab`` lines, a header
+    row), and the source and target columns (one further on past pandas' index column)."""
+    skip = 0
+    while skip < len(lines) and _ANKI_HEADER.match(lines[skip][1]):
+        skip += 1
+    rest = lines[skip:]
+    if rest and rest[0][1].startswith(b"\t") and _numbered(rest[1:]):
+        return skip + 1, src_column + 1, tgt_column + 1  # pandas' header and index
+    if rest and _is_header(rest[0][1], src_column, tgt_column):
+        return skip + 1, src_column, tgt_column
+    return skip, src_column, tgt_column
+
+
 def _numbered(lines: list[tuple[int, bytes]]) -> bool:
-    """Whether every line starts with its row number (0, 1, 2, ...: pandas' index)."""
+    """Whether every line starts with a distinct row number (pandas' index, in any order:
+    a split or shuffled frame keeps its rows' numbers)."""
     firsts = [raw.split(b"\t", 1)[0].strip() for _, raw in lines]
-    return bool(firsts) and firsts == [str(i).encode() for i in range(len(firsts))]
+    return (
+        bool(firsts)
+        and all(first.isdigit() for first in firsts)
+        and len(set(firsts)) == len(firsts)
+    )
 
 
 def _check_name_part(name: str, value: object) -> str:

@@ -71,8 +71,14 @@ from torch import Tensor, nn
 from rnnkit.data.batches import holdout
 from rnnkit.data.bucketing import BucketBatchSampler, pooled_batches
 from rnnkit.data.padding import pad_sequences
-from rnnkit.data.parallel import SentencePair, find_pair_files, read_pair_file, read_parallel
-from rnnkit.data.readers import iter_lines
+from rnnkit.data.parallel import (
+    SentencePair,
+    find_pair_files,
+    pair_layout,
+    read_pair_file,
+    read_parallel,
+)
+from rnnkit.data.readers import decode_line, raw_lines
 from rnnkit.metrics.translation import corpus_bleu, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
@@ -607,18 +613,36 @@ class TranslateTask(Task):
     ) -> list[str]:
         """The beam-search translation of each line (one source sentence) of ``input_path``;
         for a run trained on a pair file, a line with tabs is read as a pair too (its
-        ``--src-column``). A blank line is answered by a blank line, so that the answers stay
-        line for line with the input."""
+        ``--src-column``), its header row, Anki's opening lines and pandas' index column passed
+        over as in training. A blank line is answered by a blank line, so that the answers
+        stay line for line with the input's sentences."""
         vocabs = _vocabs(artifacts)
-        lines = [line.strip() for _, line in iter_lines(Path(input_path))]
+        path = Path(input_path)
+        numbered = list(enumerate(raw_lines(path), start=1))
+        column, skipped = config["src_column"], set()
+        if config["train"] is not None and any(b"\t" in raw for _, raw in numbered):
+            # a pair file read as training reads it: its header, Anki's lines and pandas'
+            # index column are not sentences
+            pairs = [(number, raw) for number, raw in numbered if raw.strip()]
+            skip, column, _ = pair_layout(pairs, column, config["tgt_column"])
+            skipped = {number for number, _ in pairs[:skip]}
+        lines = [
+            decode_line(raw, path, number).strip()
+            for number, raw in numbered
+            if number not in skipped
+        ]
         if not any(lines):
             raise ValueError(f"{input_path}: no sentences (the file is empty)")
         blank = [i for i, line in enumerate(lines) if not line]
         lines = [line for line in lines if line]
         if config["train"] is not None:
-            lines = [
-                line.split("\t")[config["src_column"]] if "\t" in line else line for line in lines
-            ]
+            cells = [line.split("\t") for line in lines]
+            if any(len(row) > 1 and len(row) <= column for row in cells):
+                raise ValueError(
+                    f"{input_path}: a line with tabs but no column {column}, where the run's "
+                    f"sources are ({option_name('src_column')})"
+                )
+            lines = [row[column] if len(row) > 1 else row[0] for row in cells]
         sentences = []
         for line in lines:
             text = line.lower() if config["lowercase"] else line
