@@ -15,7 +15,7 @@ from rnnkit.data.parallel import (
     read_pair_file,
     read_parallel,
 )
-from rnnkit.metrics.translation import BleuScore, corpus_bleu, perplexity
+from rnnkit.metrics.translation import BleuScore, corpus_bleu, corpus_chrf, perplexity
 
 
 def write(path, text: str | bytes):
@@ -210,6 +210,18 @@ def test_bleu_rejects_bad_input():
         corpus_bleu([], [])
     with pytest.raises(ValueError, match="hypothesis 0 is a list"):
         corpus_bleu([["a", "b"]], ["a b"])
+
+
+def test_chrf_scores_short_phrases_that_bleu_leaves_at_zero():
+    """Phrases of 1-3 words: 16 of 29 exact, yet BLEU 0.00 (no reference had a 4-gram)."""
+    refs = ["angry face", "shy face", "cat", "happy dog face"]
+    hyps = ["angry face", "shy face", "cat", "sad dog face"]
+    assert corpus_bleu(hyps, refs).score == 0.0
+    chrf = corpus_chrf(hyps, refs)
+    assert 60 < chrf < 100 and corpus_chrf(refs, refs) == pytest.approx(100.0)
+    from sacrebleu.metrics import CHRF
+
+    assert chrf == pytest.approx(CHRF().corpus_score(hyps, [refs]).score)
 
 
 # --------------------------------------------------------------------------- perplexity

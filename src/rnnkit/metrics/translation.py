@@ -1,4 +1,4 @@
-"""Scores of translation: corpus BLEU (through sacrebleu) and perplexity.
+"""Scores of translation: corpus BLEU and chrF (through sacrebleu) and perplexity.
 
 BLEU (Papineni et al. 2002) of a corpus, one reference per sentence::
 
@@ -28,7 +28,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["TOKENIZERS", "BleuScore", "corpus_bleu", "perplexity"]
+__all__ = ["TOKENIZERS", "BleuScore", "corpus_bleu", "corpus_chrf", "perplexity"]
 
 TOKENIZERS = ("none", "13a")
 
@@ -103,6 +103,17 @@ def corpus_bleu(
         hyp_len=int(result.sys_len),
         ref_len=int(result.ref_len),
     )
+
+
+def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF (Popović 2015), in percent: the F-score (β = 2) of character n-grams up to
+    6, computed by sacrebleu. Unlike BLEU it does not need 4-word sentences to be above zero
+    (short phrases, single words), and it gives partial credit for a word's stem."""
+    if len(hypotheses) != len(references) or not hypotheses:
+        raise ValueError("give one reference per hypothesis, and at least one")
+    from sacrebleu.metrics import CHRF
+
+    return float(CHRF().corpus_score(list(hypotheses), [list(references)]).score)
 
 
 def perplexity(total_nll: float, tokens: int) -> float:

@@ -39,8 +39,10 @@ perplexity. After training (``metrics.json``), for the validation and test sets:
 (``bleu_beam``, ``--beam-size``, GNMT length penalty ``--length-penalty``), computed by
 sacrebleu with ``tokenize="none"``: the model's tokens against the reference's tokens exactly
 as read (after ``--lowercase``/``--tokenize``), the way the published Multi30k numbers are
-computed; ``bleu_signature`` records sacrebleu's settings. ``plots/attention*.png`` show the
-attention of a few validation sentences.
+computed; ``bleu_signature`` records sacrebleu's settings. ``chrf_beam`` is the beam
+translations' chrF (character n-grams), which, unlike BLEU, short phrases do not keep near 0
+(the log says so when most references have fewer than 4 tokens). ``plots/attention*.png``
+show the attention of a few validation sentences.
 
 Training: 10 epochs, patience 3 on the validation loss, which grow for a small corpus to at
 least ``--min-updates`` (3000) optimizer updates and a sixth of that where they are not given
@@ -79,7 +81,7 @@ from rnnkit.data.parallel import (
     read_parallel,
 )
 from rnnkit.data.readers import decode_line, raw_lines
-from rnnkit.metrics.translation import corpus_bleu, perplexity
+from rnnkit.metrics.translation import corpus_bleu, corpus_chrf, perplexity
 from rnnkit.plots import plot_attention
 from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
@@ -356,6 +358,14 @@ def corpus_metrics(
             metrics["bleu_signature"] = bleu.signature
             if log is not None:
                 log(f"{corpus.source}: {name} {bleu}")
+        metrics["chrf_beam"] = corpus_chrf(hypotheses, references)  # (the last: beam search)
+        lengths = sorted(len(reference.split()) for reference in references)
+        if log is not None and lengths[len(lengths) // 2] < 4:
+            log(
+                f"{corpus.source}: most references have fewer than 4 tokens, and BLEU counts "
+                f"4-grams: it is near 0 whatever the quality; beam chrF = "
+                f"{metrics['chrf_beam']:.2f} (character n-grams) says more"
+            )
     return metrics
 
 
