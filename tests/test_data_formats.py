@@ -97,6 +97,10 @@ def test_a_table_whose_first_row_is_numbers_hints_at_rows(tmp_path):
         ValueError, match=r"a first row of numbers: a series a line\? --format rows"
     ):
         read_table(path, "text", "label")
+    named = tmp_path / "ut.csv"  # pd.DataFrame(X).assign(class_val=y), a label of its own name
+    named.write_text("class_val,0,1,2\n1,0.5,0.25,1.5\n2,1.5,2.5,0.5\n")
+    with pytest.raises(ValueError, match=r"labelled by 'class_val'\? --label-column class_val"):
+        read_table(named, "text", "label")
 
 
 def test_a_series_table_with_a_header_as_pandas_writes_it(tmp_path):

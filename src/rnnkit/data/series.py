@@ -166,6 +166,7 @@ _DATE_FORMATS = tuple(
 
 # pandas' period labels: a quarter (2009Q3), a week or other span (2002-04-15/2002-04-21)
 _QUARTER = re.compile(r"(\d{4})Q([1-4])")
+_QUARTER_FIRST = re.compile(r"Q([1-4])[ -](\d{4})")  # R's and spreadsheets': Q1 1965
 _SPAN = re.compile(r"(\d{4}-\d\d-\d\d)/\d{4}-\d\d-\d\d")
 
 
@@ -175,7 +176,7 @@ _EPOCH = datetime(1970, 1, 1)  # naive: no time zone, so no daylight-saving jump
 def _readings(cells: list[str]) -> list[np.ndarray]:
     """The ways of reading a date column as comparable numbers: as numbers (whole numbers of
     eight digits as ``YYYYMMDD`` dates first, whose steps over a month's end are a day),
-    pandas' quarters and spans (their first day), ISO 8601 dates and
+    pandas' quarters (2009Q3, or Q3 2009) and spans (their first day), ISO 8601 dates and
     times, or by each of :data:`_DATE_FORMATS` that parses every cell."""
     try:
         numbers = np.array([float(c) for c in cells])
@@ -192,6 +193,9 @@ def _readings(cells: list[str]) -> list[np.ndarray]:
     quarters = [_QUARTER.fullmatch(c) for c in cells]
     if all(quarters):  # each quarter's first day
         cells = [f"{m[1]}-{3 * int(m[2]) - 2:02d}-01" for m in quarters]
+    quarters = [_QUARTER_FIRST.fullmatch(c) for c in cells]
+    if all(quarters):
+        cells = [f"{m[2]}-{3 * int(m[1]) - 2:02d}-01" for m in quarters]
     spans = [_SPAN.fullmatch(c) for c in cells]
     if all(spans):
         cells = [m[1] for m in spans]
@@ -278,6 +282,9 @@ def _one_time(keys: list[tuple]) -> np.ndarray | None:
 # A step between rows (seconds, as dates read) -> that step in words and the season of the
 # calendar it suggests: a day in a week, an hour in a day, a month or a quarter in a year.
 _RHYTHMS = (
+    (600, 600, "10 minutes", 144),  # a day's rows (shorter steps: a day is too many rows)
+    (900, 900, "15 minutes", 96),
+    (1800, 1800, "half an hour", 48),
     (3600, 3600, "an hour", 24),
     (86400, 86400, "a day", 7),
     (7 * 86400, 7 * 86400, "a week", 52),
@@ -288,15 +295,19 @@ _RHYTHMS = (
 
 def _rhythm(keys: list[tuple]) -> tuple[str, int] | None:
     """The rows' usual step and the season it suggests (see :attr:`SeriesTable.rhythm`): a
-    ``year,quarter`` or ``year,month`` time, or dates whose median step is an hour, a day, a
-    week, a month or a quarter."""
+    ``year,quarter`` or ``year,month`` time, or dates whose median step is 10, 15 or 30
+    minutes, an hour, a working day (weekends left out), a day, a week, a month or a
+    quarter."""
     times = _one_time(keys)
     if times is None or len(times) < 3:
         return None
     if len(keys[0]) == 2:  # a year and its quarter (1-4) or month (1-12)
         periods = int(max(key[1] for key in keys))
         return ("a quarter", 4) if periods == 4 else ("a month", 12)
-    step = float(np.median(np.diff(times)))
+    steps = np.diff(times)
+    step = float(np.median(steps))
+    if step == 86400 and np.mean(steps == 3 * 86400) >= 0.1:  # Friday to Monday: a week is 5
+        return "a working day", 5
     for low, high, words, season in _RHYTHMS:
         if low <= step <= high:
             return words, season

@@ -91,8 +91,15 @@ def _column(
                 raise ValueError(
                     f"{path}: {option} {spec!r} is a column name, which needs a header row"
                 )
-            numbers = all(is_number(name) for name in header)
-            hint = " (a first row of numbers: a series a line? --format rows)" if numbers else ""
+            words = [name for name in header if not is_number(name)]
+            hint = ""
+            if not words:
+                hint = " (a first row of numbers: a series a line? --format rows)"
+            elif len(words) == 1 and len(header) >= 3:  # a label column over numbered steps
+                hint = (
+                    " (numbered columns: a series a line, labelled by "
+                    f"{words[0]!r}? --label-column {words[0]})"
+                )
             raise ValueError(
                 f"{path}:1: {option} {spec!r}: no such column in the header "
                 f"({', '.join(map(repr, header[:8]))}{', ...' if len(header) > 8 else ''}){hint}"
