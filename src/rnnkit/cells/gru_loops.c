@@ -52,9 +52,9 @@ __attribute__((noinline)) static void gru_backward_row(
         float dh_t = dh[j] + dy[j];
         float dz = dh_t * (h_prev[j] - n);                                        /* (B4) */
         float dn = dh_t * (1.0f - z);
-        float da_n = dn * (1.0f - n * n);                                         /* (B3) */
+        float da_n = dn * tanh_slope(n);                                          /* (B3) */
         float dr = da_n * u_n[j];
-        float du_r = dr * r * (1.0f - r), du_z = dz * z * (1.0f - z);             /* (B2) */
+        float du_r = dr * sigmoid_slope(r), du_z = dz * sigmoid_slope(z);         /* (B2) */
         du[j] = du_r; du[H + j] = du_z; du[2 * H + j] = da_n * r;
         da[j] = du_r; da[H + j] = du_z; da[2 * H + j] = da_n;
         dh[j] = dh_t * z;                                                         /* (B1) */

@@ -80,11 +80,11 @@ __attribute__((noinline)) static void lstm_backward_row(
         float i = g4[j], f = g4[H + j], g = g4[2 * H + j], o = g4[3 * H + j];
         float dh_t = dh[j] + dy[j];
         float tanh_c = tanh_approx(c[j]);
-        float da_o = dh_t * tanh_c * o * (1.0f - o);                              /* (B5) */
-        float dc_t = dc[j] + dh_t * o * (1.0f - tanh_c * tanh_c) + da_o * p_o[j]; /* (B4) */
-        float da_i = dc_t * g * i * (1.0f - i);                                   /* (B3) */
-        float da_f = dc_t * c_prev[j] * f * (1.0f - f);
-        float da_g = dc_t * i * (1.0f - g * g);
+        float da_o = dh_t * tanh_c * sigmoid_slope(o);                            /* (B5) */
+        float dc_t = dc[j] + dh_t * o * tanh_slope(tanh_c) + da_o * p_o[j];       /* (B4) */
+        float da_i = dc_t * g * sigmoid_slope(i);                                 /* (B3) */
+        float da_f = dc_t * c_prev[j] * sigmoid_slope(f);
+        float da_g = dc_t * i * tanh_slope(g);
         dc[j] = dc_t * f + da_i * p_i[j] + da_f * p_f[j];                         /* (B2) */
         da[j] = da_i; da[H + j] = da_f; da[2 * H + j] = da_g; da[3 * H + j] = da_o;
     }

@@ -34,7 +34,7 @@ __attribute__((noinline)) static void rnn_backward_row(int j0, int j1, int relu,
     if (relu)
         for (int j = j0; j < j1; j++) da[j] = h[j] > 0.0f ? dh[j] + dy[j] : 0.0f;
     else
-        for (int j = j0; j < j1; j++) da[j] = (dh[j] + dy[j]) * (1.0f - h[j] * h[j]);
+        for (int j = j0; j < j1; j++) da[j] = (dh[j] + dy[j]) * tanh_slope(h[j]);
 }
 
 static void rnn_backward_units(const Loop *L, int t, int64_t row_begin, int64_t row_end,
