@@ -313,7 +313,7 @@ def test_layers_and_cells_speak_torch_nn() -> None:
     assert "bias=False" in repr(rnnkit.RNNCell(3, 4, bias=False))
 
 
-@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore:`torch.jit.trace")
 def test_tracing_the_engine_names_the_torch_nn_twins() -> None:
     """torch.jit.trace failed in PyTorch's own sanity check, far from the cause."""
     layer = rnnkit.GRU(3, 4, backend="rnnkit")
