@@ -431,12 +431,13 @@ def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loa
     config_path = run / "config.json"
     config = json.loads(config_path.read_text())
     del config["embeddings"], config["freeze_embeddings"], config["word_dropout"]
+    del config["max_length"]
     config_path.write_text(json.dumps(config))
     # Without --test, evaluate scores the held-out examples, as metrics.json did.
     assert evaluate(run, capsys)["loss"] == pytest.approx(metrics_of(run)["valid_loss"])
     loaded = runner.load_run(str(run))
     assert loaded.config["embeddings"] is None and loaded.config["freeze_embeddings"] is False
-    assert loaded.config["word_dropout"] == 0.0
+    assert loaded.config["word_dropout"] == 0.0 and loaded.config["max_length"] is None
 
 
 @pytest.mark.parametrize(

@@ -571,7 +571,7 @@ def _long_text(examples: Examples, config: Mapping[str, Any]) -> str | None:
     """A warning when one training text is far longer than nearly all (lost line breaks, a
     whole document on a line): a batch is padded to its longest text, so memory and time grow
     with it (13 001 tokens among texts of 20: 14x the memory, a hundredth of the speed)."""
-    if config.get("max_length") is not None or not examples.inputs:
+    if config["max_length"] is not None or not examples.inputs:
         return None
     if not isinstance(examples.inputs[0], list):
         return None  # (numeric series)
@@ -593,7 +593,7 @@ def _inputs(
     if raw.texts is not None:
         if vocab is None:
             raise ValueError(f"{raw.source}: text examples, but the run reads numeric sequences")
-        keep = config.get("max_length")  # (None in runs from before the option)
+        keep = config["max_length"]
         return [vocab.encode(tokenize(text, config["tokens"]))[:keep] for text in raw.texts]
     assert raw.features is not None
     scaler = artifacts.get("scaler")
@@ -683,6 +683,7 @@ class ClassifyTask(Task):
             "default: all of them",
             "data",
             True,
+            absent=None,
         ),
         Option(
             "text_column",
