@@ -43,9 +43,10 @@ and counts as ``O`` in the loss. A sentence label unseen in training likewise co
 wrong intent (ATIS's test split has a few multi-intent labels of that kind), never as an
 error. Without ``--valid`` a seeded ``--valid-fraction`` of the training sentences is held out.
 
-``--char-features`` adds a character BiLSTM over each word (the last states of both
-directions join the word vector; words are cut to 32 characters); ``--crf`` decodes with a
-linear-chain CRF whose transitions are restricted to those the scheme allows;
+A character BiLSTM reads each word (the last states of both directions join the word
+vector; words are cut to 32 characters), so that a word unseen in training still has its
+spelling; ``--no-char-features`` leaves it out (faster, usually less accurate). ``--crf``
+decodes with a linear-chain CRF whose transitions are restricted to those the scheme allows;
 ``--embeddings FILE`` starts the word vectors from a word2vec or GloVe text file (or
 ``--embeddings glove-6b-50d`` from a packaged vector set, :mod:`rnnkit.text.vectors`);
 ``--embeddings-vocab N`` adds the vectors' N most frequent words to the training vocabulary.
@@ -518,7 +519,11 @@ class TagTask(Task):
         ),
         flag("bidirectional", True, "read each sentence both ways"),
         min_updates_option(),
-        flag("char_features", False, "a character BiLSTM's features for each word"),
+        # On by default (session 13, validation, paired by seed, against word vectors alone):
+        # ATIS slot F1 96.60/96.63 -> 96.87/97.28, Hebrew NER 55.1 -> 64.5, Turkish UD
+        # UPOS 86.3/84.6 -> 90.1/88.4 %, Japanese NER 65.9/65.8 -> 65.5/69.9; a word unseen in
+        # training still has its spelling. Training takes 1.5-2x as long.
+        flag("char_features", True, "a character BiLSTM's features for each word"),
         Option("char_dim", 25, "positive_int", "character vector size"),
         Option("char_hidden", 25, "positive_int", "character BiLSTM units per direction"),
         flag("crf", False, "decode with a linear-chain CRF"),
