@@ -470,3 +470,33 @@ def test_a_column_vector_of_labels_is_read_with_a_warning(toy):
     assert clf.classes_.tolist() == ["neg", "pos"]
     with pytest.warns(UserWarning, match="column vector"):
         assert 0 <= clf.score(X[:40], y[:40].reshape(-1, 1)) <= 1
+
+
+def test_save_after_set_params_writes_the_fitted_model_and_its_params(toy, tmp_path):
+    """set_params takes effect at the next fit; save wrote the new values beside the old
+    weights (a load error for hidden_size, a silently different model for pooling)."""
+    X, y, X_test, _ = toy
+    clf = Classifier(hidden_size=8, epochs=2, seed=0).fit(X[:64], y[:64])
+    expected = clf.predict_proba(X_test)
+    clf.set_params(hidden_size=16, pooling="last")
+    loaded = Classifier.load(clf.save(tmp_path / "clf").path)
+    assert (loaded.hidden_size, loaded.pooling) == (8, "max")
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), expected)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), expected)  # until the next fit
+
+
+def test_score_refuses_labels_of_another_type_and_a_failed_fit_is_not_fitted(fitted, toy):
+    """score gave 0.0 for y as numbers against string classes (scikit-learn raises), and a
+    fit that failed after reading y left check_is_fitted saying "fitted"."""
+    from sklearn.exceptions import NotFittedError as SklearnNotFitted
+    from sklearn.utils.validation import check_is_fitted
+
+    _, _, X_test, y_test = toy
+    numbers = (y_test == "pos").astype(int)
+    with pytest.raises(ValueError, match=r"y's labels are numbers but the classes fitted are"):
+        fitted.score(X_test, numbers)
+    clf = Classifier(hidden_size=4, epochs=1, validation_fraction=0.99)
+    with pytest.raises(ValueError, match="leaves no training sequences"):
+        clf.fit(X_test[:3], y_test[:3])
+    with pytest.raises(SklearnNotFitted):
+        check_is_fitted(clf)

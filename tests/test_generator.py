@@ -563,3 +563,19 @@ def test_bernoulli_generation_refuses_token_options():
         model.generate(max_length=2, top_k=2)
     with pytest.raises(ValueError, match="start_token applies to output='softmax'"):
         model.generate(max_length=2, start_token=0)
+
+
+def test_numpy_integers_are_integers_to_the_structures() -> None:
+    """generate(start_token=np.int64(11)) said "must be a token id in [0, 12), got 11"."""
+    from rnnkit.structures import Seq2Seq
+
+    model = SequenceGenerator(12, embedding_dim=4, hidden_size=8).eval()
+    tokens = model.generate(
+        batch_size=np.int64(2), max_length=np.int64(3), start_token=np.int64(11),
+        top_k=np.int64(3), generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    assert tokens.shape == (2, 3)
+    Seq2Seq(12, 12, pad_index=np.int64(0), bos_index=np.int64(1), eos_index=np.int64(2),
+            hidden_size=8, embedding_dim=4)  # fmt: skip
+    with pytest.raises(ValueError, match="must be a token id"):
+        model.generate(batch_size=1, max_length=2, start_token=True)

@@ -297,6 +297,25 @@ def test_residual_bases_by_hand() -> None:
     assert none.base(x)[0, :, 0].tolist() == [0, 0, 0, 0]
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"residual": "seasonal"}, r"residual must be one of none, last, season"),
+        ({"output_size": 3}, r"target_index names 1 columns but output_size is 3"),
+        ({"target_index": [2]}, r"target_index must lie in \[0, input_size=2\)"),
+    ],
+)
+def test_forecaster_arguments_are_checked_when_built(changes, message) -> None:
+    """They failed late (a TypeError in forward, an IndexError) or not at all (three output
+    columns broadcast from one target)."""
+    common = dict(input_size=2, output_size=1, window=5, horizon=4, target_index=[1])
+    with pytest.raises(ValueError, match=message):
+        Forecaster("direct", **{**common, **changes})
+    season = Forecaster("direct", residual="season", season=4, **common)
+    with pytest.raises(ValueError, match=r"a window of 3 rows is shorter than season=4"):
+        season(torch.zeros(1, 3, 2))  # (its indices wrapped around)
+
+
 def _untrained(norm: str, **options: object) -> Forecaster:
     """A direct forecaster whose (zero-initialised) output layer got random weights."""
     torch.manual_seed(0)

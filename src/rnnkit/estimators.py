@@ -522,7 +522,14 @@ class _SequenceEstimator:
         history = trainer.fit(train_batches, valid_batches, self._evaluate)
         self.history_: list[dict[str, float]] = [dict(row) for row in history.rows]
         self.model_ = model.eval()
+        # what the model was built from: set_params before the next fit does not change it,
+        # and save must not write the new values beside these weights
+        self._fitted_params = self.get_params()
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once a fit has succeeded (a failed one leaves its classes_ behind)."""
+        return hasattr(self, "model_")
 
     #: the validation metrics of an epoch, ``evaluate(model, batches)`` as
     #: :meth:`Trainer.fit <rnnkit.train.Trainer.fit>` takes it; ``None``: the mean loss
@@ -585,7 +592,7 @@ class _SequenceEstimator:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "estimator": type(self).__name__,
-            "params": self.get_params(),
+            "params": self._fitted_params,
             "fitted": {
                 "n_features_in_": self.n_features_in_,
                 **self._fitted_state(),
@@ -635,6 +642,7 @@ class _SequenceEstimator:
         model = estimator._build_model()
         run.load_weights(model)
         estimator.model_ = model.eval()
+        estimator._fitted_params = estimator.get_params()
         estimator.history_ = run.read_json(HISTORY)
         return estimator
 
@@ -743,7 +751,17 @@ class Classifier(_SequenceEstimator):
         predicted = self.predict(X)
         labels = _labels_1d(y, stacklevel=3)
         _check_length(len(predicted), len(labels))
+        if (labels.dtype.kind in "USO") != (self.classes_.dtype.kind in "USO"):
+            # (as scikit-learn's accuracy_score: "1" never equals 1, so the score was 0)
+            raise ValueError(
+                f"y's labels are {_label_kind(labels)} but the classes fitted are "
+                f"{_label_kind(self.classes_)}: give y as fit had it"
+            )
         return float(np.mean(predicted == labels))
+
+
+def _label_kind(labels: np.ndarray) -> str:
+    return "strings" if labels.dtype.kind in "USO" else "numbers"
 
 
 class Regressor(_SequenceEstimator):

@@ -9,6 +9,8 @@ or ``lengths`` fails with a ``ValueError`` naming the argument before any layer 
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import Tensor, nn
 
@@ -155,7 +157,8 @@ def is_integer(tensor: Tensor) -> bool:
 
 def check_positive(name: str, value: object) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= 1."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    # (NumPy's integers too: a size read from an array, a grid of np.arange values)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 

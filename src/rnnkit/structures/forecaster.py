@@ -75,6 +75,16 @@ class Forecaster(nn.Module):
         teacher_forcing: float = 0.5,
     ) -> None:
         super().__init__()
+        if residual not in RESIDUALS:
+            raise ValueError(f"residual must be one of {', '.join(RESIDUALS)}, got {residual!r}")
+        if len(target_index) != output_size:
+            raise ValueError(
+                f"target_index names {len(target_index)} columns but output_size is "
+                f"{output_size}: one input column per forecast column"
+            )
+        if any(not 0 <= int(i) < input_size for i in target_index):
+            raise ValueError(f"target_index must lie in [0, input_size={input_size}), got "
+                             f"{list(target_index)}")  # fmt: skip
         if residual == "season" and (season is None or season > window):
             raise ValueError(f"residual='season' needs 1 <= season <= window, got {season}")
         if kind == "nextstep" and target_index != list(range(input_size)):
@@ -82,6 +92,7 @@ class Forecaster(nn.Module):
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
         self.kind, self.window, self.horizon = kind, window, horizon
+        self.input_size = input_size
         self.output_size, self.residual, self.season = output_size, residual, season
         self.norm, self.teacher_forcing = norm, teacher_forcing
         self.register_buffer("target_index", torch.tensor(target_index), persistent=False)
@@ -141,6 +152,10 @@ class Forecaster(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """The forecast ``(B, H, F_out)`` of each window ``x (B, W, F_in)``."""
+        if x.dim() != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"x must be (B, W, {self.input_size}) windows, got {tuple(x.shape)}")
+        if self.residual == "season" and x.shape[1] < self.season:  # (indices would wrap)
+            raise ValueError(f"a window of {x.shape[1]} rows is shorter than season={self.season}")
         loc, spread = self.window_stats(x)
         z = (x - loc) / spread
         return self._forecast(z) * self._targets(spread) + self._targets(loc)

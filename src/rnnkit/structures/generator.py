@@ -536,7 +536,8 @@ class SequenceGenerator(nn.Module):
                 continue
             if self.output == "bernoulli":
                 raise ValueError(f"{name} applies to output='softmax', not 'bernoulli'")
-            if not isinstance(token, int) or not 0 <= token < self.num_outputs:
+            integer = isinstance(token, numbers.Integral) and not isinstance(token, bool)
+            if not integer or not 0 <= token < self.num_outputs:
                 raise ValueError(
                     f"{name} must be a token id in [0, {self.num_outputs}), got {token!r}"
                 )

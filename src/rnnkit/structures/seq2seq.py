@@ -49,6 +49,7 @@ of steps (:meth:`Seq2Seq.forecast`) and the token decoders refuse to run.
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import torch
@@ -272,6 +273,8 @@ class Seq2Seq(nn.Module):
 
     Example:
         >>> model = Seq2Seq(12, 12, pad_index=0, bos_index=2, eos_index=3, hidden_size=64)
+        >>> src, src_lengths = torch.randint(4, 12, (2, 5)), torch.tensor([5, 3])
+        >>> tgt, tgt_lengths = torch.randint(4, 12, (2, 4)), torch.tensor([4, 2])
         >>> loss = model.loss(src, src_lengths, tgt, tgt_lengths)
         >>> best = model.beam_search(src, src_lengths, beam_size=5, length_penalty=0.6)
     """
@@ -448,7 +451,7 @@ class Seq2Seq(nn.Module):
         ):
             if index is None:
                 raise ValueError(f"a token target needs {name}")
-            if isinstance(index, bool) or not isinstance(index, int):
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral):
                 raise ValueError(f"{name} must be an int, got {index!r}")
             if not 0 <= index < vocab_size:
                 raise ValueError(
