@@ -374,6 +374,13 @@ def test_parts_of_speech_from_conllu_train_with_token_accuracy(tmp_path, capsys)
     metrics = read_json(out / "metrics.json")
     assert metrics["test_f1"] == metrics["test_accuracy"] == metrics["test_precision"]
     assert metrics["test_accuracy"] > 0.9
+    # by default a CRF decodes chunk tags only: not these, but the CoNLL entities
+    for data, crf in ((path, False), (tmp_path / "ner.txt", True)):
+        (tmp_path / "ner.txt").write_text(CONLL)
+        options = [*TINY, "--epochs", "1", "--out", tmp_path / "auto", "--overwrite"]
+        status, _, err = run(capsys, "train", "tag", "--train", data, "--valid", data, *options)
+        assert status == 0, err
+        assert read_json(tmp_path / "auto" / "config.json")["crf"] is crf
 
 
 def test_bad_seq_pairs(tmp_path, capsys, atis):
