@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import math
+import re
 import struct
 
 import mido
@@ -189,6 +190,9 @@ def test_word_tokens_have_perplexity_not_bpc_and_generate_words(tmp_path, capsys
     with (out / "log.csv").open() as lines:
         rows = list(csv.DictReader(lines))
     assert rows[0]["valid_bpc"] == "" and float(rows[0]["valid_ppl"]) > 1
+    # words seen once read as <unk>, which is then learnt; the log counts those of valid
+    assert json.loads((out / "config.json").read_text())["min_freq"] == 2
+    assert re.search(r"valid: [\d,]+ words from .*; [\d,]+ \([\d.]+%\) read as <unk>", printed)
     status, printed, err = run(capsys, "generate", out, "--prime", "the king", "--length", "8")
     assert status == 0 and printed.startswith("the king ")
     assert len(printed.replace("\n", " ").split()) == 2 + 8 - printed.count("\n") + 1
