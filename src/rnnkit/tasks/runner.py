@@ -268,6 +268,18 @@ def _open_run(path: str) -> tuple[Task, RunDir, dict[str, Any]]:
     return task, run, config
 
 
+def _validates_on_training_data(config: Mapping[str, Any]) -> bool:
+    """Whether ``--valid`` (``--valid-src``) names the training file itself."""
+    for train, valid in (("train", "valid"), ("train_src", "valid_src")):
+        if config.get(train) and config.get(valid):
+            try:
+                if Path(config[train]).resolve() == Path(config[valid]).resolve():
+                    return True
+            except OSError:
+                continue
+    return False
+
+
 def _check_loaded(task: Task, config: dict[str, Any], where: str) -> None:
     fill_absent(config, task.options())
     check_config(config, task.options(), where)
@@ -346,10 +358,17 @@ def train(
     prepared = task.prepare(config, artifacts)
     artifacts = prepared.artifacts
     held = len(prepared.valid) if prepared.valid is not None else FEW_VALID
+    notes = []
     if held < FEW_VALID:  # e.g. a tenth of 20 examples
-        few = f"only {held} validation examples choose the kept epoch and when to stop"
+        notes.append(f"only {held} validation examples choose the kept epoch and when to stop")
+    if _validates_on_training_data(config):
+        notes.append(
+            "the validation file is the training file: the kept epoch and early stopping "
+            "then reward memorising it"
+        )
+    if notes:
         warning = prepared.info.get("warning")
-        prepared.info["warning"] = f"{warning}; {few}" if warning else few
+        prepared.info["warning"] = "; ".join([warning, *notes] if warning else notes)
     if resume is None:  # a resumed run keeps the epochs and patience its config.json says
         updates = task.updates_per_epoch(config, prepared.train)
         budget = sized_budget(config, len(prepared.train), updates)
