@@ -358,7 +358,8 @@ def corpus_metrics(
             metrics["bleu_signature"] = bleu.signature
             if log is not None:
                 log(f"{corpus.source}: {name} {bleu}")
-        metrics["chrf_beam"] = corpus_chrf(hypotheses, references)  # (the last: beam search)
+            if name == "beam":
+                metrics["chrf_beam"] = corpus_chrf(hypotheses, references)
         lengths = sorted(len(reference.split()) for reference in references)
         if log is not None and lengths[len(lengths) // 2] < 4:
             log(
