@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backend import choose_backend
-from rnnkit.cells.common import cell_parameters, empty_parameter, init_uniform
+from rnnkit.cells.common import cell_parameters, empty_parameter, init_uniform, state_or_hx
 from rnnkit.cells.gru import gru
 from rnnkit.cells.lstm import lstm
 from rnnkit.cells.rnn import check_nonlinearity, rnn
@@ -172,10 +172,7 @@ class RecurrentLayer(nn.Module):
         ``x`` may also be a ``PackedSequence`` (``pack_padded_sequence``), as torch.nn takes
         it: the output is then packed the same way, and the states are in the batch's order.
         """
-        if hx is not None:
-            if state is not None:
-                raise ValueError("give the state as state or as hx (torch.nn's name), not both")
-            state = hx
+        state = state_or_hx(state, hx)
         if isinstance(x, PackedSequence):
             return self._forward_packed(x, state, lengths)
         x, state, unbatched = self._check(x, state, lengths)

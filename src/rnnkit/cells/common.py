@@ -252,6 +252,15 @@ def init_uniform(module: nn.Module, hidden_size: int) -> None:
             weight.uniform_(-bound, bound)
 
 
+def state_or_hx(state: object, hx: object) -> object:
+    """The initial state given as ``state`` or as ``hx``, torch.nn's name for it."""
+    if hx is None:
+        return state
+    if state is not None:
+        raise ValueError("give the state as state or as hx (torch.nn's name), not both")
+    return hx
+
+
 def cell_state(
     x: Tensor,
     state: Tensor | tuple[Tensor, ...] | None,
@@ -263,10 +272,7 @@ def cell_state(
     """A cell's incoming state as ``parts`` tensors ``(B, H)`` (an LSTM's ``(h, c)``: 2),
     zeros when none is given. ``state`` or torch.nn's name for it, ``hx``; each part must be a
     tensor in ``x``'s dtype, ``(H,)`` for an unbatched ``x`` (``x`` is already ``(B, I)``)."""
-    if hx is not None:
-        if state is not None:
-            raise ValueError("give the state as state or as hx (torch.nn's name), not both")
-        state = hx
+    state = state_or_hx(state, hx)
     B, H = x.shape[0], hidden_size
     if state is None:
         return tuple(x.new_zeros(B, H) for _ in range(parts))
