@@ -98,6 +98,7 @@ def test_tags_without_chunks_are_scored_by_token_accuracy():
     [
         ("a B-X\nb O\nc\n", {}, ":3: expected 2 columns, got 1"),
         ("a B-X\n\nb x O\n", {}, ":3: expected 2 columns, got 3"),
+        ("The/DET dog/NOUN runs/VERB\nA/DET cat/NOUN\n", {}, "got 2 (word/TAG pairs on a line"),
         ("a B-X\n", {"tag_column": 2}, "--tag-column 2 is out of range for 2 columns"),
         ("a B-X\n", {"token_column": -3}, "--token-column -3 is out of range"),
         ("\n-DOCSTART- O\n\n", {}, "no sentences"),

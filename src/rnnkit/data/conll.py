@@ -147,7 +147,16 @@ def read_conll(
             token_at = _column_index(token_column, columns, "--token-column", path, number)
             tag_at = _column_index(tag_column, columns, "--tag-column", path, number)
         elif len(fields) != columns:
-            raise ValueError(f"{path}:{number}: expected {columns} columns, got {len(fields)}")
+            slashed = sum("/" in field for field in fields) > len(fields) / 2
+            hint = (
+                " (word/TAG pairs on a line are not read: write one token a line, its tag "
+                "in a column after it, and a blank line after each sentence)"
+                if slashed
+                else ""
+            )
+            raise ValueError(
+                f"{path}:{number}: expected {columns} columns, got {len(fields)}{hint}"
+            )
         if not tokens:
             start = number
         tokens.append(fields[token_at])
