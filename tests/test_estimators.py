@@ -500,3 +500,10 @@ def test_score_refuses_labels_of_another_type_and_a_failed_fit_is_not_fitted(fit
         clf.fit(X_test[:3], y_test[:3])
     with pytest.raises(SklearnNotFitted):
         check_is_fitted(clf)
+
+
+def test_a_regressor_refuses_string_targets():
+    """'1'...'9' were read as numbers; scikit-learn refuses them, they are labels."""
+    X = [np.ones((3, 1), np.float32)] * 4
+    with pytest.raises(ValueError, match="y holds strings: a regressor's targets are numbers"):
+        Regressor(epochs=1).fit(X, ["1", "2", "3", "4"])

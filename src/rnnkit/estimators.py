@@ -792,6 +792,10 @@ class Regressor(_SequenceEstimator):
 
     @staticmethod
     def _check_y(y: Any) -> np.ndarray:
+        if np.asarray(y).dtype.kind in "US":  # ("1", "2": labels, as scikit-learn refuses)
+            raise ValueError(
+                "y holds strings: a regressor's targets are numbers (labels: rnnkit.Classifier)"
+            )
         try:
             values = np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError) as err:
