@@ -60,6 +60,11 @@ TEXT_NAMES = ("text", "sentence", "review", "content", "comment", "tweet", "docu
 """Usual names of a header's text column, in the order they are looked for."""
 
 
+# Cells (in lower case) that mean "no value" in every table reader: empty, R's NA, pandas'
+# NaN, spreadsheets' #N/A, databases' NULL; each reader adds the marks of its own kind.
+NA_MARKS = frozenset({"", "na", "n/a", "#n/a", "nan", "null"})
+
+
 def named_column(header: Sequence[str], wanted: str, usual: Sequence[str]) -> int | None:
     """Where the column ``wanted`` is in ``header`` (case and surrounding blanks aside); if
     ``wanted`` is the first of the ``usual`` names (the default, ``label``) and absent, the

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import is_number, read_bytes
+from rnnkit.data.readers import NA_MARKS, is_number, read_bytes
 
 __all__ = [
     "INFORMER_ETTH_SPLIT",
@@ -54,7 +54,7 @@ ROW_NUMBER_NAMES = frozenset({"index", "id", "idx", "no", "no.", "#", "row"})
 """Names of a first column that, when its cells count up by one, numbers the rows (a
 spreadsheet's ``No``): not a value."""
 
-MISSING = frozenset({"", "na", "n/a", "#n/a", "nan", "null", "none"})
+MISSING = NA_MARKS | {"none"}
 """Cells (compared in lower case) that mean a missing value when ``allow_empty`` is set
 (empty, R's ``NA``, pandas' ``NaN``, spreadsheets' ``#N/A``, databases' ``NULL``)."""
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rnnkit.data.readers import (
     LABEL_NAMES,
+    NA_MARKS,
     TEXT_NAMES,
     LabeledLine,
     is_number,
@@ -31,8 +32,9 @@ from rnnkit.data.readers import (
 __all__ = ["read_table", "table_columns"]
 
 _SNIFF_BYTES = 64 * 1024
-# A missing label as pandas writes or reads it (its default NA strings), and UCI's "?".
-MISSING_LABELS = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "<na>", "null", "?"})
+# A missing label as pandas writes or reads it (its default NA strings), and UCI's "?" (not
+# "none", which may be a class).
+MISSING_LABELS = NA_MARKS | {"-nan", "<na>", "?"}
 _DELIMITERS = ",\t;|"
 
 
