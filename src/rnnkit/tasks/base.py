@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.tasks.options import COMMON, Option
+from rnnkit.text.lexicon import Lexicon
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
 
@@ -27,7 +28,10 @@ __all__ = [
     "Task",
     "embedding_dim",
     "evaluate_examples",
+    "grown_vocab",
+    "lexicon_column",
     "pretrained_vectors",
+    "vector_words",
     "vectors_vocab",
     "vocab_artifact",
 ]
@@ -301,16 +305,22 @@ def vectors_vocab(source: str, vocab: Vocab, count: int) -> Vocab:
         ValueError: naming ``--embeddings-vocab`` if ``count`` is negative, or
             ``--embeddings`` as :func:`pretrained_vectors` does.
     """
-    from rnnkit.text.embedding import vector_words
-
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"--embeddings-vocab: expected an integer >= 0, got {count!r}")
     if count == 0:
         return vocab
-    if _vector_source(source) == "set":
-        words: Iterable[str] = _read_set(source)[0][:count]
-    else:
-        words = vector_words(source, count)
+    return grown_vocab(vocab, _vector_words(source, count))
+
+
+def vector_words(source: str) -> list[str]:
+    """Every word of the pretrained vectors ``source`` (as :func:`pretrained_vectors` takes
+    it), in their order; errors name ``--embeddings``."""
+    return _vector_words(source, None)
+
+
+def grown_vocab(vocab: Vocab, words: Iterable[str]) -> Vocab:
+    """``vocab`` with the ``words`` it lacks appended: the specials and ``vocab``'s own
+    tokens keep their ids and counts, the new words follow in the order given."""
     tokens = dict.fromkeys(vocab.tokens[len(vocab.specials) :])
     for word in words:
         if word and word not in vocab:
@@ -318,6 +328,24 @@ def vectors_vocab(source: str, vocab: Vocab, count: int) -> Vocab:
     return Vocab(
         tokens, specials=vocab.specials, counts=vocab.counts, normalizers=vocab.normalizers
     )
+
+
+def lexicon_column(vocab: Vocab, lexicon: Lexicon) -> Tensor:
+    """The ``(len(vocab), 1)`` column of each token's score in ``lexicon`` (its own entry,
+    else its lowercase form's; 0 for the specials and unlisted tokens)."""
+    specials = len(vocab.specials)
+    scores = [0.0] * specials + [lexicon.score(t) or 0.0 for t in vocab.tokens[specials:]]
+    return torch.tensor(scores).unsqueeze(1)
+
+
+def _vector_words(source: str, count: int | None) -> list[str]:
+    """The first ``count`` words (all with None) of the pretrained vectors ``source``."""
+    from rnnkit.text.embedding import vector_words as file_words
+
+    if _vector_source(source) == "set":
+        words = _read_set(source)[0]
+        return words if count is None else words[:count]
+    return file_words(source, count)
 
 
 def pretrained_vectors(
@@ -396,10 +424,12 @@ def _read_set(source: str) -> tuple[list[str], Any]:
 
 def embedding_dim(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> int:
     """The word vector size of a run: that of its pretrained vectors (the ``embedding``
-    artifact of :func:`pretrained_vectors`) if it has them, else ``--embedding-dim``."""
+    artifact of :func:`pretrained_vectors`) if it has them, else ``--embedding-dim``; plus a
+    column for a ``--lexicon``'s scores (the ``lexicon`` artifact)."""
+    lexicon = int(artifacts["lexicon"]["columns"]) if "lexicon" in artifacts else 0
     if "embedding" in artifacts:
-        return int(artifacts["embedding"]["dim"])
-    return int(config["embedding_dim"])
+        return int(artifacts["embedding"]["dim"]) + lexicon
+    return int(config["embedding_dim"]) + lexicon
 
 
 def evaluate_examples(

@@ -80,25 +80,49 @@ def _parse_file(text: str) -> str:
     return text
 
 
-def vectors_value(text: str) -> str:
-    """A ``vectors`` option's value as a run keeps it: a known set's name as it is, an
-    existing file as an absolute path (a relative one could later read as a name, and the
-    run's config.json should say which file it was), anything else unchanged."""
+def _named(kind: str) -> tuple[str, Mapping[str, Any]]:
+    """What a named-or-file option kind reads, in words, and its names."""
+    if kind == "lexicon":
+        from rnnkit.text.lexicon import LEXICONS
+
+        return "lexicon", LEXICONS
     from rnnkit.text.vectors import VECTOR_SETS
 
-    if text not in VECTOR_SETS and Path(text).is_file():
-        return str(Path(text).resolve())
-    return text
+    return "vector set", VECTOR_SETS
 
 
-def _parse_vectors(text: str) -> str:
-    from rnnkit.text.vectors import VECTOR_SETS
+def _parts(text: str, kind: str) -> list[str]:
+    if kind == "lexicon":  # several, comma-separated
+        from rnnkit.text.lexicon import lexicon_sources
 
-    if text not in VECTOR_SETS and not Path(text).is_file():
-        raise argparse.ArgumentTypeError(
-            f"{text}: neither a file nor a known vector set ({', '.join(sorted(VECTOR_SETS))})"
-        )
-    return vectors_value(text)
+        return lexicon_sources(text)
+    return [text]
+
+
+def vectors_value(text: str, kind: str = "vectors") -> str:
+    """A ``vectors`` (or ``lexicon``) option's value as a run keeps it: a known set's name as
+    it is, an existing file as an absolute path (a relative one could later read as a name,
+    and the run's config.json should say which file it was), anything else unchanged; each
+    of a ``lexicon``'s comma-separated parts likewise."""
+    names = _named(kind)[1]
+    parts = [
+        str(Path(part).resolve()) if part not in names and _found(part) == "file" else part
+        for part in _parts(text, kind)
+    ]
+    return ",".join(parts) if len(parts) > 1 else parts[0]
+
+
+def _parse_named(kind: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        what, names = _named(kind)
+        for part in _parts(text, kind):
+            if part not in names and _found(part) != "file":
+                raise argparse.ArgumentTypeError(
+                    f"{part}: neither a file nor a known {what} ({', '.join(sorted(names))})"
+                )
+        return vectors_value(text, kind)
+
+    return parse
 
 
 def _parse_path(text: str) -> str:
@@ -130,6 +154,7 @@ _KIND_TABLE: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "dir": ("a directory path", _path_value),
     "path": ("a file or directory path", _path_value),
     "vectors": ("a word vectors file or vector set name", _path_value),
+    "lexicon": ("a lexicon file or name", _path_value),
     "flag": ("true or false", lambda v: isinstance(v, bool)),
 }
 KINDS = (*_KIND_TABLE, "choice")
@@ -148,8 +173,8 @@ def parser_of(kind: str) -> Callable[[str], Any] | None:
         return _parse_dir
     if kind == "path":
         return _parse_path
-    if kind == "vectors":
-        return _parse_vectors
+    if kind in ("vectors", "lexicon"):
+        return _parse_named(kind)
     if kind == "text":
         return _parse_number(str, expected, ok)
     return None
@@ -189,7 +214,8 @@ class Option:
 
     ``file``, ``dir`` and ``path`` (either) options are made absolute when a run is created;
     ``vectors`` (a word vectors file or the name of a packaged vector set,
-    :mod:`rnnkit.text.vectors`) is made absolute when parsed, if it is a file.
+    :mod:`rnnkit.text.vectors`) and ``lexicon`` (likewise, :mod:`rnnkit.text.lexicon`) are
+    made absolute when parsed, if they are files.
     ``required``: a (nullable) data path a run cannot do without; not given, it stops the
     run with ``--name is required``.
     ``absent``: for an option added after runs were made, the value that gives those runs'
@@ -258,6 +284,7 @@ class Option:
                 "path": "PATH",
                 "text": "TEXT",
                 "vectors": "FILE|NAME",
+                "lexicon": "FILE|NAME",
             }.get(
                 self.kind,
                 "X" if "float" in self.kind or self.kind in ("fraction", "probability") else "N",

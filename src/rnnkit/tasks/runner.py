@@ -101,8 +101,8 @@ def make_config(
             continue
         if option.kind in ("file", "dir", "path"):
             config[option.name] = str(Path(value).resolve())
-        elif option.kind == "vectors":  # given through the Python API, it may be relative
-            config[option.name] = vectors_value(value)
+        elif option.kind in ("vectors", "lexicon"):  # through the Python API, maybe relative
+            config[option.name] = vectors_value(value, option.kind)
     check_config(config, task.options(), "options")
     task.check(config, "options")
     return config

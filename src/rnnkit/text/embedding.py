@@ -116,9 +116,10 @@ def _iter_vector_lines(
             yield lineno, word, parts[-dim:], dim
 
 
-def vector_words(path: str | os.PathLike[str], count: int) -> list[str]:
-    """The first ``count`` words of a word2vec or GloVe text file (optionally gzipped), in
-    file order: the most frequent first for the published files. Reads no further.
+def vector_words(path: str | os.PathLike[str], count: int | None) -> list[str]:
+    """The first ``count`` words (all of them with None) of a word2vec or GloVe text file
+    (optionally gzipped), in file order: the most frequent first for the published files.
+    Reads no further.
 
     Raises:
         ValueError: If the file's lines before them are not vector lines (naming the file
