@@ -1,14 +1,16 @@
 """Tests of the many-to-one structure ``SequenceClassifier``: learning parity and a sum, padding
 invariance for every pooling and direction, the pooled features against their definitions,
-parameter counts and the ValueErrors of bad arguments."""
+parameter counts and the ValueErrors of bad arguments; and ``ClassifierEnsemble``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.structures.classifier import POOLINGS, SequenceClassifier
+from rnnkit.structures.classifier_ensemble import ClassifierEnsemble
 from rnnkit.summary import summary
 from rnnkit.text.embedding import Embedding
 
@@ -311,3 +313,31 @@ def test_regression_targets_are_checked_and_a_vector_of_one_output_is_accepted()
         model.loss(x, torch.randn(3, 2))
     with pytest.raises(ValueError, match=r"targets must be float values"):
         model.loss(x, torch.tensor([1, 2, 3]))
+
+
+# ---------------------------------------------------------------------- ensembles
+def test_an_ensemble_averages_its_members_probabilities_and_their_losses():
+    torch.manual_seed(0)
+    members = [SequenceClassifier(3, vocab_size=6, embedding_dim=4, hidden_size=5) for _ in "ab"]
+    ensemble = ClassifierEnsemble(members).eval()
+    ids, lengths = torch.randint(1, 6, (4, 5)), torch.tensor([5, 3, 1, 4])
+    targets = torch.tensor([0, 2, 1, 1])
+    mean = sum(member(ids, lengths).softmax(1) for member in members) / 2
+    torch.testing.assert_close(ensemble(ids, lengths).exp(), mean)
+    torch.testing.assert_close(ensemble.predict(ids, lengths), mean.argmax(1))
+    losses = [member.loss(ids, targets, lengths) for member in members]
+    torch.testing.assert_close(ensemble.loss(ids, targets, lengths), sum(losses) / 2)
+    # Its output stands for logits: their cross entropy is the mean probability's.
+    expected = -mean[torch.arange(4), targets].log().mean()
+    torch.testing.assert_close(F.cross_entropy(ensemble(ids, lengths), targets), expected)
+
+
+def test_an_ensemble_needs_members_of_the_same_classes():
+    two = SequenceClassifier(2, input_size=3, hidden_size=4)
+    three = SequenceClassifier(3, input_size=3, hidden_size=4)
+    regression = SequenceClassifier(output_size=2, task="regression", input_size=3)
+    with pytest.raises(ValueError, match="at least one member"):
+        ClassifierEnsemble([])
+    for members in ([two, three], [two, regression]):
+        with pytest.raises(ValueError, match="the same number of classes"):
+            ClassifierEnsemble(members)

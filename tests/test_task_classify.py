@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rnnkit.cli import main
 from rnnkit.data.idx import read_idx
@@ -461,6 +462,37 @@ def test_lexicon_errors_name_the_option(tmp_path: Path, capsys: pytest.CaptureFi
     argv = ["train", "classify", "--train", str(series), "--out", str(tmp_path / "numeric")]
     assert run_cli([*argv, "--lexicon", str(bad)]) == 2
     assert "--lexicon: token vectors are for texts" in capsys.readouterr().err
+
+
+def test_an_ensemble_run_trains_its_members_from_the_vectors_and_predicts_their_mean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.structures import ClassifierEnsemble
+    from rnnkit.tasks.base import vocab_artifact
+
+    glove = vectors_file(tmp_path, "glove")
+    args = ("--train", str(reviews_file(tmp_path)), "--embeddings", str(glove))
+    options = ("--ensemble", "3", "--freeze-embeddings", "--adversarial", "1")
+    run = train(tmp_path, *args, *options, "--normalize-embeddings")
+    loaded = runner.load_run(str(run))
+    model = loaded.model
+    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 3
+    good = vocab_artifact(loaded.artifacts).index("good")
+    for member in model.members:  # each started from the file's vectors (frozen: still)
+        assert member.inputs.embedding.weight[good].tolist() == VECTORS["good"]
+    heads = [member.head.weight for member in model.members]
+    assert not torch.equal(heads[0], heads[1])  # from different initial weights
+    texts = tmp_path / "texts.txt"
+    texts.write_text("good film\nvery bad plot\n")
+    capsys.readouterr()
+    assert run_cli(["predict", str(run), "--input", str(texts), "--probabilities"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:]]
+    batch = torch.tensor([[good, vocab_artifact(loaded.artifacts).index("film")]])
+    with torch.no_grad():
+        mean = sum(member(batch).softmax(1) for member in model.members) / 3
+    assert [float(p) for p in rows[0][1:]] == pytest.approx(mean[0].tolist(), abs=1e-5)
+    result = evaluate(run, capsys, str(reviews_file(tmp_path)))
+    assert result["examples"] == 20
 
 
 def test_frozen_vectors_stay_the_files_after_training(

@@ -16,6 +16,7 @@ from rnnkit.structures.beam_search import (
     select_rows,
 )
 from rnnkit.structures.classifier import SequenceClassifier
+from rnnkit.structures.classifier_ensemble import ClassifierEnsemble
 from rnnkit.structures.crf import (
     CRF,
     FORBIDDEN_SCORE,
@@ -49,6 +50,7 @@ __all__ = [
     "BeamDecoded",
     "BeamSearchResult",
     "Bridge",
+    "ClassifierEnsemble",
     "DecoderState",
     "EncoderOutput",
     "ForecastEnsemble",

@@ -73,7 +73,9 @@ separated by commas) adds each token's score as one more column of its vector, a
 the lexicon's words that ``--embeddings`` has rows of their own. ``--word-dropout P`` reads
 each training token as ``<unk>`` with
 probability ``P`` (texts only; default 0.1): ``<unk>``, which words unseen in training read
-as, then learns a vector.
+as, then learns a vector. ``--ensemble K`` trains ``K`` classifiers side by side from
+different initial weights and predicts their mean class probability
+(:class:`~rnnkit.structures.ClassifierEnsemble`; ``K`` times the training).
 
 ``rnnkit predict`` takes one text a line (a table run: a CSV/TSV whose text column is read,
 a label column is not needed), series in any numeric format, labelled or not (a ``.ts``
@@ -106,6 +108,7 @@ from rnnkit.inspect import find_recurrent_layer, gate_activations, layer_input
 from rnnkit.losses.adversarial import adversarial_loss
 from rnnkit.plots import plot_gates
 from rnnkit.structures.classifier import POOLINGS, SequenceClassifier
+from rnnkit.structures.classifier_ensemble import ClassifierEnsemble
 from rnnkit.tasks.base import (
     Prepared,
     Recipe,
@@ -838,6 +841,14 @@ class ClassifyTask(Task):
             "summary of the states (attention: a learned weighted mean)",
             choices=POOLINGS,
         ),
+        Option(
+            "ensemble",
+            1,
+            "positive_int",
+            "train this many classifiers side by side from different initial weights and "
+            "average their class probabilities (about K times the training time)",
+            absent=1,
+        ),
         min_updates_option(),
         Option(
             "monitor",
@@ -940,8 +951,10 @@ class ClassifyTask(Task):
                 except ValueError as err:
                     raise ValueError(f"{config['train']}: {err}") from None
                 vocab, vectors = _starting_vectors(config, vocab, artifacts)
-                if vectors is not None:
-                    initial["inputs.embedding.weight"] = vectors
+                if vectors is not None:  # each member of an ensemble starts from them
+                    members = config["ensemble"]
+                    prefixes = [f"members.{k}." for k in range(members)] if members > 1 else [""]
+                    initial.update({f"{p}inputs.embedding.weight": vectors for p in prefixes})
                 artifacts["vocab"] = vocab.to_dict()
             elif config["normalize"]:
                 zscored = config["series_norm"] == "zscore"
@@ -1009,6 +1022,8 @@ class ClassifyTask(Task):
     def loss(self, model: nn.Module, batch: Mapping[str, Any]) -> Tensor:
         """The batch's loss; with ``--adversarial ε``, plus its loss with the embedded words
         moved ε along the loss gradient (:func:`rnnkit.losses.adversarial.adversarial_loss`)."""
+        if isinstance(model, ClassifierEnsemble):  # the mean of the members' losses
+            return torch.stack([self.loss(member, batch) for member in model.members]).mean()
         epsilon = getattr(model, "adversarial_epsilon", 0.0)
         if not epsilon or not model.training:
             return model.loss(**batch)
@@ -1222,8 +1237,17 @@ class WordDropoutEmbedding(Embedding):
         return F.embedding(input, standardised, self.padding_idx)
 
 
-def build_model(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> SequenceClassifier:
-    """The classifier ``config`` describes, for the run's vocabulary or features and labels."""
+def build_model(
+    config: Mapping[str, Any], artifacts: Mapping[str, Any]
+) -> SequenceClassifier | ClassifierEnsemble:
+    """The classifier ``config`` describes, for the run's vocabulary or features and labels
+    (an ensemble of ``--ensemble`` of them, each initialised in turn from the seeded
+    generator)."""
+    members = [_classifier(config, artifacts) for _ in range(config["ensemble"])]
+    return members[0] if len(members) == 1 else ClassifierEnsemble(members)
+
+
+def _classifier(config: Mapping[str, Any], artifacts: Mapping[str, Any]) -> SequenceClassifier:
     vocab = _vocab(artifacts)
     common = {
         "cell": config["cell"],
