@@ -495,6 +495,30 @@ def test_an_ensemble_run_trains_its_members_from_the_vectors_and_predicts_their_
     assert result["examples"] == 20
 
 
+def test_refit_trains_a_fresh_model_on_train_and_valid_from_the_vectors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.tasks.base import vocab_artifact
+
+    glove = vectors_file(tmp_path, "glove")
+    valid = tmp_path / "valid.txt"
+    valid.write_text("pos good film\nneg bad plot\nmeh so so\n")  # "meh": unseen label
+    args = ("--train", str(reviews_file(tmp_path)), "--valid", str(valid))
+    capsys.readouterr()
+    run = train(tmp_path, *args, "--embeddings", str(glove), "--freeze-embeddings", "--refit")
+    printed = capsys.readouterr()
+    # 20 training examples and 2 of the 3 validation ones (the unseen label left out)
+    assert "refit: a fresh model on 22 train + valid examples for" in printed.out + printed.err
+    assert metrics_of(run)["refit_examples"] == 22
+    loaded = runner.load_run(str(run))
+    good = vocab_artifact(loaded.artifacts).index("good")
+    # The fresh model started from the vectors too (frozen: still them), not random rows.
+    assert loaded.model.inputs.embedding.weight[good].tolist() == VECTORS["good"]
+    argv = ["train", "classify", *args, "--refit", "--schedule", "plateau"]
+    assert run_cli([*argv, "--out", str(tmp_path / "plateau")]) == 2
+    assert "--refit cannot be combined with --schedule plateau" in capsys.readouterr().err
+
+
 def test_frozen_vectors_stay_the_files_after_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

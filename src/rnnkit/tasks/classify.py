@@ -73,7 +73,11 @@ separated by commas) adds each token's score as one more column of its vector, a
 the lexicon's words that ``--embeddings`` has rows of their own. ``--word-dropout P`` reads
 each training token as ``<unk>`` with
 probability ``P`` (texts only; default 0.1): ``<unk>``, which words unseen in training read
-as, then learns a vector. ``--ensemble K`` trains ``K`` classifiers side by side from
+as, then learns a vector. ``--refit``: after early stopping has chosen the epoch count ``E``
+on the validation examples, a fresh model (same options, seed and starting vectors) is trained
+on the training and validation examples together for ``E`` epochs, and that model is kept;
+its ``valid_*`` metrics in ``metrics.json`` are then in-sample (the chosen epoch's held-out
+ones stay in ``log.csv``). ``--ensemble K`` trains ``K`` classifiers side by side from
 different initial weights and predicts their mean class probability
 (:class:`~rnnkit.structures.ClassifierEnsemble`; ``K`` times the training).
 
@@ -87,6 +91,7 @@ value would be taken for the label), IDX images without labels, or an audio file
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -849,6 +854,15 @@ class ClassifyTask(Task):
             "average their class probabilities (about K times the training time)",
             absent=1,
         ),
+        Option(
+            "refit",
+            False,
+            "flag",
+            "after choosing the epoch count on validation, train a fresh model on train + "
+            "validation for that many epochs and keep it",
+            "training",
+            absent=False,
+        ),
         min_updates_option(),
         Option(
             "monitor",
@@ -893,6 +907,11 @@ class ClassifyTask(Task):
                     f"{option_name(name)}: token vectors are for texts; "
                     f"{config['train']} is read as numeric sequences ({_format_of(config)})"
                 )
+        if config["refit"] and config["schedule"] == "plateau":
+            # the refit trains without validation, which a plateau schedule watches
+            raise ValueError(
+                f"{option_name('refit')} cannot be combined with {option_name('schedule')} plateau"
+            )
         if config["series_norm"] == "zscore" and _format_of(config) in TEXT_FORMATS:
             raise ValueError(f"{option_name('series_norm')} zscore: texts are not series")
         for pattern in ("label_pattern", "test_pattern"):
@@ -1028,6 +1047,41 @@ class ClassifyTask(Task):
         if not epsilon or not model.training:
             return model.loss(**batch)
         return adversarial_loss(model, batch, model.inputs.embedding, epsilon)
+
+    def refit(
+        self,
+        model: nn.Module,
+        prepared: Prepared,
+        config: Mapping[str, Any],
+        history: Any,
+        log: Any,
+    ) -> nn.Module:
+        """With ``--refit``: a fresh model (same options, seed and starting vectors) trained on
+        the training and validation examples for the best epoch's count; else ``model``.
+        Validation examples of a label training never saw are left out; the vocabulary stays
+        the training texts'."""
+        if not config["refit"]:
+            return model
+        from rnnkit.tasks.runner import refit_model  # the runner imports the tasks
+
+        train, valid = prepared.train, prepared.valid
+        known = [i for i, target in enumerate(valid.targets) if target != UNKNOWN_LABEL]
+        examples = dataclasses.replace(
+            train,
+            inputs=[*train.inputs, *(valid.inputs[i] for i in known)],
+            targets=[*train.targets, *(valid.targets[i] for i in known)],
+            source=f"{train.source} + {valid.source}",
+        )
+        return refit_model(self, config, prepared, examples, history, log)
+
+    def final_metrics(
+        self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Any
+    ) -> dict[str, Any]:
+        metrics = super().final_metrics(model, prepared, config, log)
+        if config["refit"]:  # the valid_* metrics are then in-sample (the module docstring)
+            known = sum(target != UNKNOWN_LABEL for target in prepared.valid.targets)
+            metrics["refit_examples"] = len(prepared.train) + known
+        return metrics
 
     def batches(
         self,

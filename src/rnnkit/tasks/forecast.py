@@ -76,7 +76,6 @@ of CSV (one line per step, the target columns comma-separated, original units);
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +101,7 @@ from rnnkit.structures.forecaster import MODELS, NORMS, RESIDUALS, ForecastEnsem
 from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, data_file, option_name
-from rnnkit.train import History, Trainer, evaluating, seed_everything
+from rnnkit.train import History, evaluating
 
 __all__ = ["TASK", "ForecastTask", "Windows", "forecast_metrics"]
 
@@ -689,19 +688,10 @@ class ForecastTask(Task):
         ``model``."""
         if not config["refit"]:
             return model
-        from rnnkit.tasks.runner import _train_config  # the runner imports the tasks
+        from rnnkit.tasks.runner import refit_model  # the runner imports the tasks
 
-        epochs = history.best_epoch or len(history.rows)
-        train_config = dataclasses.replace(
-            _train_config(self, config), epochs=epochs, early_stopping_patience=None
-        )
         windows = joined(prepared.train, prepared.valid)
-        log(f"refit: a fresh model on {len(windows)} train + valid windows for {epochs} epochs")
-        seed_everything(config["seed"])  # the model starts as the first run's did
-        fresh = self.build_model(config, prepared.artifacts).to(train_config.device)
-        trainer = Trainer(fresh, train_config, self.loss)
-        trainer.fit(self.batches(config, windows, generator=trainer.generator))
-        return trainer.model
+        return refit_model(self, config, prepared, windows, history, log)
 
     def final_metrics(
         self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Any

@@ -25,6 +25,7 @@ the global batch, split over the processes, and only rank 0 writes the run direc
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -130,6 +131,31 @@ def _train_config(task: Task, config: Mapping[str, Any]) -> TrainConfig:
         )
     except ValueError as err:
         raise ValueError(f"bad option: {err}") from None
+
+
+def refit_model(
+    task: Task,
+    config: Mapping[str, Any],
+    prepared: Prepared,
+    examples: Any,
+    history: Any,
+    log: Any,
+) -> nn.Module:
+    """``--refit``: a FRESH model (same options, same seed, the task's starting values such as
+    pretrained vectors) trained on ``examples`` (the training and validation examples
+    together) for the best epoch's count of ``history``, without validation or early
+    stopping."""
+    epochs = history.best_epoch or len(history.rows)
+    train_config = dataclasses.replace(
+        _train_config(task, config), epochs=epochs, early_stopping_patience=None
+    )
+    log(f"refit: a fresh model on {len(examples)} train + valid examples for {epochs} epochs")
+    seed_everything(config["seed"])  # the model starts as the first run's did
+    fresh = task.build_model(config, prepared.artifacts)
+    _set_initial(fresh, prepared.initial)
+    trainer = Trainer(fresh.to(train_config.device), train_config, task.loss)
+    trainer.fit(task.batches(config, examples, generator=trainer.generator))
+    return trainer.model
 
 
 def _log_columns(task: Task) -> tuple[str, ...]:
