@@ -26,6 +26,9 @@ def test_a_lexicon_file_reads_tab_and_space_separated_entries(tmp_path: Path) ->
     assert lexicon.scores == {"good": pytest.approx(2.0), "can't stand": -3.0, "bad": -2.5}
     assert lexicon.score("Bad") == -2.5  # the lowercase form's, for a word it lacks
     assert lexicon.score("film") is None
+    upper = tmp_path / "upper.txt"
+    upper.write_text("GOOD\t2\nGreat\t3\n")  # entries in capitals score lowercase tokens
+    assert [read_lexicon(str(upper)).score(t) for t in ("good", "GREAT", "bad")] == [2, 3, None]
     packed = tmp_path / "lexicon.txt.gz"
     packed.write_bytes(gzip.compress(path.read_bytes()))
     assert read_lexicon(str(packed)).scores == lexicon.scores
@@ -49,6 +52,13 @@ def test_a_bad_lexicon_file_is_an_error_naming_its_line(
         read_lexicon(str(path))
 
 
+def test_a_lexicon_not_in_utf8_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "lexicon.txt"
+    path.write_bytes("good\t2\ncafé\t1\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"lexicon\.txt:2: not UTF-8 text \(byte 0xe9\)"):
+        read_lexicon(str(path))
+
+
 def test_a_missing_lexicon_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"nothing\.txt: file not found"):
         read_lexicon(str(tmp_path / "nothing.txt"))
@@ -57,6 +67,7 @@ def test_a_missing_lexicon_file_is_named(tmp_path: Path) -> None:
 def test_several_lexicons_are_separated_by_commas(tmp_path: Path) -> None:
     assert lexicon_sources("vader") == ["vader"]
     assert lexicon_sources("vader, afinn") == ["vader", "afinn"]
+    assert lexicon_sources("vader,") == ["vader"]
     odd = tmp_path / "scores,v2.txt"  # a file's own comma stays
     odd.write_text("good 1\n")
     assert lexicon_sources(str(odd)) == [str(odd)]

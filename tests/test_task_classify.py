@@ -428,6 +428,9 @@ def test_a_lexicon_scores_each_token_and_gives_its_words_rows_through_a_saved_ru
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("awful film\ngood plot\n")
     assert len(predict(run, inputs, capsys)) == 2
+    # The word the lexicon added is counted once, in the lexicon's line.
+    assert "more words" not in json.loads((run / "embedding.json").read_text())["coverage"]
+    assert "1 more words from the lexicon" in artifact["coverage"]
     # Without pretrained vectors, the score is a column beside --embedding-dim's random
     # start, and no word joins the vocabulary (its row would be random and never trained).
     plain = train(
@@ -443,6 +446,15 @@ def test_a_lexicon_scores_each_token_and_gives_its_words_rows_through_a_saved_ru
     loaded = runner.load_run(str(plain))
     assert loaded.model.inputs.embedding.weight.shape[1] == 6
     assert "awful" not in vocab_artifact(loaded.artifacts)
+    # A recipe's lexicon can be turned off; one that scores no training token is a warning.
+    config = runner.make_config(TASK, {"train": str(reviews_file(tmp_path)), "lexicon": None})
+    assert TASK.prepare(config, None).artifacts.get("lexicon") is None
+    other = tmp_path / "other.txt"
+    other.write_text("schlecht\t-2\n")
+    capsys.readouterr()
+    train(tmp_path, "--train", str(reviews_file(tmp_path)), "--lexicon", str(other), name="x")
+    printed = capsys.readouterr()
+    assert "no training token has a score in it" in printed.out + printed.err
 
 
 def test_lexicon_errors_name_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -452,6 +464,8 @@ def test_lexicon_errors_name_the_option(tmp_path: Path, capsys: pytest.CaptureFi
     assert "--lexicon: nosuch: neither a file nor a known lexicon (afinn, vader)" in (
         capsys.readouterr().err
     )
+    assert run_cli([*argv, "--lexicon", ","]) == 2
+    assert "--lexicon: ',': names no lexicon" in capsys.readouterr().err
     bad = tmp_path / "bad.txt"
     bad.write_text("good 1\nbad\n")
     assert run_cli([*argv, "--lexicon", str(bad)]) == 2
@@ -514,6 +528,14 @@ def test_refit_trains_a_fresh_model_on_train_and_valid_from_the_vectors(
     good = vocab_artifact(loaded.artifacts).index("good")
     # The fresh model started from the vectors too (frozen: still them), not random rows.
     assert loaded.model.inputs.embedding.weight[good].tolist() == VECTORS["good"]
+    # With --patience off the run keeps its last epoch: the refit trains as many.
+    capsys.readouterr()
+    options = ["--hidden-size", "8", "--epochs", "4", "--patience", "off", "--refit"]
+    last = tmp_path / "last"
+    assert run_cli(["train", "classify", *args, *options, "--out", str(last)]) == 0
+    printed = capsys.readouterr()
+    assert "for 4 epochs" in printed.out + printed.err and "in-sample" in printed.out + printed.err
+    assert metrics_of(last)["kept_epoch"] == 4
     argv = ["train", "classify", *args, "--refit", "--schedule", "plateau"]
     assert run_cli([*argv, "--out", str(tmp_path / "plateau")]) == 2
     assert "--refit cannot be combined with --schedule plateau" in capsys.readouterr().err

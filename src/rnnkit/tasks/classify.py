@@ -801,9 +801,9 @@ class ClassifyTask(Task):
             "lexicon",
             None,
             "lexicon",
-            "texts: a word lexicon (WORD<TAB>SCORE lines, or vader: pip install -e "
-            "'.[vectors]'): each token's score is one more column of its vector, and its "
-            "words that --embeddings has get rows of their own",
+            "texts: word lexicons, comma-separated (files of WORD<TAB>SCORE lines, or vader, "
+            "afinn: pip install -e '.[vectors]'): each token's score is one more column of "
+            "its vector, and their words that --embeddings has get rows of their own",
             "model",
             True,
             absent=None,
@@ -997,6 +997,12 @@ class ClassifyTask(Task):
         if "lexicon" in artifacts:
             info["lexicon"] = artifacts["lexicon"]["coverage"]
         warnings = [raw.describe_skipped() for raw in (train, valid, test) if raw is not None]
+        for source in artifacts.get("lexicon", {}).get("unmatched", []):
+            warnings.append(
+                f"{option_name('lexicon')} {source}: no training token has a score in it, so "
+                "its column is all zeros (are the words and the tokens of one language and "
+                "tokenisation?)"
+            )
         if vocab is not None and _all_numbers(vocab):
             warnings.append(
                 f"every token of {config['train']} is a number: if each line is a series, "
@@ -1213,13 +1219,20 @@ def _starting_vectors(
             known = set(vector_words(source))  # (the vectors' errors come first)
     sources = lexicon_sources(config["lexicon"]) if config["lexicon"] is not None else []
     lexicons = [read_lexicon(name) for name in sources]
-    for lexicon in lexicons:
-        vocab = grown_vocab(vocab, (word for word in lexicon.scores if word in known))
+    for lexicon in lexicons:  # the vectors' own spelling of a word (GloVe's is lowercase)
+        spelled = (word if word in known else word.lower() for word in lexicon.scores)
+        vocab = grown_vocab(vocab, (word for word in spelled if word in known))
     vectors = None
     if source is not None:
         vectors, artifacts["embedding"] = pretrained_vectors(
             source, vocab, config["seed"], added=len(vocab) - trained
         )
+        if len(vocab) > grown:  # the lexicon's words are counted in its own line
+            coverage = artifacts["embedding"]["coverage"]
+            coverage = coverage.replace(f"; {len(vocab) - trained} more words from the vectors", "")
+            if grown > trained:
+                coverage += f"; {grown - trained} more words from the vectors"
+            artifacts["embedding"]["coverage"] = coverage
     if not lexicons:
         return vocab, vectors
     if vectors is None:  # torch.nn.Embedding's own start, N(0, 1), seeded; <pad> is zero
@@ -1227,14 +1240,17 @@ def _starting_vectors(
         vectors = torch.randn(len(vocab), int(config["embedding_dim"]), generator=generator)
         vectors[vocab.pad_index] = 0.0
     training_tokens = vocab.tokens[len(vocab.specials) : trained]
-    coverage = []
+    coverage, unmatched = [], []
     for lexicon in lexicons:
         scored = sum(lexicon.score(token) is not None for token in training_tokens)
         coverage.append(f"{lexicon.source}: {scored} of {len(training_tokens)}")
+        if not scored:
+            unmatched.append(lexicon.source)
     added = len(vocab) - grown
     artifacts["lexicon"] = {
         "source": config["lexicon"],
         "columns": len(lexicons),
+        "unmatched": unmatched,
         "coverage": f"training tokens scored ({'; '.join(coverage)}), {added} more words "
         "from the lexicon",
     }

@@ -115,6 +115,8 @@ def vectors_value(text: str, kind: str = "vectors") -> str:
 def _parse_named(kind: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         what, names = _named(kind)
+        if not _parts(text, kind):
+            raise argparse.ArgumentTypeError(f"{text!r}: names no {what}")
         for part in _parts(text, kind):
             if part not in names and _found(part) != "file":
                 raise argparse.ArgumentTypeError(
@@ -278,6 +280,9 @@ class Option:
             if self.nullable and self.default is not None:  # on by default: `off` turns it off
                 parse = _or_off(parse)
                 help_text = help_text.replace("; default:", "; off turns it off; default:", 1)
+            elif self.nullable and self.kind in ("vectors", "lexicon"):  # a recipe's, say
+                parse = _or_off(parse)
+                help_text = help_text.replace("; default:", "; off for none; default:", 1)
             metavar = {
                 "file": "FILE",
                 "dir": "DIR",

@@ -144,8 +144,10 @@ def refit_model(
     """``--refit``: a FRESH model (same options, same seed, the task's starting values such as
     pretrained vectors) trained on ``examples`` (the training and validation examples
     together) for the best epoch's count of ``history``, without validation or early
-    stopping."""
-    epochs = history.best_epoch or len(history.rows)
+    stopping (with ``--patience off`` the run keeps its last epoch, so all of them). Its
+    ``valid_*`` metrics are in-sample, and the log says so."""
+    watched = config["patience"] is not None
+    epochs = (history.best_epoch if watched else None) or len(history.rows)
     train_config = dataclasses.replace(
         _train_config(task, config), epochs=epochs, early_stopping_patience=None
     )
@@ -155,6 +157,10 @@ def refit_model(
     _set_initial(fresh, prepared.initial)
     trainer = Trainer(fresh.to(train_config.device), train_config, task.loss)
     trainer.fit(task.batches(config, examples, generator=trainer.generator))
+    log(
+        "refit: the valid_* metrics below are in-sample (the refit trained on the validation "
+        "examples); the held-out ones of the chosen epoch are in log.csv"
+    )
     return trainer.model
 
 

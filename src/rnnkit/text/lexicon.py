@@ -81,11 +81,19 @@ class Lexicon:
     source: str
     scores: dict[str, float]
 
+    def __post_init__(self) -> None:
+        # lowercased entries, the first of each, for tokens matched case-insensitively
+        folded: dict[str, float] = {}
+        for word, score in self.scores.items():
+            folded.setdefault(word.lower(), score)
+        object.__setattr__(self, "_folded", folded)
+
     def score(self, token: str) -> float | None:
-        """``token``'s score: its own entry, else that of its lowercase form, else None."""
+        """``token``'s score: its own entry, else that of an entry that differs only in case
+        (``GOOD`` scores ``good`` and ``Good``), else None."""
         found = self.scores.get(token)
-        if found is None and token.lower() != token:
-            found = self.scores.get(token.lower())
+        if found is None:
+            found = self._folded.get(token.lower())  # type: ignore[attr-defined]
         return found
 
 
@@ -108,7 +116,7 @@ def lexicon_sources(text: str) -> list[str]:
     (a file name may hold commas), else its comma-separated parts."""
     if text in LEXICONS or Path(text).is_file():
         return [text]
-    return [part.strip() for part in text.split(",")]
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def read_lexicon(source: str) -> Lexicon:
@@ -121,9 +129,15 @@ def read_lexicon(source: str) -> Lexicon:
             that lists no word, a missing file or an uninstalled package.
     """
     path = _packaged_path(LEXICONS[source]) if source in LEXICONS else Path(source)
-    text = read_bytes(path, "a lexicon file (WORD<TAB>SCORE lines)").decode(
-        "utf-8", errors="replace"
-    )
+    data = read_bytes(path, "a lexicon file (WORD<TAB>SCORE lines)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the lexicon "
+            "as UTF-8"
+        ) from None
     sums: dict[str, list[float]] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
