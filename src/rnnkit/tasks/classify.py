@@ -127,7 +127,16 @@ from rnnkit.tasks.base import (
     vocab_artifact,
 )
 from rnnkit.tasks.budget import min_updates_option
-from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
+from rnnkit.tasks.options import (
+    Option,
+    check_holdout,
+    check_refit,
+    data_file,
+    flag,
+    idx_labels,
+    option_name,
+    refit_option,
+)
 from rnnkit.text.embedding import Embedding
 from rnnkit.text.lexicon import lexicon_sources, read_lexicon
 from rnnkit.text.vectors import VECTOR_SETS
@@ -854,15 +863,7 @@ class ClassifyTask(Task):
             "average their class probabilities (about K times the training time)",
             absent=1,
         ),
-        Option(
-            "refit",
-            False,
-            "flag",
-            "after choosing the epoch count on validation, train a fresh model on train + "
-            "validation for that many epochs and keep it",
-            "training",
-            absent=False,
-        ),
+        refit_option(),
         min_updates_option(),
         Option(
             "monitor",
@@ -907,11 +908,7 @@ class ClassifyTask(Task):
                     f"{option_name(name)}: token vectors are for texts; "
                     f"{config['train']} is read as numeric sequences ({_format_of(config)})"
                 )
-        if config["refit"] and config["schedule"] == "plateau":
-            # the refit trains without validation, which a plateau schedule watches
-            raise ValueError(
-                f"{option_name('refit')} cannot be combined with {option_name('schedule')} plateau"
-            )
+        check_refit(config)
         if config["series_norm"] == "zscore" and _format_of(config) in TEXT_FORMATS:
             raise ValueError(f"{option_name('series_norm')} zscore: texts are not series")
         for pattern in ("label_pattern", "test_pattern"):

@@ -100,7 +100,7 @@ from rnnkit.plots import plot_forecast
 from rnnkit.structures.forecaster import MODELS, NORMS, RESIDUALS, ForecastEnsemble, Forecaster
 from rnnkit.tasks.base import Prepared, Recipe, Task
 from rnnkit.tasks.budget import min_updates_option
-from rnnkit.tasks.options import Option, data_file, option_name
+from rnnkit.tasks.options import Option, check_refit, data_file, option_name, refit_option
 from rnnkit.train import History, evaluating
 
 __all__ = ["TASK", "ForecastTask", "Windows", "forecast_metrics"]
@@ -515,14 +515,7 @@ class ForecastTask(Task):
             "train this many models from different initial weights and average them",
             absent=1,
         ),
-        Option(
-            "refit",
-            False,
-            "flag",
-            "after choosing the epoch count on validation, train a fresh model on train + "
-            "validation for that many epochs and keep it",
-            absent=False,
-        ),
+        refit_option(),
         min_updates_option(),
     )
     # Series are often short (a few hundred rows: a few batches an epoch), and 20 epochs with
@@ -561,11 +554,7 @@ class ForecastTask(Task):
         if config["split"] != "informer":
             split_bounds(10**9, config["split"])  # the spelling; the sizes are checked later
 
-        if config["refit"] and config["schedule"] == "plateau":
-            # the refit trains without validation, which a plateau schedule watches
-            raise ValueError(
-                f"{option_name('refit')} cannot be combined with {option_name('schedule')} plateau"
-            )
+        check_refit(config)
 
     def artifact_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         return ("scaler",)

@@ -415,3 +415,25 @@ COMMON: tuple[Option, ...] = (
     ),
     Option("device", "cpu", "choice", "device", group="training", choices=("cpu", "cuda")),
 )
+
+
+def refit_option() -> Option:
+    """``--refit`` (``forecast``, ``classify``): after early stopping has chosen the epoch
+    count, a fresh model on train + validation for that many epochs is the one kept."""
+    return Option(
+        "refit",
+        False,
+        "flag",
+        "after choosing the epoch count on validation, train a fresh model on train + "
+        "validation for that many epochs and keep it",
+        "training",
+        absent=False,
+    )
+
+
+def check_refit(config: Mapping[str, Any]) -> None:
+    """``--refit`` trains without validation, which a plateau schedule watches."""
+    if config["refit"] and config["schedule"] == "plateau":
+        raise ValueError(
+            f"{option_name('refit')} cannot be combined with {option_name('schedule')} plateau"
+        )
