@@ -349,7 +349,7 @@ def _vector_words(source: str, count: int | None) -> list[str]:
 
 
 def pretrained_vectors(
-    source: str, vocab: Vocab, seed: int, *, added: int = 0
+    source: str, vocab: Vocab, seed: int, *, added: int = 0, announced: int | None = None
 ) -> tuple[Tensor, dict[str, Any]]:
     """The starting word vectors of a new model (``--embeddings``), one row per token of
     ``vocab``, and the ``embedding`` artifact that records them: ``{"file", "dim",
@@ -363,7 +363,8 @@ def pretrained_vectors(
     ``--embedding-dim`` says: a loaded run reads its size back from the artifact
     (:func:`embedding_dim`). ``added``: how many of ``vocab``'s last tokens came from the
     vectors (:func:`vectors_vocab`); the coverage counts the others, and the artifact
-    records them as ``"added"``.
+    records them as ``"added"``. ``announced``: how many of them the coverage line names as
+    "more words from the vectors" (default all; a lexicon's words are named in its own line).
 
     Raises:
         ValueError: naming ``--embeddings`` if ``source`` is neither a file nor a known name,
@@ -391,8 +392,9 @@ def pretrained_vectors(
         coverage = replace(coverage, found=coverage.found - added, total=coverage.total - added)
         record["added"] = added
     artifact = {**record, "dim": loaded.embedding_dim, "coverage": str(coverage)}
-    if added:
-        artifact["coverage"] += f"; {added} more words from the vectors"
+    announced = added if announced is None else announced
+    if announced:
+        artifact["coverage"] += f"; {announced} more words from the vectors"
     return vectors, artifact
 
 

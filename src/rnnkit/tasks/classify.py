@@ -1067,23 +1067,14 @@ class ClassifyTask(Task):
             return model
         from rnnkit.tasks.runner import refit_model  # the runner imports the tasks
 
-        train, valid = prepared.train, prepared.valid
-        known = [i for i, target in enumerate(valid.targets) if target != UNKNOWN_LABEL]
-        examples = dataclasses.replace(
-            train,
-            inputs=[*train.inputs, *(valid.inputs[i] for i in known)],
-            targets=[*train.targets, *(valid.targets[i] for i in known)],
-            source=f"{train.source} + {valid.source}",
-        )
-        return refit_model(self, config, prepared, examples, history, log)
+        return refit_model(self, config, prepared, _refit_examples(prepared), history, log)
 
     def final_metrics(
         self, model: nn.Module, prepared: Prepared, config: Mapping[str, Any], log: Any
     ) -> dict[str, Any]:
         metrics = super().final_metrics(model, prepared, config, log)
         if config["refit"]:  # the valid_* metrics are then in-sample (the module docstring)
-            known = sum(target != UNKNOWN_LABEL for target in prepared.valid.targets)
-            metrics["refit_examples"] = len(prepared.train) + known
+            metrics["refit_examples"] = len(_refit_examples(prepared))
         return metrics
 
     def batches(
@@ -1196,6 +1187,19 @@ class ClassifyTask(Task):
         return x, lengths
 
 
+def _refit_examples(prepared: Prepared) -> Examples:
+    """The training and validation examples together, less validation examples of a label
+    training never saw (``--refit`` trains on them)."""
+    train, valid = prepared.train, prepared.valid
+    known = [i for i, target in enumerate(valid.targets) if target != UNKNOWN_LABEL]
+    return dataclasses.replace(
+        train,
+        inputs=[*train.inputs, *(valid.inputs[i] for i in known)],
+        targets=[*train.targets, *(valid.targets[i] for i in known)],
+        source=f"{train.source} + {valid.source}",
+    )
+
+
 def _starting_vectors(
     config: Mapping[str, Any], vocab: Vocab, artifacts: dict[str, Any]
 ) -> tuple[Vocab, Tensor | None]:
@@ -1222,14 +1226,8 @@ def _starting_vectors(
     vectors = None
     if source is not None:
         vectors, artifacts["embedding"] = pretrained_vectors(
-            source, vocab, config["seed"], added=len(vocab) - trained
+            source, vocab, config["seed"], added=len(vocab) - trained, announced=grown - trained
         )
-        if len(vocab) > grown:  # the lexicon's words are counted in its own line
-            coverage = artifacts["embedding"]["coverage"]
-            coverage = coverage.replace(f"; {len(vocab) - trained} more words from the vectors", "")
-            if grown > trained:
-                coverage += f"; {grown - trained} more words from the vectors"
-            artifacts["embedding"]["coverage"] = coverage
     if not lexicons:
         return vocab, vectors
     if vectors is None:  # torch.nn.Embedding's own start, N(0, 1), seeded; <pad> is zero
