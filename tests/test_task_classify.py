@@ -25,6 +25,7 @@ from rnnkit.tasks.classify import (
     ClassifyTask,
     _encode,
     _read_labelled,
+    _tokens,
     _vocab,
     canonical_label,
     label_order,
@@ -566,6 +567,27 @@ def test_frozen_vectors_stay_the_files_after_training(
     assert json.loads((runs["frozen"] / "embedding.json").read_text())["file"] == str(glove)
 
 
+def test_punctuation_is_split_off_words_in_training_and_predict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.tasks.base import vocab_artifact
+
+    path = tmp_path / "raw.txt"
+    path.write_text("pos Good, good film!\nneg Bad. Don't.\n" * 8)
+    run = train(tmp_path, "--train", str(path), "--epochs", "1")
+    vocab = vocab_artifact(runner.load_run(str(run)).artifacts)
+    assert {"Good", "good", ",", "film", "!", "Bad", ".", "Do", "n't"} <= set(vocab.tokens)
+    assert "Good," not in vocab.tokens
+    spaced = train(tmp_path, "--train", str(path), "--tokenize", "space", name="spaced")
+    assert "Good," in vocab_artifact(runner.load_run(str(spaced)).artifacts).tokens
+    # predict splits as training did: "film!" is two known tokens, not one <unk>
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("good film!\n")
+    assert len(predict(run, inputs, capsys)) == 1
+    tokens = _tokens("good film!", runner.load_run(str(run)).config)
+    assert vocab.encode(tokens) == vocab.encode(["good", "film", "!"])
+
+
 def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -573,13 +595,14 @@ def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loa
     config_path = run / "config.json"
     config = json.loads(config_path.read_text())
     del config["embeddings"], config["freeze_embeddings"], config["word_dropout"]
-    del config["max_length"]
+    del config["max_length"], config["tokenize"]
     config_path.write_text(json.dumps(config))
     # Without --test, evaluate scores the held-out examples, as metrics.json did.
     assert evaluate(run, capsys)["loss"] == pytest.approx(metrics_of(run)["valid_loss"])
     loaded = runner.load_run(str(run))
     assert loaded.config["embeddings"] is None and loaded.config["freeze_embeddings"] is False
     assert loaded.config["word_dropout"] == 0.0 and loaded.config["max_length"] is None
+    assert loaded.config["tokenize"] == "space"  # words split at whitespace, as then
 
 
 @pytest.mark.parametrize(

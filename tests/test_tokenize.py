@@ -1,0 +1,70 @@
+"""split_words: punctuation and English clitics off words, as word vectors spell them."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.tasks.classify import tokenize
+from rnnkit.text.tokenize import split_words
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("funny, but dull... (really)", ["funny", ",", "but", "dull", "...", "(", "really", ")"]),
+        ('"Great" fun!!', ['"', "Great", '"', "fun", "!!"]),
+        ("Don't, can't, won't", ["Do", "n't", ",", "ca", "n't", ",", "wo", "n't"]),
+        ("the film's cast; they're", ["the", "film", "'s", "cast", ";", "they", "'re"]),
+        ("it\u2019s don\u2019t", ["it", "'s", "do", "n't"]),  # the typographic apostrophe
+        ("well-made o'clock rock'n'roll", ["well-made", "o'clock", "rock'n'roll"]),
+        ("e.g. the U.S. Mr. Smith etc.", ["e.g.", "the", "U.S.", "Mr.", "Smith", "etc."]),
+        ("$1,000.50 or 3.5% at 10:30", ["$", "1,000.50", "or", "3.5", "%", "at", "10:30"]),
+        ("the 1930s and '70s", ["the", "1930s", "and", "'70s"]),
+        (
+            "see https://a.org/x?y=1. or me@b.com,",
+            ["see", "https://a.org/x?y=1", ".", "or", "me@b.com", ","],
+        ),
+        ("lol :) :-( <3 8)", ["lol", ":)", ":-(", "<3", "8", ")"]),
+        ("#happy @bob", ["#", "happy", "@", "bob"]),
+        ("'dead' 'tis", ["'", "dead", "'", "'", "tis"]),
+    ],
+)
+def test_raw_english(text: str, words: list[str]) -> None:
+    assert split_words(text) == words
+
+
+def test_text_tokenised_already_comes_through_unchanged() -> None:
+    # SST's sentences, Penn Treebank tokenised: brackets and slashes escaped
+    text = "it 's a -lrb- u.s. -rrb- film that wo n't quit ... \\* 1\\/2"
+    assert split_words(text) == [*text.split()[:-1], "1", "\\/", "2"]
+
+
+def test_every_script_keeps_its_words_whole() -> None:
+    # Python's \w alone splits Devanagari and Tamil at their vowel signs and viramas
+    text = "हिन्दी भाषा, தமிழ் ภาษาไทย 我喜欢这个电影。Ελληνικά! עברית?"
+    assert split_words(text) == [
+        "हिन्दी",
+        "भाषा",
+        ",",
+        "தமிழ்",
+        "ภาษาไทย",
+        "我喜欢这个电影",
+        "。",
+        "Ελληνικά",
+        "!",
+        "עברית",
+        "?",
+    ]
+
+
+def test_nothing_is_lost_but_whitespace() -> None:
+    text = "Wait—what?! “Quoted” text, tabs\tand\nlines… ¿qué? 5€ a-b--c"
+    assert "".join(split_words(text)) == "".join(text.split()).replace("\u2019", "'")
+
+
+def test_classify_tokenize_modes() -> None:
+    assert tokenize("good, film", "word", "punct") == ["good", ",", "film"]
+    assert tokenize("good, film", "word", "space") == ["good,", "film"]
+    assert tokenize("ab", "char", "punct") == ["a", "b"]
+    with pytest.raises(ValueError, match="--tokenize"):
+        tokenize("a", "word", "nltk")
