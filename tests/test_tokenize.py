@@ -68,3 +68,13 @@ def test_classify_tokenize_modes() -> None:
     assert tokenize("ab", "char", "punct") == ["a", "b"]
     with pytest.raises(ValueError, match="--tokenize"):
         tokenize("a", "word", "nltk")
+
+
+def test_translate_punct_splits_marks_and_keeps_every_script_whole() -> None:
+    from rnnkit.tasks.translate import tokenize as translate_tokens
+
+    words = "हिन्दी भाषा. l'homme, va!".split()
+    assert translate_tokens(words, "punct") == [
+        "हिन्दी", "भाषा", ".", "l", "'", "homme", ",", "va", "!"
+    ]  # fmt: skip
+    assert translate_tokens(words, "space") == words

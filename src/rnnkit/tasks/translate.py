@@ -60,7 +60,6 @@ would freeze to one length.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +86,7 @@ from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, data_file, flag, option_name
+from rnnkit.text.tokenize import split_marks
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
 
@@ -101,7 +101,6 @@ BLEU_TOKENIZE = "none"  # the tokens as read; see the module docstring
 # Sentences per decoding batch: beam search runs (beam_size + 1) rows for each.
 DECODE_BATCH = 100
 PLOTTED_SENTENCES = 3
-_PUNCT = re.compile(r"\w+|[^\w\s]")
 
 
 def tokenize(tokens: Sequence[str], how: str) -> list[str]:
@@ -110,7 +109,7 @@ def tokenize(tokens: Sequence[str], how: str) -> list[str]:
     if how == "space":
         return list(tokens)
     if how == "punct":
-        return [piece for token in tokens for piece in _PUNCT.findall(token)]
+        return [piece for token in tokens for piece in split_marks(token)]
     raise ValueError(f"{option_name('tokenize')}: expected one of {', '.join(TOKENIZERS)}")
 
 

@@ -24,7 +24,7 @@ import sys
 import unicodedata
 from functools import cache
 
-__all__ = ["split_words"]
+__all__ = ["split_marks", "split_words"]
 
 _CLITICS = "s|re|ve|ll|d|m|em"  # the 's, 're, ... split off words, as "n't" is
 # Abbreviations that keep their full stop (GloVe has "mr." and "etc."; "e.g." and "u.s." are
@@ -33,14 +33,21 @@ _ABBREVIATIONS = "mr|mrs|ms|dr|prof|st|vs|etc|jr|sr|inc|ltd|co|corp|dept|approx"
 
 
 @cache
-def _token_pattern() -> re.Pattern[str]:
-    """Compiled on first use: finding the combining marks takes a tenth of a second."""
+def _letter() -> str:
+    """A regex class of the characters words are made of: ``\\w`` and the combining marks
+    it leaves out (Devanagari's vowel signs). Made on first use: finding the marks takes a
+    tenth of a second."""
     marks = "".join(
         re.escape(char)
         for char in map(chr, range(sys.maxunicode + 1))
         if unicodedata.category(char).startswith("M") and not char.isalnum()
     )
-    letter = rf"[\w{marks}]"  # \w and the marks it leaves out (Devanagari's vowel signs)
+    return rf"[\w{marks}]"
+
+
+@cache
+def _token_pattern() -> re.Pattern[str]:
+    letter = _letter()
     word = rf"{letter}+(?:-{letter}+|'(?!(?:{_CLITICS}|t)\b){letter}+)*"
     return re.compile(
         rf"""
@@ -75,3 +82,14 @@ def split_words(text: str) -> list[str]:
         else:
             words.extend(match.group() for match in pattern.finditer(chunk))
     return words
+
+
+@cache
+def _marks_pattern() -> re.Pattern[str]:
+    return re.compile(rf"{_letter()}+|[^\w\s]")
+
+
+def split_marks(token: str) -> list[str]:
+    """``token``'s runs of letters, and each other mark on its own (``"l'homme." -> l ' homme
+    .``): the plainer split of ``translate --tokenize punct``."""
+    return _marks_pattern().findall(token)
