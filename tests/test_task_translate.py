@@ -149,9 +149,31 @@ def test_tokenize_splits_punctuation_only_when_asked():
     assert tokenize(["a", "dog.", "it's"], "punct") == ["a", "dog", ".", "it", "'", "s"]
 
 
+def test_tokenize_auto_splits_punctuation_off_raw_text_only(tmp_path, pairs, capsys):
+    """Raw sentences ("Two dogs." a line) are read with punct, tokenised files with space; the
+    choice is kept in config.json, so predict splits as training did."""
+    raw = tmp_path / "raw.txt"
+    raw.write_text("Go.\tVa !\nHi, you.\tSalut, toi.\nRun!\tCours !\n" * 20)
+    for train, how in ((raw, "punct"), (None, "space")):
+        data = ["--train", train] if train is not None else pair_options(pairs)
+        out = tmp_path / how
+        status, printed, err = run(
+            capsys, "train", "translate", *data, *TINY, "--epochs", "1", "--beam-size", "1",
+            "--min-updates", "0", "--out", out,
+        )  # fmt: skip
+        assert status == 0, err
+        assert f"tokenize: {how} (" in printed
+        assert json.loads((out / "config.json").read_text())["tokenize"] == how
+    vocab = json.loads((tmp_path / "punct" / "src_vocab.json").read_text())["tokens"]
+    assert {"Go", ".", "Hi", ",", "Run", "!"} <= set(vocab) and "Go." not in vocab
+    config = make_config(TASK, {"train": str(raw), "tokenize": "space"})
+    assert "tokenize" not in TASK.prepare(config, None).chosen  # given: not told from the text
+
+
 def test_recipe_config_and_prepare_on_the_real_data(data_dir):
     config = make_config(TASK, {}, recipe="multi30k-de-en", data_dir=str(data_dir))
     assert config["attention"] == "bahdanau" and config["bidirectional"] and config["lowercase"]
+    assert config["tokenize"] == "space"
     assert "sized_by_data" not in config  # the recipe gives --epochs and --patience
     prepared = TASK.prepare(config, None)
     assert (len(prepared.train), len(prepared.valid), len(prepared.test)) == (29000, 1014, 1000)

@@ -78,3 +78,12 @@ def test_translate_punct_splits_marks_and_keeps_every_script_whole() -> None:
         "हिन्दी", "भाषा", ".", "l", "'", "homme", ",", "va", "!"
     ]  # fmt: skip
     assert translate_tokens(words, "space") == words
+
+
+def test_attached_punctuation_tells_raw_text_from_tokenised() -> None:
+    from rnnkit.text.tokenize import attached_punctuation
+
+    assert attached_punctuation("two dogs , one cat 's toy .".split()) == 1 / 8  # 's
+    assert attached_punctuation('Two dogs, one "cat".'.split()) == 2 / 4
+    assert attached_punctuation("हिन्दी भाषा well-made".split()) == 0.0  # vowel signs are letters
+    assert attached_punctuation([]) == 0.0

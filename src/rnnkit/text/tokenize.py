@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Iterable
 from functools import cache
 
-__all__ = ["split_marks", "split_words"]
+__all__ = ["attached_punctuation", "split_marks", "split_words"]
 
 _CLITICS = "s|re|ve|ll|d|m|em"  # the 's, 're, ... split off words, as "n't" is
 # Abbreviations that keep their full stop (GloVe has "mr." and "etc."; "e.g." and "u.s." are
@@ -33,16 +34,37 @@ _ABBREVIATIONS = "mr|mrs|ms|dr|prof|st|vs|etc|jr|sr|inc|ltd|co|corp|dept|approx"
 
 
 @cache
-def _letter() -> str:
-    """A regex class of the characters words are made of: ``\\w`` and the combining marks
-    it leaves out (Devanagari's vowel signs). Made on first use: finding the marks takes a
-    tenth of a second."""
-    marks = "".join(
+def _combining_marks() -> str:
+    """The combining marks ``\\w`` leaves out (Devanagari's vowel signs), for a regex class.
+    Made on first use: finding them takes a tenth of a second."""
+    return "".join(
         re.escape(char)
         for char in map(chr, range(sys.maxunicode + 1))
         if unicodedata.category(char).startswith("M") and not char.isalnum()
     )
-    return rf"[\w{marks}]"
+
+
+def _letter() -> str:
+    """A regex class of the characters words are made of."""
+    return rf"[\w{_combining_marks()}]"
+
+
+@cache
+def _attached_pattern() -> re.Pattern[str]:
+    mark = rf"[^\w\s{_combining_marks()}]"
+    return re.compile(rf"^{mark}+{_letter()}|{_letter()}{mark}+$")
+
+
+def attached_punctuation(tokens: Iterable[str]) -> float:
+    """The share of ``tokens`` (whitespace-split words) with punctuation stuck to their
+    start or end (``bushes.``, ``"yes``): 9-12 % of raw Multi30k's words, 0.2 % of its
+    tokenised copy's (where ``'s`` stands alone). 0 for no tokens."""
+    pattern = _attached_pattern()
+    count = attached = 0
+    for token in tokens:
+        count += 1
+        attached += pattern.search(token) is not None
+    return attached / count if count else 0.0
 
 
 @cache
