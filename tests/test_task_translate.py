@@ -166,6 +166,10 @@ def test_tokenize_auto_splits_punctuation_off_raw_text_only(tmp_path, pairs, cap
         assert json.loads((out / "config.json").read_text())["tokenize"] == how
     vocab = json.loads((tmp_path / "punct" / "src_vocab.json").read_text())["tokens"]
     assert {"Go", ".", "Hi", ",", "Run", "!"} <= set(vocab) and "Go." not in vocab
+    # predict writes text: the marks joined back to their words
+    status, printed, err = run(capsys, "predict", tmp_path / "punct", "--input", raw)
+    assert status == 0 and len(printed.splitlines()) == 60, err
+    assert not any(mark in printed for mark in (" .", " ,", " !")), printed
     config = make_config(TASK, {"train": str(raw), "tokenize": "space"})
     assert "tokenize" not in TASK.prepare(config, None).chosen  # given: not told from the text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rnnkit.tasks.classify import tokenize
-from rnnkit.text.tokenize import split_words
+from rnnkit.text.tokenize import split_marks, split_words
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,14 @@ def test_attached_punctuation_tells_raw_text_from_tokenised() -> None:
     assert attached_punctuation('Two dogs, one "cat".'.split()) == 2 / 4
     assert attached_punctuation("हिन्दी भाषा well-made".split()) == 0.0  # vowel signs are letters
     assert attached_punctuation([]) == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['Two dogs, one "cat" (big).', "It's a well-made film... Really?!", "我喜欢。你呢\uff1f",
+     "I paid $5-10%, #1 @home", "Hello 世界 ok"],
+)  # fmt: skip
+def test_join_marks_undoes_split_marks(text: str) -> None:
+    from rnnkit.text.tokenize import join_marks
+
+    assert join_marks([piece for word in text.split() for piece in split_marks(word)]) == text

@@ -53,7 +53,9 @@ least ``--min-updates`` (3000) optimizer updates and a sixth of that where they 
 epochs and patience 32, the best epoch 22).
 
 ``rnnkit predict RUN --input FILE`` translates one source sentence a line with beam search
-(a run trained on a pair file also reads pair lines, taking their source column);
+(a run trained on a pair file also reads pair lines, taking their source column), written
+as tokens separated by spaces, or, with ``--tokenize punct``, as text (the marks joined back
+to their words: ``Hi , you .`` → ``Hi, you.``);
 ``rnnkit evaluate RUN --data FILE`` scores a source file against its target twin (``FILE``
 with the target file's suffix, e.g. ``test.de`` → ``test.en``), or a pair file if the run
 trained on one. ``rnnkit export`` is not
@@ -89,7 +91,7 @@ from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, data_file, flag, option_name
-from rnnkit.text.tokenize import attached_punctuation, split_marks
+from rnnkit.text.tokenize import attached_punctuation, join_marks, split_marks
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
 
@@ -686,7 +688,9 @@ class TranslateTask(Task):
         ids = translate_ids(
             model, tokens, vocabs["src"].pad_index, config["beam_size"], config["length_penalty"]
         )
-        answers = [" ".join(vocabs["tgt"].decode(sentence)) for sentence in ids]
+        # text again: marks --tokenize punct split off words are joined back to them
+        join = join_marks if config["tokenize"] == "punct" else " ".join
+        answers = [join(vocabs["tgt"].decode(sentence)) for sentence in ids]
         for index in blank:
             answers.insert(index, "")
         return answers

@@ -22,10 +22,10 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 
-__all__ = ["attached_punctuation", "split_marks", "split_words"]
+__all__ = ["attached_punctuation", "join_marks", "split_marks", "split_words"]
 
 _CLITICS = "s|re|ve|ll|d|m|em"  # the 's, 're, ... split off words, as "n't" is
 # Abbreviations that keep their full stop (GloVe has "mr." and "etc."; "e.g." and "u.s." are
@@ -115,3 +115,47 @@ def split_marks(token: str) -> list[str]:
     """``token``'s runs of letters, and each other mark on its own (``"l'homme." -> l ' homme
     .``): the plainer split of ``translate --tokenize punct``."""
     return _marks_pattern().findall(token)
+
+
+_CLOSING = set(".,!?;:%)]}\u2026\u00bb\u3001\u3002\uff01\uff1f\uff0c")  # no space before these
+_OPENING = set("([{\u00bf\u00a1\u00ab$\u00a3#@")  # nor after these
+_JOINERS = set("'-\u2019")  # inside a word: l'homme, it's, well-made
+
+
+def join_marks(tokens: Sequence[str]) -> str:
+    """Text from tokens that :func:`split_marks` made (a translation, say): marks closing a
+    phrase join the word before them, opening ones the word after, apostrophes and hyphens
+    between two words join both, double quotes open and close in turn, and Chinese or
+    Japanese characters take no space between them::
+
+        >>> join_marks(["Hi", ",", "l", "'", "homme", "(", "well", "-", "made", ")", "!"])
+        "Hi, l'homme (well-made)!"
+    """
+    text, quotes = "", 0
+    glue_next = True  # no space before the first token
+    for i, token in enumerate(tokens):
+        before = tokens[i - 1] if i else ""
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        glue = glue_next
+        glue_next = False
+        if token == '"':
+            quotes += 1
+            if quotes % 2:  # an opening quote sticks to the next word
+                glue_next = True
+            else:
+                glue = True
+        elif all(char in _CLOSING for char in token):
+            glue = True
+        elif token in _OPENING:
+            glue_next = True
+        elif token in _JOINERS and before[-1:].isalnum() and after[:1].isalnum():
+            glue = glue_next = True
+        elif _wide(before[-1:]) and _wide(token[:1]):
+            glue = True
+        text += token if glue else " " + token
+    return text
+
+
+def _wide(char: str) -> bool:
+    """Whether ``char`` is a full-width character (Chinese, Japanese: written without spaces)."""
+    return bool(char) and unicodedata.east_asian_width(char) in ("W", "F")
