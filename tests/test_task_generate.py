@@ -178,7 +178,7 @@ def test_chinese_text_is_read_and_generated_character_by_character(tmp_path, cap
 
 def test_word_tokens_have_perplexity_not_bpc_and_generate_words(tmp_path, capsys, shakespeare):
     out = tmp_path / "run"
-    args = ["--tokens", "word", "--bptt", "5", "--batch-size", "4"]
+    args = ["--tokens", "word", "--tokenize", "space", "--bptt", "5", "--batch-size", "4"]
     status, printed, err = run(
         capsys, "train", "generate", "--train", shakespeare, "--out", out, *args, *TINY
     )
@@ -200,6 +200,35 @@ def test_word_tokens_have_perplexity_not_bpc_and_generate_words(tmp_path, capsys
     status, printed, err = run(capsys, "generate", out, "--prime", "the zyx the zyx")
     assert status == 0 and printed.startswith("the zyx the zyx")
     assert err == "rnnkit: note: --prime words not in the run's vocabulary read as <unk>: 'zyx'\n"
+
+
+def test_raw_text_words_have_punctuation_split_off_and_joined_back(tmp_path, capsys, shakespeare):
+    out = tmp_path / "run"
+    args = ["--tokens", "word", "--bptt", "5", "--batch-size", "4", "--epochs", "1"]
+    status, printed, err = run(
+        capsys, "train", "generate", "--train", shakespeare, "--out", out, *args, *TINY
+    )
+    assert status == 0, err
+    assert re.search(r"tokenize: punct \([\d.]+% of the training words have punctuation", printed)
+    assert json.loads((out / "config.json").read_text())["tokenize"] == "punct"
+    vocab = set(json.loads((out / "vocab.json").read_text())["tokens"])
+    assert {",", ".", ":"} <= vocab and not any(w.endswith((",", ".")) for w in vocab if w[:-1])
+    status, printed, err = run(capsys, "generate", out, "--prime", "Speak,", "--length", "40")
+    assert status == 0 and printed.startswith("Speak,"), err
+    assert " ," not in printed and " ." not in printed  # the marks joined back to the words
+    status, printed, err = run(capsys, "evaluate", out, "--data", shakespeare)
+    assert status == 0 and json.loads(printed)["loss"] > 0, err
+
+
+def test_a_generate_run_from_before_tokenize_reads_words_as_then(tmp_path, capsys, shakespeare):
+    out = tmp_path / "run"
+    args = ["--tokens", "word", "--bptt", "5", "--batch-size", "4", "--epochs", "1"]
+    status, _, err = run(capsys, "train", "generate", "--train", shakespeare, "--out", out, *args)
+    assert status == 0, err
+    config = json.loads((out / "config.json").read_text())
+    del config["tokenize"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert load_run(str(out)).config["tokenize"] == "space"
 
 
 # ---------------------------------------------------------------------- music

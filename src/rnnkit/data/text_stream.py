@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.readers import read_bytes
+from rnnkit.text.tokenize import split_marks
 
 __all__ = ["TOKENIZATIONS", "StreamBatches", "read_text", "split_by_fraction", "tokenize_stream"]
 
@@ -64,7 +65,9 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return text.replace("\r\n", "\n")
 
 
-def tokenize_stream(text: str, tokens: Literal["char", "word"] = "char") -> list[str]:
+def tokenize_stream(
+    text: str, tokens: Literal["char", "word"] = "char", punct: bool = False
+) -> list[str]:
     """Cut ``text`` into the tokens of one stream.
 
     ``"char"``: every character (Unicode code point), newlines and spaces included, so
@@ -72,6 +75,9 @@ def tokenize_stream(text: str, tokens: Literal["char", "word"] = "char") -> list
     ``"word"``: the whitespace-separated words, with a ``"\\n"`` token at every line end
     (blank lines give several), so generated text keeps its lines: ``"a b\\nc\\n"`` →
     ``["a", "b", "\\n", "c", "\\n"]``. A ``"\\r"`` before a line end is whitespace.
+    With ``punct``, punctuation is split off words too (``"be," -> "be", ","``:
+    :func:`rnnkit.text.tokenize.split_marks`, which :func:`~rnnkit.text.tokenize.join_marks`
+    undoes).
     """
     if tokens not in TOKENIZATIONS:
         raise ValueError(f"tokens must be one of {TOKENIZATIONS}, got {tokens!r}")
@@ -82,7 +88,10 @@ def tokenize_stream(text: str, tokens: Literal["char", "word"] = "char") -> list
     words: list[str] = []
     lines = text.split(NEWLINE)
     for number, line in enumerate(lines):
-        words.extend(line.split())
+        if punct:
+            words.extend(piece for word in line.split() for piece in split_marks(word))
+        else:
+            words.extend(line.split())
         if number < len(lines) - 1:  # the last piece has no newline after it
             words.append(NEWLINE)
     return words

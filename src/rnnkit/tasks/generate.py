@@ -13,7 +13,9 @@ given their class.
 Formats (``--format``, by default told from the ``--train`` file name):
 
 - ``text``: plain UTF-8 text read as one stream of characters (``--tokens char``, Chinese
-  as well as English) or words (``--tokens word``, line ends kept as tokens). The first
+  as well as English) or words (``--tokens word``, line ends kept as tokens; in raw text,
+  where over 2 % of the words have punctuation attached, ``--tokenize auto`` splits it off
+  the words, ``"be,"`` → ``be ,``, and generated text has it joined back). The first
   part of the file trains; the last ``--valid-fraction`` (and before it ``--test-fraction``)
   validate and test, unless ``--valid``/``--test`` files are given. Trained as char-rnn:
   ``--batch-size`` parallel streams, truncated BPTT over ``--bptt`` steps, the state carried
@@ -65,6 +67,7 @@ from rnnkit.structures.generator import SequenceGenerator, shift_right
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, check_holdout, data_file, flag, idx_labels, option_name
+from rnnkit.text.tokenize import RAW_TEXT_SHARE, auto_split, join_marks
 from rnnkit.text.vocab import UNK, Vocab
 from rnnkit.train import evaluating
 
@@ -72,6 +75,7 @@ __all__ = ["TASK", "Frames", "GenerateTask", "TextStream", "detect_format", "fra
 
 FORMATS = ("auto", "text", "pianoroll", "idx")
 TOKENS = ("char", "word")
+SPLITS = ("auto", "space", "punct")  # --tokenize
 NEWLINE = "\n"
 DEFAULT_LENGTH = {"text": 500, "pianoroll": 128}
 MIDI_PITCHES = 88  # a roll read from MIDI files spans the piano's keys from --lowest-pitch
@@ -144,7 +148,7 @@ def frame_batches(
 def _text_splits(config: Mapping[str, Any]) -> dict[str, tuple[list[str], str]]:
     """The tokens of each split and where they come from: files, or fractions of --train."""
     train_path = config["train"]
-    tokens = tokenize_stream(read_text(train_path), config["tokens"])
+    tokens = _stream_tokens(read_text(train_path), config)
     cut = {"valid": config["valid"] is None, "test": config["test"] is None}
     fractions = {
         "valid": config["valid_fraction"] if cut["valid"] else 0.0,
@@ -160,11 +164,18 @@ def _text_splits(config: Mapping[str, Any]) -> dict[str, tuple[list[str], str]]:
         splits[name] = (part, where)
     for name in ("valid", "test"):
         if config[name] is not None:
-            splits[name] = (
-                tokenize_stream(read_text(config[name]), config["tokens"]),
-                config[name],
-            )
+            splits[name] = (_stream_tokens(read_text(config[name]), config), config[name])
     return splits
+
+
+def _stream_tokens(text: str, config: Mapping[str, Any]) -> list[str]:
+    """``text`` as the run's tokens (words split at punctuation with ``--tokenize punct``)."""
+    return tokenize_stream(text, config["tokens"], punct=config["tokenize"] == "punct")
+
+
+def _tokenize_for(config: Mapping[str, Any]) -> tuple[str, str]:
+    """``--tokenize auto`` resolved from the training text's words, and why, for the log."""
+    return auto_split(read_text(config["train"]).split())
 
 
 # Words seen once in training read as <unk> by default, so that <unk> is a target the model
@@ -306,6 +317,17 @@ class GenerateTask(Task):
         ),
         *idx_labels("idx: the labels"),
         Option("tokens", "char", "choice", "text: characters or words", "data", choices=TOKENS),
+        Option(
+            "tokenize",
+            "auto",
+            "choice",
+            'text --tokens word: split punctuation off words (punct: "be," -> be ,) or not '
+            f"(space); auto: punct where over {RAW_TEXT_SHARE:.0%} of the training words have "
+            "punctuation attached (raw text), else space",
+            "data",
+            choices=SPLITS,
+            absent="space",
+        ),
         Option(
             "min_freq",
             None,
@@ -457,8 +479,11 @@ class GenerateTask(Task):
     def _prepare_text(
         self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None
     ) -> Prepared:
+        chosen, told = {}, None
+        if config["tokenize"] == "auto" and config["tokens"] == "word":  # then kept
+            chosen["tokenize"], told = _tokenize_for(config)
+            config = {**config, **chosen}
         splits = _text_splits(config)
-        chosen = {}
         if config["min_freq"] is None:  # told from the tokens, then kept in the run's config
             chosen["min_freq"] = WORD_MIN_FREQ if config["tokens"] == "word" else 1
         min_freq = chosen.get("min_freq", config["min_freq"])
@@ -486,6 +511,8 @@ class GenerateTask(Task):
             for name, stream in streams.items()
         }
         info["vocab"] = f"{len(vocab)} tokens"
+        if told is not None:
+            info["tokenize"] = told
         for name in ("valid", "test"):  # what the loss pays for words training never kept
             if name in streams:
                 unknown = int((streams[name].ids == vocab.unk_index).sum())
@@ -639,7 +666,7 @@ class GenerateTask(Task):
             examples = prepared.test if prepared.test is not None else prepared.valid
         elif kind == "text":
             vocab = vocab_artifact(artifacts)
-            tokens = tokenize_stream(read_text(data), config["tokens"])
+            tokens = _stream_tokens(read_text(data), config)
             examples = TextStream(_encode_text(tokens, vocab), data)
             if len(examples) < 2:
                 raise ValueError(f"{data}: fewer than 2 tokens to evaluate on")
@@ -844,16 +871,21 @@ def _joined(samples: list[str]) -> list[str]:
     return lines
 
 
-def _detokenize(tokens: Sequence[str], unit: str) -> str:
+def _detokenize(tokens: Sequence[str], unit: str, punct: bool = False) -> str:
+    """Text from generated tokens: characters joined, words separated by spaces, or with
+    ``punct`` the marks joined back to their words (:func:`rnnkit.text.tokenize.join_marks`),
+    line by line."""
     if unit == "char":
         return "".join(tokens)
-    text = ""
+    lines, line = [], []
     for token in tokens:
-        if token == NEWLINE or not text or text.endswith(NEWLINE):
-            text += token
+        if token == NEWLINE:
+            lines.append(line)
+            line = []
         else:
-            text += " " + token
-    return text
+            line.append(token)
+    join = join_marks if punct else " ".join
+    return NEWLINE.join(join(words) for words in [*lines, line])
 
 
 def generate_text(
@@ -872,8 +904,9 @@ def generate_text(
     the model starts after a line end (or its commonest token), which is not shown."""
     vocab = vocab_artifact(artifacts)
     unit = config["tokens"]
+    punct = config["tokenize"] == "punct"
     if prime:
-        tokens = tokenize_stream(prime, unit)
+        tokens = _stream_tokens(prime, config)
         unknown = list(dict.fromkeys(t for t in tokens if t not in vocab))
         if unknown and unit == "char":
             rare = f" (or fewer than --min-freq {config['min_freq']} times)"
@@ -905,18 +938,19 @@ def generate_text(
         suppress_tokens=range(len(vocab.specials)),
     )
     return [
-        shown + _continuation(vocab.decode(row, strip_specials=False), unit, shown)
+        shown + _continuation(vocab.decode(row, strip_specials=False), unit, shown, punct)
         for row in generated
     ]
 
 
-def _continuation(tokens: list[str], unit: str, shown: str) -> str:
-    text = _detokenize(tokens, unit)
+def _continuation(tokens: list[str], unit: str, shown: str, punct: bool = False) -> str:
+    text = _detokenize(tokens, unit, punct)
     if (
         unit == "word"
         and shown
         and not shown.endswith((NEWLINE, " "))
         and not text.startswith(NEWLINE)
+        and not (punct and tokens and join_marks([shown, tokens[0]]) == shown + tokens[0])
     ):
         return " " + text
     return text

@@ -91,7 +91,7 @@ from rnnkit.structures.seq2seq import Seq2Seq
 from rnnkit.tasks.base import Prepared, Recipe, Task, vocab_artifact
 from rnnkit.tasks.budget import min_updates_option
 from rnnkit.tasks.options import Option, data_file, flag, option_name
-from rnnkit.text.tokenize import attached_punctuation, join_marks, split_marks
+from rnnkit.text.tokenize import RAW_TEXT_SHARE, auto_split, join_marks, split_marks
 from rnnkit.text.vocab import Vocab
 from rnnkit.train import evaluating
 
@@ -100,9 +100,6 @@ __all__ = ["TASK", "Batches", "Corpus", "TranslateTask", "build_model", "tokeniz
 DEFAULT_VALID_SPLIT = "valid"  # --valid-split when not given
 
 TOKENIZERS = ("auto", "space", "punct")
-# --tokenize auto splits punctuation off when more of the training words carry it: raw
-# Multi30k 9-12 %, its tokenised copy 0.2 %
-ATTACHED_PUNCTUATION = 0.02
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
 SIDES = ("src", "tgt")
 BLEU_TOKENIZE = "none"  # the tokens as read; see the module docstring
@@ -184,10 +181,7 @@ def read_split(
 def _tokenize_for(config: Mapping[str, Any]) -> tuple[str, str]:
     """``--tokenize auto`` resolved from the training pairs' words, and why, for the log."""
     pairs, _ = read_split({**config, "tokenize": "space"}, split_files(config, "train"))
-    words = (word for pair in pairs for word in (*pair.source, *pair.target))
-    share = attached_punctuation(words)
-    how = "punct" if share > ATTACHED_PUNCTUATION else "space"
-    return how, f"{how} ({share:.1%} of the training words have punctuation attached)"
+    return auto_split(word for pair in pairs for word in (*pair.source, *pair.target))
 
 
 def within(pairs: list[SentencePair], max_length: int | None) -> list[SentencePair]:
@@ -436,7 +430,7 @@ class TranslateTask(Task):
             "auto",
             "choice",
             "space: split on whitespace (tokenised files); punct: split punctuation off too; "
-            f"auto: punct where over {ATTACHED_PUNCTUATION:.0%} of the training words have "
+            f"auto: punct where over {RAW_TEXT_SHARE:.0%} of the training words have "
             "punctuation attached (raw text), else space",
             "data",
             choices=TOKENIZERS,
