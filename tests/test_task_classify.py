@@ -574,17 +574,20 @@ def test_punctuation_is_split_off_words_in_training_and_predict(
 
     path = tmp_path / "raw.txt"
     path.write_text("pos Good, good film!\nneg Bad. Don't.\n" * 8)
-    run = train(tmp_path, "--train", str(path), "--epochs", "1")
+    run = train(tmp_path, "--train", str(path), "--epochs", "1", "--lowercase")
     vocab = vocab_artifact(runner.load_run(str(run)).artifacts)
-    assert {"Good", "good", ",", "film", "!", "Bad", ".", "Do", "n't"} <= set(vocab.tokens)
-    assert "Good," not in vocab.tokens
+    # and read in lower case: "Good" and "good" are one word
+    assert {"good", ",", "film", "!", "bad", ".", "do", "n't"} <= set(vocab.tokens)
+    assert not {"Good,", "Good", "Do"} & set(vocab.tokens)
     spaced = train(tmp_path, "--train", str(path), "--tokenize", "space", name="spaced")
-    assert "Good," in vocab_artifact(runner.load_run(str(spaced)).artifacts).tokens
-    # predict splits as training did: "film!" is two known tokens, not one <unk>
+    assert {"Good,", "good", "Don't."} <= set(
+        vocab_artifact(runner.load_run(str(spaced)).artifacts).tokens
+    )
+    # predict reads as training did: "Good" is "good", "film!" two known tokens
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("good film!\n")
     assert len(predict(run, inputs, capsys)) == 1
-    tokens = _tokens("good film!", runner.load_run(str(run)).config)
+    tokens = _tokens("Good film!", runner.load_run(str(run)).config)
     assert vocab.encode(tokens) == vocab.encode(["good", "film", "!"])
 
 
@@ -595,7 +598,7 @@ def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loa
     config_path = run / "config.json"
     config = json.loads(config_path.read_text())
     del config["embeddings"], config["freeze_embeddings"], config["word_dropout"]
-    del config["max_length"], config["tokenize"]
+    del config["max_length"], config["tokenize"], config["lowercase"]
     config_path.write_text(json.dumps(config))
     # Without --test, evaluate scores the held-out examples, as metrics.json did.
     assert evaluate(run, capsys)["loss"] == pytest.approx(metrics_of(run)["valid_loss"])
@@ -603,6 +606,7 @@ def test_a_config_json_from_before_pretrained_vectors_and_word_dropout_still_loa
     assert loaded.config["embeddings"] is None and loaded.config["freeze_embeddings"] is False
     assert loaded.config["word_dropout"] == 0.0 and loaded.config["max_length"] is None
     assert loaded.config["tokenize"] == "space"  # words split at whitespace, as then
+    assert loaded.config["lowercase"] is False
 
 
 @pytest.mark.parametrize(
