@@ -145,10 +145,11 @@ def frame_batches(
     return Batches(len(examples), batch_size, collate, generator)
 
 
-def _text_splits(config: Mapping[str, Any]) -> dict[str, tuple[list[str], str]]:
-    """The tokens of each split and where they come from: files, or fractions of --train."""
+def _text_splits(config: Mapping[str, Any], train_text: str) -> dict[str, tuple[list[str], str]]:
+    """The tokens of each split and where they come from: files, or fractions of the text of
+    --train (``train_text``)."""
     train_path = config["train"]
-    tokens = _stream_tokens(read_text(train_path), config)
+    tokens = _stream_tokens(train_text, config)
     cut = {"valid": config["valid"] is None, "test": config["test"] is None}
     fractions = {
         "valid": config["valid_fraction"] if cut["valid"] else 0.0,
@@ -171,11 +172,6 @@ def _text_splits(config: Mapping[str, Any]) -> dict[str, tuple[list[str], str]]:
 def _stream_tokens(text: str, config: Mapping[str, Any]) -> list[str]:
     """``text`` as the run's tokens (words split at punctuation with ``--tokenize punct``)."""
     return tokenize_stream(text, config["tokens"], punct=config["tokenize"] == "punct")
-
-
-def _tokenize_for(config: Mapping[str, Any]) -> tuple[str, str]:
-    """``--tokenize auto`` resolved from the training text's words, and why, for the log."""
-    return auto_split(read_text(config["train"]).split())
 
 
 # Words seen once in training read as <unk> by default, so that <unk> is a target the model
@@ -480,10 +476,11 @@ class GenerateTask(Task):
         self, config: Mapping[str, Any], artifacts: Mapping[str, Any] | None
     ) -> Prepared:
         chosen, told = {}, None
+        text = read_text(config["train"])
         if config["tokenize"] == "auto" and config["tokens"] == "word":  # then kept
-            chosen["tokenize"], told = _tokenize_for(config)
+            chosen["tokenize"], told = auto_split(text.split())
             config = {**config, **chosen}
-        splits = _text_splits(config)
+        splits = _text_splits(config, text)
         if config["min_freq"] is None:  # told from the tokens, then kept in the run's config
             chosen["min_freq"] = WORD_MIN_FREQ if config["tokens"] == "word" else 1
         min_freq = chosen.get("min_freq", config["min_freq"])
