@@ -575,6 +575,7 @@ def test_punctuation_is_split_off_words_in_training_and_predict(
     path = tmp_path / "raw.txt"
     path.write_text("pos Good, good film!\nneg Bad. Don't.\n" * 8)
     run = train(tmp_path, "--train", str(path), "--epochs", "1", "--lowercase")
+    assert "vocab: 12 tokens (words, --tokenize punct, --lowercase)" in capsys.readouterr().out
     vocab = vocab_artifact(runner.load_run(str(run)).artifacts)
     # and read in lower case: "Good" and "good" are one word
     assert {"good", ",", "film", "!", "bad", ".", "do", "n't"} <= set(vocab.tokens)

@@ -19,6 +19,11 @@ from rnnkit.text.tokenize import split_marks, split_words
         ("well-made o'clock rock'n'roll", ["well-made", "o'clock", "rock'n'roll"]),
         ("e.g. the U.S. Mr. Smith etc.", ["e.g.", "the", "U.S.", "Mr.", "Smith", "etc."]),
         ("$1,000.50 or 3.5% at 10:30", ["$", "1,000.50", "or", "3.5", "%", "at", "10:30"]),
+        ("£1.5bn at 10:30pm, 1,000km", ["£", "1.5", "bn", "at", "10:30", "pm", ",", "1,000", "km"]),
+        (
+            "We\u2018re don`t Tom &amp; Jerry &lt;3",
+            ["We", "'re", "do", "n't", "Tom", "&", "Jerry", "<3"],
+        ),
         ("the 1930s and '70s", ["the", "1930s", "and", "'70s"]),
         (
             "see https://a.org/x?y=1. or me@b.com,",

@@ -219,6 +219,14 @@ def _tokens(text: str, config: Mapping[str, Any]) -> list[str]:
     return tokenize(text, config["tokens"], config["tokenize"])
 
 
+def _token_kind(config: Mapping[str, Any]) -> str:
+    """How a text run reads its tokens, for the log: ``words, --tokenize punct``."""
+    if config["tokens"] != "word":
+        return "characters"
+    lower = ", --lowercase" if config["lowercase"] else ""
+    return f"words, {option_name('tokenize')} {config['tokenize']}{lower}"
+
+
 def detect_format(path: str, label_column: str | None = None) -> str:
     """The format a data path's name suggests, or its first lines for a series a line
     (``rows``, with a header naming ``label_column`` or a usual label name; ``text`` when
@@ -1027,6 +1035,8 @@ class ClassifyTask(Task):
             for name, examples in zip(("train", "valid", "test"), encoded, strict=True)
             if examples is not None
         }
+        if vocab is not None:
+            info["vocab"] = f"{len(vocab)} tokens ({_token_kind(config)})"
         if "embedding" in artifacts:
             info["embeddings"] = artifacts["embedding"]["coverage"]
         if "lexicon" in artifacts:

@@ -10,15 +10,19 @@ Treebank does (which is how GloVe's and SST's text was tokenised):
 ['Do', "n't", 'miss', 'it', ':', 'the', 'film', "'s", 'a', 'gem', '!!']
 
 Kept whole: words with inner hyphens or apostrophes (``well-made``, ``o'clock``), numbers
-with separators (``1,000.50``), a run of one mark (``...``, ``!!``), emoticons (``:)``),
-web and e-mail addresses. Text that is tokenised already (SST's ``wo n't`` ``-lrb-``) comes
-through unchanged but for a slash between words (``writer\\/director``: 1.6 % of SST's
-sentences change, nearly all for that). Letters of any script stay together, their combining
-marks included (Python's ``\\w`` alone splits Hindi or Tamil words at their vowel signs).
+with separators (``1,000.50``; ``£1.5bn`` is ``£ 1.5 bn``), a run of one mark (``...``,
+``!!``), emoticons (``:)``), web and e-mail addresses. HTML entities are read as the marks
+they stand for (``&amp;`` is ``&``), and apostrophes typed as ``’`` (or as ``‘`` or a
+backtick between two letters) as ``'``. Text that is tokenised already (SST's ``wo n't``
+``-lrb-``) comes through unchanged but for a slash between words (``writer\\/director``:
+1.6 % of SST's sentences change, nearly all for that). Letters of any script stay together,
+their combining marks included (Python's ``\\w`` alone splits Hindi or Tamil words at
+their vowel signs).
 """
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 import unicodedata
@@ -38,6 +42,8 @@ __all__ = [
 # raw Multi30k 9-12 % of its words, its tokenised copy 0.2 %
 RAW_TEXT_SHARE = 0.02
 
+# a backtick or an opening quote between two letters is an apostrophe typed otherwise
+_INNER_APOSTROPHE = re.compile("(?<=\\w)[`\u2018](?=\\w)")
 _CLITICS = "s|re|ve|ll|d|m|em"  # the 's, 're, ... split off words, as "n't" is
 # Abbreviations that keep their full stop (GloVe has "mr." and "etc."; "e.g." and "u.s." are
 # kept by the rule for letters and stops)
@@ -97,7 +103,7 @@ def _token_pattern() -> re.Pattern[str]:
       | [\w.+-]+@\w+(?:\.\w+)+                     # an e-mail address
       | -[lr][rcs]b-                               # the Penn Treebank's brackets: -lrb- -rrb-
       | \\[/*]                                    # and its escapes: writer\/director
-      | \d+(?:[.,:]\d+)+(?!\w)                     # 1,000.50  3.5  10:30
+      | \d+(?:[.,:]\d+)+                           # 1,000.50  3.5  10:30(pm)
       | (?:(?<!\w){letter}\.){{2,}}                 # e.g.  u.s.  e.t.
       | (?<!\w)(?:{_ABBREVIATIONS})\.
       | {letter}+(?=n't\b)                         # "do" of "don't": do n't
@@ -114,8 +120,10 @@ def _token_pattern() -> re.Pattern[str]:
 def split_words(text: str) -> list[str]:
     """The word tokens of ``text``: split at whitespace, then punctuation and English
     clitics split off words (see the module's docstring)."""
-    # the typographic apostrophe as the plain one, which is how vectors spell "n't" and "'s"
-    text = text.replace("\u2019", "'")
+    # HTML's &amp; &quot; ... as the marks they stand for (tweets and SMS have hundreds)
+    text = html.unescape(text) if "&" in text else text
+    # the apostrophes typed otherwise as the plain one, which is how vectors spell "n't"
+    text = _INNER_APOSTROPHE.sub("'", text.replace("\u2019", "'"))
     pattern = _token_pattern()
     words = []
     for chunk in text.split():
