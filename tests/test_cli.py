@@ -125,8 +125,9 @@ def test_train_prints_one_line_per_epoch_and_no_progress_bar_off_a_terminal(
     argv = ["train", "classify", "--train", str(toy["train"]), "--valid", str(toy["valid"])]
     assert main([*argv, *TINY, "--epochs", "3", "--out", str(tmp_path / "run")]) == 0
     out, err = capsys.readouterr()
-    info, lines = out.splitlines()[:2], out.splitlines()[2:]
+    info, lines = out.splitlines()[:3], out.splitlines()[3:]
     assert info[0].startswith("train: 40 examples") and info[1].startswith("valid: 10 examples")
+    assert info[2].startswith("vocab: ")
     # 5 updates an epoch: --patience (not given) would grow to 3000 / 6 updates, which could
     # never stop 3 epochs: it is not chosen, nor said
     assert "chosen" not in out
