@@ -1350,3 +1350,17 @@ def test_one_far_longer_text_is_warned_of_and_max_length_cuts_every_text(
     raw = _read_labelled(loaded.config, str(data))
     encoded = _encode(raw, loaded.config, loaded.artifacts, _vocab(loaded.artifacts))
     assert max(len(ids) for ids in encoded.inputs) == 3
+
+
+def test_a_perfect_score_is_said_to_be_why_training_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # equal accuracies keep the lower-loss epoch but, at 1.0, no longer restart the patience:
+    # "no better valid_accuracy" beside a kept last epoch read as a contradiction
+    path = tmp_path / "easy.txt"
+    path.write_text("pos good film\nneg bad film\n" * 20)
+    capsys.readouterr()
+    args = ["--train", str(path), "--hidden-size", "8", "--epochs", "30", "--patience", "3"]
+    assert run_cli(["train", "classify", *args, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "valid_accuracy perfect for 3 epochs" in out and "no better" not in out

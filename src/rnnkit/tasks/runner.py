@@ -503,7 +503,12 @@ def train(
         monitor, patience = trainer.config.monitor, trainer.config.early_stopping_patience
         if history.stopped_early:
             epochs = f"{patience} epoch" + ("s" if patience > 1 else "")
-            log(f"stopped after epoch {trainer.epoch}: no better {monitor} for {epochs}")
+            # at a perfect accuracy or F1 a lower loss still picks the kept epoch, but no
+            # longer restarts the patience (train._Best): "no better" would read as a
+            # contradiction beside a kept last epoch
+            perfect = monitor.endswith(("accuracy", "f1")) and history.best_value == 1.0
+            why = f"{monitor} perfect" if perfect else f"no better {monitor}"
+            log(f"stopped after epoch {trainer.epoch}: {why} for {epochs}")
         log(f"keeping epoch {history.best_epoch}, the best {monitor} ({history.best_value:.4f})")
         # (after two epochs that the first was best says little)
         if history.best_epoch == 1 and trainer.epoch > 2:
