@@ -506,7 +506,7 @@ def train(
             # at a perfect accuracy or F1 a lower loss still picks the kept epoch, but no
             # longer restarts the patience (train._Best): "no better" would read as a
             # contradiction beside a kept last epoch
-            perfect = monitor.endswith(("accuracy", "f1")) and history.best_value == 1.0
+            perfect = history.best_value == trainer.best.perfect
             why = f"{monitor} perfect" if perfect else f"no better {monitor}"
             log(f"stopped after epoch {trainer.epoch}: {why} for {epochs}")
         log(f"keeping epoch {history.best_epoch}, the best {monitor} ({history.best_value:.4f})")
